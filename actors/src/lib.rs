@@ -1,0 +1,1 @@
+//! Actor system (placeholder while the crate is written).

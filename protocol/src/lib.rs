@@ -1,0 +1,1 @@
+//! Pulsar wire protocol (placeholder while the crate is written).

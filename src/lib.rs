@@ -1,0 +1,1 @@
+//! Geminga broker library (placeholder while the crate is written).

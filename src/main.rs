@@ -1,0 +1,2 @@
+//! The `geminga` binary.
+fn main() {}

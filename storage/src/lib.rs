@@ -1,0 +1,1 @@
+//! Storage on fjall (placeholder while the crate is written).
