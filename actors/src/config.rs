@@ -1,0 +1,51 @@
+//! Settings the actors need, derived from the broker configuration.
+
+use std::time::Duration;
+
+/// Tunables of the actor system. Defaults follow Pulsar's where Pulsar has the setting.
+#[derive(Clone, Debug)]
+pub struct ActorConfig {
+    /// Cluster name reported in stats and metrics.
+    pub cluster_name: String,
+    /// Largest message (metadata + payload) accepted, advertised in CONNECTED.
+    pub max_message_size: usize,
+    /// How often an idle connection is pinged; two silent intervals close it.
+    pub keep_alive_interval: Duration,
+    /// Unacked messages a consumer may hold before dispatch to it pauses.
+    pub max_unacked_per_consumer: u32,
+    /// Unacked messages a subscription may hold before its dispatch pauses.
+    pub max_unacked_per_subscription: u32,
+    /// Entries read from the log per dispatch round.
+    pub dispatcher_max_read_batch_size: usize,
+    /// Bytes of recent entries each topic keeps in memory for tailing readers.
+    pub topic_cache_bytes: usize,
+    /// Whether a producer or consumer may create a topic by using it.
+    pub allow_auto_topic_creation: bool,
+    /// SEND requests in flight per connection before the broker stops reading from it.
+    pub max_pending_publish_per_connection: usize,
+    /// Producers per topic (0 = unlimited).
+    pub max_producers_per_topic: u32,
+    /// Consumers per subscription (0 = unlimited).
+    pub max_consumers_per_subscription: u32,
+    /// Sent as `server_version` in CONNECTED.
+    pub server_version: String,
+}
+
+impl Default for ActorConfig {
+    fn default() -> Self {
+        Self {
+            cluster_name: "standalone".to_owned(),
+            max_message_size: 5 * 1024 * 1024,
+            keep_alive_interval: Duration::from_secs(30),
+            max_unacked_per_consumer: 50_000,
+            max_unacked_per_subscription: 200_000,
+            dispatcher_max_read_batch_size: 100,
+            topic_cache_bytes: 8 * 1024 * 1024,
+            allow_auto_topic_creation: true,
+            max_pending_publish_per_connection: 1000,
+            max_producers_per_topic: 0,
+            max_consumers_per_subscription: 0,
+            server_version: concat!("Geminga ", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}

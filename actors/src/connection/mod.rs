@@ -1,0 +1,12 @@
+//! Connection: one client TCP session; decodes commands and routes them to the actors.
+
+mod actor;
+mod consume;
+mod listener;
+mod messages;
+mod produce;
+mod session;
+
+pub use actor::Connection;
+pub use listener::serve;
+pub use messages::{ConsumerClosedByBroker, ConsumerExited, ProducerClosedByBroker, ProducerExited, WriteFrames};

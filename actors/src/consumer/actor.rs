@@ -1,0 +1,156 @@
+//! The Consumer actor.
+
+use actix::{
+    fut::wrap_future, Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler,
+    ResponseActFuture,
+};
+use geminga_protocol::{
+    commands,
+    frame::{Checksum, Frame, Payload},
+    proto::MessageIdData,
+};
+use tracing::{debug, Span};
+
+use super::messages::{CloseConsumer, Deliver, Disconnect, Join};
+use crate::{
+    connection::{Connection, ConsumerClosedByBroker, WriteFrames},
+    error::RequestError,
+    subscription::RemoveConsumer,
+    supervision::Lifecycle,
+    topic::{Attached, ConsumerSpec, Subscribe},
+};
+
+/// One consumer of one client. It is not restarted in place: if it fails, its connection tells
+/// the client (CLOSE_CONSUMER) and the client subscribes again, as after any broker-side close.
+pub struct Consumer {
+    lifecycle: Lifecycle,
+    /// Process-unique handle id.
+    key: u64,
+    /// The client's id for this consumer on its connection.
+    consumer_id: u64,
+    /// Partition index of the topic, -1 when not partitioned (part of every message id).
+    partition: i32,
+    connection: Addr<Connection>,
+    attached: Option<Attached>,
+    closing: bool,
+    /// A join is in flight: stopping now would leave a ghost consumer in the subscription.
+    joining: bool,
+    span: Span,
+}
+
+impl Consumer {
+    /// A consumer writing to `connection`.
+    pub fn new(
+        lifecycle: Lifecycle,
+        key: u64,
+        consumer_id: u64,
+        partition: i32,
+        connection: Addr<Connection>,
+        span: Span,
+    ) -> Self {
+        Self { lifecycle, key, consumer_id, partition, connection, attached: None, closing: false, joining: false, span }
+    }
+
+    fn detach(&mut self, ctx: &mut Context<Self>) {
+        self.closing = true;
+        if let Some(attached) = &self.attached {
+            attached.subscription.do_send(RemoveConsumer { key: self.key });
+        }
+        self.lifecycle.retire();
+        ctx.stop();
+    }
+}
+
+impl Actor for Consumer {
+    type Context = Context<Self>;
+}
+
+impl Handler<Join> for Consumer {
+    type Result = ResponseActFuture<Self, Result<Attached, RequestError>>;
+
+    fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) -> Self::Result {
+        self.joining = true;
+        let (topic, msg) = (msg.topic, msg.request);
+        let spec = ConsumerSpec {
+            key: self.key,
+            consumer_id: self.consumer_id,
+            name: msg.name,
+            sub_type: msg.sub_type,
+            priority_level: msg.priority_level,
+            key_shared: msg.key_shared,
+            addr: ctx.address(),
+        };
+        let subscribe = topic.send(Subscribe {
+            subscription: msg.subscription,
+            durable: msg.durable,
+            initial_position: msg.initial_position,
+            start_message_id: msg.start_message_id,
+            consumer: spec,
+        });
+        Box::pin(wrap_future::<_, Self>(subscribe).map(|sent, act, ctx| {
+            act.joining = false;
+            let attached = sent.unwrap_or_else(|e| Err(RequestError::from(e)))?;
+            act.attached = Some(attached.clone());
+            if act.closing {
+                // The client or its connection went away while joining: leave at once.
+                act.detach(ctx);
+                return Err(RequestError::unavailable("the consumer"));
+            }
+            Ok(attached)
+        }))
+    }
+}
+
+impl Handler<Deliver> for Consumer {
+    type Result = ();
+
+    fn handle(&mut self, msg: Deliver, _ctx: &mut Context<Self>) {
+        let Some(attached) = &self.attached else { return };
+        if self.closing {
+            return;
+        }
+        let ledger_id = attached.ledger_id;
+        let frames: Vec<Frame> = msg
+            .deliveries
+            .into_iter()
+            .map(|d| {
+                let id = MessageIdData {
+                    ledger_id,
+                    entry_id: d.entry.entry_id,
+                    partition: Some(self.partition),
+                    ..Default::default()
+                };
+                let command =
+                    commands::message(self.consumer_id, id, d.redelivery_count, d.ack_set.unwrap_or_default());
+                let payload = Payload { data: d.entry.data, checksum: Checksum::Valid(d.entry.meta.checksum) };
+                Frame::with_payload(command, payload)
+            })
+            .collect();
+        debug!(parent: &self.span, count = frames.len(), "delivering");
+        self.connection.do_send(WriteFrames { frames });
+    }
+}
+
+impl Handler<Disconnect> for Consumer {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Disconnect, ctx: &mut Context<Self>) {
+        if self.lifecycle.is_retired() {
+            return;
+        }
+        self.connection.do_send(ConsumerClosedByBroker { consumer_id: self.consumer_id, key: self.key });
+        self.detach(ctx);
+    }
+}
+
+impl Handler<CloseConsumer> for Consumer {
+    type Result = ();
+
+    fn handle(&mut self, _msg: CloseConsumer, ctx: &mut Context<Self>) {
+        if self.joining {
+            self.closing = true; // detached once the join answer arrives
+        } else if !self.lifecycle.is_retired() {
+            self.detach(ctx);
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Messages handled by the [`super::Consumer`] actor.
+
+use actix::{Addr, Message};
+use geminga_protocol::{
+    message_id::MessageId,
+    proto::{command_subscribe::InitialPosition, command_subscribe::SubType, KeySharedMeta},
+};
+
+use crate::{
+    dispatcher::Delivery,
+    error::RequestError,
+    topic::{Attached, Topic},
+};
+
+/// Attaches the consumer to a subscription of `topic` (creating it if needed).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Attached, RequestError>")]
+pub struct Join {
+    /// The topic.
+    pub topic: Addr<Topic>,
+    /// What to join and how.
+    pub request: JoinRequest,
+}
+
+/// The subscription and consumer settings of a SUBSCRIBE.
+#[derive(Clone, Debug)]
+pub struct JoinRequest {
+    /// Subscription name.
+    pub subscription: String,
+    /// False for readers.
+    pub durable: bool,
+    /// Where a new subscription starts.
+    pub initial_position: InitialPosition,
+    /// Where a new reader starts.
+    pub start_message_id: Option<MessageId>,
+    /// Consumer name.
+    pub name: String,
+    /// Requested subscription type.
+    pub sub_type: SubType,
+    /// Priority level (lower is preferred).
+    pub priority_level: i32,
+    /// Key_Shared settings.
+    pub key_shared: Option<KeySharedMeta>,
+}
+
+/// Entries to send to the client, in order.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Deliver {
+    /// The deliveries.
+    pub deliveries: Vec<Delivery>,
+}
+
+/// The broker closes this consumer (seek, restart, unload): the client is told with
+/// CLOSE_CONSUMER and reconnects.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Disconnect;
+
+/// The client closed the consumer, or its connection went away.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct CloseConsumer;

@@ -1,0 +1,7 @@
+//! Consumer: one client consumer handle; turns deliveries into MESSAGE frames.
+
+mod actor;
+mod messages;
+
+pub use actor::Consumer;
+pub use messages::{CloseConsumer, Deliver, Disconnect, Join, JoinRequest};

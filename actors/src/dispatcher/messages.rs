@@ -1,0 +1,77 @@
+//! Messages handled by the [`super::Dispatcher`] actor.
+
+use actix::Message;
+
+use super::state::ReadEntry;
+use crate::topic::ConsumerSpec;
+
+/// A consumer attached to the subscription.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct AddDispatchConsumer {
+    /// Who.
+    pub spec: ConsumerSpec,
+}
+
+/// A consumer left; its pending entries are redelivered to the others.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct RemoveDispatchConsumer {
+    /// Consumer handle id.
+    pub key: u64,
+}
+
+/// FLOW: the consumer can take `permits` more messages.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Flow {
+    /// Consumer handle id.
+    pub key: u64,
+    /// Additional messages.
+    pub permits: u32,
+}
+
+/// REDELIVER_UNACKNOWLEDGED_MESSAGES: the given entries (or all pending ones) again.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Redeliver {
+    /// Consumer handle id.
+    pub key: u64,
+    /// Entry ids; `None` means everything pending on this consumer.
+    pub ids: Option<Vec<u64>>,
+}
+
+/// Entries read by the subscription, in answer to a demand or a re-read.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Entries {
+    /// The read epoch they belong to; older epochs are dropped.
+    pub epoch: u64,
+    /// Unacked entries, in id order.
+    pub entries: Vec<ReadEntry>,
+    /// True for the answer to a re-read of specific ids.
+    pub redelivered: bool,
+}
+
+/// Entries that became fully acked.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct EntriesAcked {
+    /// Entry ids.
+    pub ids: Vec<u64>,
+    /// A cumulative ack: everything up to this id.
+    pub up_to: Option<u64>,
+}
+
+/// The subscription rewound (seek, restart): forget everything pending.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ResetDispatcher {
+    /// The new read epoch.
+    pub epoch: u64,
+}
+
+/// The subscription ended: stop for good.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ShutdownDispatcher;

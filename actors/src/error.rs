@@ -1,0 +1,121 @@
+//! Errors of broker requests, and their mapping onto Pulsar's `ServerError` codes.
+
+use std::sync::Arc;
+
+use geminga_protocol::proto::ServerError;
+use geminga_storage::StorageError;
+use thiserror::Error;
+
+/// Why a client request failed. Each variant maps to the `ServerError` a Pulsar broker would send.
+#[derive(Clone, Debug, Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The topic name does not parse; the client must fix it.
+    #[error("invalid topic name {name:?}: {reason}")]
+    InvalidTopicName {
+        /// The name as sent.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The topic does not exist and may not be created by this request.
+    #[error("topic {topic} not found")]
+    TopicNotFound {
+        /// Full topic name.
+        topic: String,
+    },
+    /// The subscription does not exist.
+    #[error("subscription {subscription} not found on {topic}")]
+    SubscriptionNotFound {
+        /// Full topic name.
+        topic: String,
+        /// Subscription name.
+        subscription: String,
+    },
+    /// Another consumer holds the subscription in a way that excludes this one.
+    #[error("subscription {subscription} is busy: {reason}")]
+    ConsumerBusy {
+        /// Subscription name.
+        subscription: String,
+        /// What excludes the request.
+        reason: String,
+    },
+    /// A producer with this name (or an exclusive producer) already exists.
+    #[error("producer {name} is busy on {topic}: {reason}")]
+    ProducerBusy {
+        /// Full topic name.
+        topic: String,
+        /// Producer name.
+        name: String,
+        /// What excludes the request.
+        reason: String,
+    },
+    /// The request is refused by a rule of the broker.
+    #[error("not allowed: {reason}")]
+    NotAllowed {
+        /// Which rule refused it.
+        reason: String,
+    },
+    /// A transient condition (an actor restarting, a topic loading); the client should retry.
+    #[error("service not ready: {reason}")]
+    ServiceNotReady {
+        /// What is not ready.
+        reason: String,
+    },
+    /// Writing to storage failed; nothing was acknowledged.
+    #[error("persistence error: {0}")]
+    Persistence(Arc<StorageError>),
+    /// The payload's CRC32C did not match.
+    #[error("checksum mismatch")]
+    ChecksumMismatch,
+    /// The message is larger than the broker accepts.
+    #[error("message of {size} bytes is larger than the limit of {max} bytes")]
+    MessageTooLarge {
+        /// Size of the message.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The client sent something that does not parse.
+    #[error("malformed request: {reason}")]
+    Malformed {
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl RequestError {
+    /// The Pulsar error code sent to the client.
+    pub fn server_error(&self) -> ServerError {
+        match self {
+            RequestError::InvalidTopicName { .. } => ServerError::InvalidTopicName,
+            RequestError::TopicNotFound { .. } => ServerError::TopicNotFound,
+            RequestError::SubscriptionNotFound { .. } => ServerError::SubscriptionNotFound,
+            RequestError::ConsumerBusy { .. } => ServerError::ConsumerBusy,
+            RequestError::ProducerBusy { .. } => ServerError::ProducerBusy,
+            RequestError::NotAllowed { .. } => ServerError::NotAllowedError,
+            RequestError::ServiceNotReady { .. } => ServerError::ServiceNotReady,
+            RequestError::Persistence(_) => ServerError::PersistenceError,
+            RequestError::ChecksumMismatch => ServerError::ChecksumError,
+            RequestError::MessageTooLarge { .. } => ServerError::NotAllowedError,
+            RequestError::Malformed { .. } => ServerError::UnknownError,
+        }
+    }
+
+    /// A retryable error for a request whose actor went away mid-request (restarting).
+    pub fn unavailable(what: &str) -> Self {
+        RequestError::ServiceNotReady { reason: format!("{what} is restarting") }
+    }
+}
+
+impl From<StorageError> for RequestError {
+    fn from(e: StorageError) -> Self {
+        RequestError::Persistence(Arc::new(e))
+    }
+}
+
+impl From<actix::MailboxError> for RequestError {
+    fn from(_: actix::MailboxError) -> Self {
+        RequestError::unavailable("an actor")
+    }
+}

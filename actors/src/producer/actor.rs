@@ -1,0 +1,223 @@
+//! The Producer actor.
+
+use std::sync::Arc;
+
+use actix::{
+    fut::wrap_future, Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler,
+    ResponseActFuture, ResponseFuture,
+};
+use tokio::sync::oneshot;
+use geminga_protocol::{commands, frame::Checksum, frame::Frame};
+use tracing::{debug, Span};
+
+use super::{
+    entry_meta::entry_meta,
+    gate::PublishGate,
+    messages::{CloseProducer, Register, SendMessage, TopicClosing},
+    receipts::{Receipt, ReceiptQueue},
+};
+use crate::{
+    connection::{Connection, ProducerClosedByBroker, WriteFrames},
+    error::RequestError,
+    supervision::Lifecycle,
+    topic::{AddProducer, ProducerGrant, Publish, RemoveProducer, Topic},
+};
+
+/// One producer of one client. Not restarted in place: if it fails, its connection tells the
+/// client (CLOSE_PRODUCER) and the client re-creates it and resends what had no receipt.
+pub struct Producer {
+    lifecycle: Lifecycle,
+    /// Process-unique handle id.
+    handle: u64,
+    /// The client's id for this producer on its connection.
+    producer_id: u64,
+    topic: Addr<Topic>,
+    connection: Addr<Connection>,
+    gate: Arc<PublishGate>,
+    ledger_id: u64,
+    max_message_size: usize,
+    receipts: ReceiptQueue,
+    closing: bool,
+    /// A registration with the topic is in flight: stopping now would leave it registered.
+    registering: bool,
+    /// Graceful closes waiting for the outstanding receipts.
+    drain_waiters: Vec<oneshot::Sender<()>>,
+    span: Span,
+}
+
+/// How a producer is wired.
+pub struct ProducerWiring {
+    /// Process-unique handle id.
+    pub handle: u64,
+    /// The client's id for this producer.
+    pub producer_id: u64,
+    /// The topic it publishes to.
+    pub topic: Addr<Topic>,
+    /// The client's connection.
+    pub connection: Addr<Connection>,
+    /// The connection's in-flight SEND counter.
+    pub gate: Arc<PublishGate>,
+    /// Largest accepted message.
+    pub max_message_size: usize,
+    /// Tracing span naming the connection and topic.
+    pub span: Span,
+}
+
+impl Producer {
+    /// A producer, inactive until the topic grants it (see [`Producer::grant`]).
+    pub fn new(lifecycle: Lifecycle, wiring: ProducerWiring) -> Self {
+        Self {
+            lifecycle,
+            handle: wiring.handle,
+            producer_id: wiring.producer_id,
+            topic: wiring.topic,
+            connection: wiring.connection,
+            gate: wiring.gate,
+            ledger_id: 0,
+            max_message_size: wiring.max_message_size,
+            receipts: ReceiptQueue::new(),
+            closing: false,
+            registering: false,
+            drain_waiters: Vec::new(),
+            span: wiring.span,
+        }
+    }
+
+    fn emit(&mut self, receipts: Vec<Receipt>, ctx: &mut Context<Self>) {
+        if receipts.is_empty() {
+            return;
+        }
+        self.gate.release(receipts.len());
+        let frames: Vec<Frame> = receipts
+            .into_iter()
+            .map(|r| match r.outcome {
+                Ok(entry_id) => Frame::new(commands::send_receipt(
+                    self.producer_id,
+                    r.sequence_id,
+                    r.highest_sequence_id,
+                    self.ledger_id,
+                    entry_id,
+                )),
+                Err(e) => {
+                    debug!(parent: &self.span, sequence_id = r.sequence_id, error = %e, "send failed");
+                    Frame::new(commands::send_error(self.producer_id, r.sequence_id, e.server_error(), e.to_string()))
+                }
+            })
+            .collect();
+        self.connection.do_send(WriteFrames { frames });
+        if self.receipts.is_empty() && !self.drain_waiters.is_empty() {
+            self.stop_for_good(ctx);
+        }
+    }
+
+    fn stop_for_good(&mut self, ctx: &mut Context<Self>) {
+        self.closing = true;
+        self.topic.do_send(RemoveProducer { handle: self.handle });
+        // SENDs without a receipt will be resent by the client to the next producer instance.
+        self.gate.release(self.receipts.len());
+        for waiter in self.drain_waiters.drain(..) {
+            let _ = waiter.send(());
+        }
+        self.lifecycle.retire();
+        ctx.stop();
+    }
+
+    fn validate(&self, msg: &SendMessage) -> Result<geminga_storage::EntryMeta, RequestError> {
+        if let Checksum::Mismatch { .. } = msg.payload.checksum {
+            return Err(RequestError::ChecksumMismatch);
+        }
+        let size = msg.payload.data.len();
+        if size > self.max_message_size {
+            return Err(RequestError::MessageTooLarge { size, max: self.max_message_size });
+        }
+        entry_meta(&msg.payload)
+    }
+}
+
+impl Actor for Producer {
+    type Context = Context<Self>;
+}
+
+impl Handler<Register> for Producer {
+    type Result = ResponseActFuture<Self, Result<ProducerGrant, RequestError>>;
+
+    fn handle(&mut self, msg: Register, ctx: &mut Context<Self>) -> Self::Result {
+        self.registering = true;
+        let add = self.topic.send(AddProducer { handle: self.handle, name: msg.name, producer: ctx.address() });
+        Box::pin(wrap_future::<_, Self>(add).map(|sent, act, ctx| {
+            act.registering = false;
+            let grant = sent.unwrap_or_else(|e| Err(RequestError::from(e)))?;
+            act.ledger_id = grant.ledger_id;
+            if act.closing {
+                // The client or its connection went away while registering.
+                act.stop_for_good(ctx);
+                return Err(RequestError::unavailable("the producer"));
+            }
+            Ok(grant)
+        }))
+    }
+}
+
+impl Handler<SendMessage> for Producer {
+    type Result = ();
+
+    fn handle(&mut self, msg: SendMessage, ctx: &mut Context<Self>) {
+        let slot = self.receipts.push(msg.sequence_id, msg.highest_sequence_id);
+        if self.closing {
+            let ready = self.receipts.complete(slot, Err(RequestError::unavailable("the producer")));
+            return self.emit(ready, ctx);
+        }
+        let meta = match self.validate(&msg) {
+            Ok(meta) => meta,
+            Err(e) => {
+                let ready = self.receipts.complete(slot, Err(e));
+                return self.emit(ready, ctx);
+            }
+        };
+        let publish = self.topic.send(Publish { producer_handle: self.handle, meta, data: msg.payload.data });
+        let fut = wrap_future::<_, Self>(publish).map(move |sent, act, ctx| {
+            let outcome = sent.unwrap_or_else(|e| Err(RequestError::from(e)));
+            let ready = act.receipts.complete(slot, outcome);
+            act.emit(ready, ctx);
+        });
+        ctx.spawn(fut);
+    }
+}
+
+impl Handler<CloseProducer> for Producer {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, msg: CloseProducer, ctx: &mut Context<Self>) -> Self::Result {
+        if self.closing {
+            return Box::pin(async {});
+        }
+        if self.registering {
+            // Stopped once the registration answer arrives, so the topic forgets it.
+            self.closing = true;
+            return Box::pin(async {});
+        }
+        if !msg.graceful || self.receipts.is_empty() {
+            self.stop_for_good(ctx);
+            return Box::pin(async {});
+        }
+        // New SENDs are refused from now on; the close completes with the last receipt.
+        let (tx, rx) = oneshot::channel();
+        self.drain_waiters.push(tx);
+        self.closing = true;
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
+}
+
+impl Handler<TopicClosing> for Producer {
+    type Result = ();
+
+    fn handle(&mut self, _msg: TopicClosing, ctx: &mut Context<Self>) {
+        if self.lifecycle.is_retired() {
+            return;
+        }
+        self.connection.do_send(ProducerClosedByBroker { producer_id: self.producer_id, handle: self.handle });
+        self.stop_for_good(ctx);
+    }
+}

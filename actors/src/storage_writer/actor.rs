@@ -1,0 +1,108 @@
+//! The StorageWriter actor: runs each group's write and fsync on the blocking pool.
+
+use actix::{
+    fut::wrap_future, Actor, ActorFutureExt, AsyncContext, Context, Handler, ResponseFuture,
+    Supervised,
+};
+use geminga_storage::Storage;
+use tokio::sync::oneshot;
+use tracing::{error, warn};
+
+use super::{
+    messages::{Persist, Unfence},
+    state::{CommitQueue, Group},
+};
+use crate::{error::RequestError, supervision::Lifecycle};
+
+type Reply = oneshot::Sender<Result<(), RequestError>>;
+
+/// Largest number of writes committed by one fsync.
+const MAX_GROUP_OPS: usize = 16 * 1024;
+
+/// The broker's single writer to storage. Every durable write (log appends, cursor updates)
+/// goes through it, so one fsync covers every request that arrived while the previous one ran.
+pub struct StorageWriter {
+    storage: Storage,
+    queue: CommitQueue<Reply>,
+    _lifecycle: Lifecycle,
+}
+
+impl StorageWriter {
+    /// A writer over `storage`.
+    pub fn new(storage: Storage, lifecycle: Lifecycle) -> Self {
+        Self { storage, queue: CommitQueue::new(MAX_GROUP_OPS), _lifecycle: lifecycle }
+    }
+
+    /// Starts the next group if none is running.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        let Some(Group { ops, replies, ledgers }) = self.queue.next_group() else {
+            return;
+        };
+        let storage = self.storage.clone();
+        let work = actix_rt::task::spawn_blocking(move || {
+            storage.write(ops)?;
+            storage.sync()
+        });
+        let fut = wrap_future::<_, Self>(work).map(move |joined, act, ctx| {
+            let result = match joined {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => {
+                    error!(error = %e, ledgers = ?ledgers, "group commit failed");
+                    Err(RequestError::from(e))
+                }
+                Err(join) => {
+                    error!(error = %join, "group commit task failed");
+                    Err(RequestError::unavailable("the storage writer"))
+                }
+            };
+            for rejected in act.queue.finish_group(&ledgers, result.is_ok()) {
+                let _ = rejected.reply.send(Err(fenced(rejected.ledger_id)));
+            }
+            for reply in replies {
+                let _ = reply.send(result.clone());
+            }
+            act.pump(ctx);
+        });
+        ctx.spawn(fut);
+    }
+}
+
+fn fenced(ledger_id: u64) -> RequestError {
+    RequestError::ServiceNotReady { reason: format!("ledger {ledger_id} is recovering") }
+}
+
+impl Actor for StorageWriter {
+    type Context = Context<Self>;
+}
+
+impl Supervised for StorageWriter {
+    /// Requests queued in memory are dropped (their senders see a retryable error); nothing
+    /// acknowledged is lost because nothing queued was acknowledged.
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        warn!("storage writer restarting; queued writes fail and will be retried by clients");
+        self.queue = CommitQueue::new(MAX_GROUP_OPS);
+    }
+}
+
+impl Handler<Persist> for StorageWriter {
+    type Result = ResponseFuture<Result<(), RequestError>>;
+
+    fn handle(&mut self, msg: Persist, ctx: &mut Context<Self>) -> Self::Result {
+        let (tx, rx) = oneshot::channel();
+        if let Err(rejected) = self.queue.submit(msg.ops, tx) {
+            let _ = rejected.reply.send(Err(fenced(rejected.ledger_id)));
+        }
+        self.pump(ctx);
+        Box::pin(async move {
+            rx.await.unwrap_or_else(|_| Err(RequestError::unavailable("the storage writer")))
+        })
+    }
+}
+
+impl Handler<Unfence> for StorageWriter {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unfence, _ctx: &mut Context<Self>) {
+        self.queue.unfence(msg.ledger_id);
+    }
+}

@@ -1,0 +1,9 @@
+//! StorageWriter: the one actor that writes to storage, committing many requests per fsync.
+
+mod actor;
+mod messages;
+mod state;
+
+pub use actor::StorageWriter;
+pub use messages::{Persist, Unfence};
+pub use state::{CommitQueue, Group, Rejected};

@@ -1,0 +1,544 @@
+//! The Subscription actor: cursor persistence and log reads on behalf of its dispatcher.
+
+use std::collections::HashMap;
+
+use actix::{
+    fut::wrap_future, Actor, ActorFutureExt, Addr, Arbiter, AsyncContext, Context, Handler,
+    ResponseActFuture, ResponseFuture, Supervised,
+};
+use geminga_protocol::proto::MessageIdData;
+use geminga_storage::{Cursor, Entry, StorageError, TopicRecord, WriteOp};
+use tokio::sync::oneshot;
+use tracing::{info_span, warn, Span};
+
+use super::{messages::*, state::AttachedConsumer, state::SubscriptionState};
+use crate::{
+    consumer::{Consumer, Disconnect},
+    context::BrokerContext,
+    dispatcher::{
+        AddDispatchConsumer, Dispatcher, Entries, EntriesAcked, RemoveDispatchConsumer,
+        ResetDispatcher, ShutdownDispatcher,
+    },
+    error::RequestError,
+    storage_writer::Persist,
+    supervision::{supervise, ActorKind, Lifecycle},
+    topic::{Attached, CacheRead, DurableEnd, EntryCache, Topic},
+};
+
+/// Largest number of bytes read from storage in one go.
+const MAX_READ_BYTES: usize = 4 * 1024 * 1024;
+
+type AckWaiter = oneshot::Sender<Result<(), RequestError>>;
+
+/// One subscription of a topic. Supervised: a restart disconnects its consumers and reloads
+/// the cursor from storage (readers, whose cursor lives in memory, end instead).
+pub struct Subscription {
+    broker: BrokerContext,
+    lifecycle: Lifecycle,
+    topic: Addr<Topic>,
+    record: TopicRecord,
+    cache: EntryCache,
+    durable: bool,
+    name: String,
+    /// The cursor and durable end to start from; used by the first start only.
+    initial: Option<(Cursor, u64)>,
+    state: Option<SubscriptionState>,
+    /// Survives restarts so stale reads are always recognised.
+    last_epoch: u64,
+    dispatcher: Option<Addr<Dispatcher>>,
+    consumers: HashMap<u64, Addr<Consumer>>,
+    reading: bool,
+    persist_in_flight: bool,
+    ack_waiters: Vec<AckWaiter>,
+    span: Span,
+}
+
+impl Subscription {
+    /// A subscription over `cursor`; `durable_next` is the topic's durable end.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        broker: BrokerContext,
+        lifecycle: Lifecycle,
+        topic: Addr<Topic>,
+        record: TopicRecord,
+        cache: EntryCache,
+        cursor: Cursor,
+        durable: bool,
+        durable_next: u64,
+    ) -> Self {
+        let span = info_span!("subscription", topic = %record.name, subscription = %cursor.name());
+        Self {
+            broker,
+            lifecycle,
+            topic,
+            record,
+            cache,
+            durable,
+            name: cursor.name().to_owned(),
+            initial: Some((cursor, durable_next)),
+            state: None,
+            last_epoch: 0,
+            dispatcher: None,
+            consumers: HashMap::new(),
+            reading: false,
+            persist_in_flight: false,
+            ack_waiters: Vec::new(),
+            span,
+        }
+    }
+
+    fn install(&mut self, cursor: Cursor, durable_next: u64) {
+        let max = self.broker.config().max_consumers_per_subscription;
+        let mut state = SubscriptionState::new(self.record.ledger_id, cursor, self.durable, durable_next, max);
+        state.advance_epoch_past(self.last_epoch);
+        self.last_epoch = state.epoch();
+        if let Some(dispatcher) = &self.dispatcher {
+            dispatcher.do_send(ResetDispatcher { epoch: state.epoch() });
+        }
+        self.state = Some(state);
+    }
+
+    fn ensure_dispatcher(&mut self, ctx: &mut Context<Self>) {
+        if self.dispatcher.is_some() {
+            return;
+        }
+        let name = format!("{}/{}", self.record.name, self.name);
+        let spec = self.broker.spec(ActorKind::Dispatcher, name, Some(self.lifecycle.id()));
+        let subscription = ctx.address();
+        let broker = self.broker.clone();
+        let addr = supervise(&Arbiter::current(), spec, move |_ctx, lifecycle| {
+            Dispatcher::new(broker, lifecycle, subscription)
+        });
+        self.dispatcher = Some(addr);
+    }
+
+    /// Disconnects every consumer (their clients reconnect) and forgets them.
+    fn disconnect_all(&mut self) {
+        for (key, consumer) in self.consumers.drain() {
+            consumer.do_send(Disconnect);
+            if let Some(state) = self.state.as_mut() {
+                state.remove_consumer(key);
+            }
+            if let Some(dispatcher) = &self.dispatcher {
+                dispatcher.do_send(RemoveDispatchConsumer { key });
+            }
+        }
+    }
+
+    /// Ends the subscription for good.
+    fn retire(&mut self, ctx: &mut Context<Self>) {
+        self.disconnect_all();
+        if let Some(dispatcher) = self.dispatcher.take() {
+            dispatcher.do_send(ShutdownDispatcher);
+        }
+        for waiter in self.ack_waiters.drain(..) {
+            let _ = waiter.send(Err(RequestError::unavailable("the subscription")));
+        }
+        self.lifecycle.retire();
+        ctx.stop();
+    }
+
+    /// Writes the cursor's pending changes; one write in flight at a time.
+    fn persist(&mut self, ctx: &mut Context<Self>) {
+        if self.persist_in_flight {
+            return;
+        }
+        let update = match self.state.as_mut() {
+            Some(state) if self.durable => state.cursor_mut().take_update(),
+            _ => None,
+        };
+        let waiters = std::mem::take(&mut self.ack_waiters);
+        let Some(update) = update else {
+            for waiter in waiters {
+                let _ = waiter.send(Ok(()));
+            }
+            return;
+        };
+        self.persist_in_flight = true;
+        let ledger_id = self.record.ledger_id;
+        let write = self.broker.writer().send(Persist { ops: vec![WriteOp::Cursor { ledger_id, update }] });
+        let fut = wrap_future::<_, Self>(write).map(move |sent, act, ctx| {
+            act.persist_in_flight = false;
+            let result = sent.unwrap_or_else(|e| Err(RequestError::from(e)));
+            for waiter in waiters {
+                let _ = waiter.send(result.clone());
+            }
+            match result {
+                Ok(()) => act.persist(ctx),
+                Err(e) => {
+                    // The in-memory cursor is ahead of storage; reload it (at-least-once).
+                    warn!(parent: &act.span, error = %e, "persisting the cursor failed; restarting");
+                    ctx.stop();
+                }
+            }
+        });
+        ctx.spawn(fut);
+    }
+
+    /// Serves the dispatcher's demand from the cache or storage, one storage read at a time.
+    fn read_next(&mut self, ctx: &mut Context<Self>) {
+        loop {
+            if self.reading {
+                return;
+            }
+            let Some(state) = self.state.as_mut() else { return };
+            let Some((from, max)) = state.next_read() else { return };
+            let CacheRead::Hit(entries) = self.cache.read(from, max, MAX_READ_BYTES) else {
+                return self.read_storage(from, max, ctx);
+            };
+            if entries.first().map(|e| e.entry_id) != Some(from) {
+                return self.read_storage(from, max, ctx);
+            }
+            self.hand_over(from, entries);
+        }
+    }
+
+    fn read_storage(&mut self, from: u64, max: usize, ctx: &mut Context<Self>) {
+        self.reading = true;
+        let storage = self.broker.storage().clone();
+        let ledger_id = self.record.ledger_id;
+        let read = actix_rt::task::spawn_blocking(move || storage.read_entries(ledger_id, from, max, MAX_READ_BYTES));
+        let fut = wrap_future::<_, Self>(read).map(move |joined, act, ctx| {
+            act.reading = false;
+            match flatten(joined) {
+                Ok(entries) => {
+                    act.hand_over(from, entries);
+                    act.read_next(ctx);
+                }
+                Err(e) => {
+                    warn!(parent: &act.span, error = %e, "reading the log failed; restarting");
+                    ctx.stop();
+                }
+            }
+        });
+        ctx.spawn(fut);
+    }
+
+    fn hand_over(&mut self, from: u64, entries: Vec<Entry>) {
+        let Some(state) = self.state.as_mut() else { return };
+        let epoch = state.epoch();
+        let out = state.on_read(from, entries);
+        if let (false, Some(dispatcher)) = (out.is_empty(), &self.dispatcher) {
+            dispatcher.do_send(Entries { epoch, entries: out, redelivered: false });
+        }
+    }
+
+    fn last_message_id(&self) -> Result<LastMessageId, RequestError> {
+        let state = self.state.as_ref().ok_or_else(|| RequestError::unavailable("the subscription"))?;
+        let ledger_id = self.record.ledger_id;
+        let (entry_id, batch_index) = match state.durable_next().checked_sub(1) {
+            None => (u64::MAX, -1),
+            Some(last) => {
+                let messages = self.cache.get(last).map_or(1, |e| e.meta.num_messages);
+                let batch_index = if messages > 1 { i32::try_from(messages - 1).unwrap_or(-1) } else { -1 };
+                (last, batch_index)
+            }
+        };
+        let last = MessageIdData { ledger_id, entry_id, batch_index: Some(batch_index), ..Default::default() };
+        let mark_delete_entry = state.cursor().mark_delete().unwrap_or(u64::MAX);
+        let mark_delete = MessageIdData { ledger_id, entry_id: mark_delete_entry, ..Default::default() };
+        Ok(LastMessageId { last, mark_delete })
+    }
+}
+
+fn flatten<T>(joined: Result<Result<T, StorageError>, tokio::task::JoinError>) -> Result<T, RequestError> {
+    match joined {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(RequestError::from(e)),
+        Err(_) => Err(RequestError::unavailable("a storage read")),
+    }
+}
+
+impl Actor for Subscription {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.ensure_dispatcher(ctx);
+        if let Some((cursor, durable_next)) = self.initial.take() {
+            self.install(cursor, durable_next);
+            // A new durable subscription is persisted before its first consumer is answered.
+            self.persist(ctx);
+            return;
+        }
+        if !self.durable {
+            // A reader's cursor lived in memory only: nothing to restart from.
+            self.retire(ctx);
+            return;
+        }
+        let storage = self.broker.storage().clone();
+        let ledger_id = self.record.ledger_id;
+        let name = self.name.clone();
+        let load = actix_rt::task::spawn_blocking(move || storage.load_cursor(ledger_id, &name));
+        let end = self.topic.send(DurableEnd);
+        let fut = wrap_future::<_, Self>(async move { (load.await, end.await) }).map(|(cursor, end), act, ctx| {
+            match (flatten(cursor), end) {
+                (Ok(Some(cursor)), Ok(durable_next)) => {
+                    act.install(cursor, durable_next);
+                    act.read_next(ctx);
+                }
+                (Ok(None), _) => act.retire(ctx), // deleted meanwhile
+                (Err(e), _) => {
+                    warn!(parent: &act.span, error = %e, "reloading the cursor failed");
+                    ctx.stop();
+                }
+                (_, Err(_)) => ctx.stop(),
+            }
+        });
+        ctx.wait(fut);
+    }
+}
+
+impl Supervised for Subscription {
+    /// Consumers are disconnected (their clients reconnect); `started` reloads the cursor.
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        warn!(parent: &self.span, "subscription restarting: disconnecting consumers");
+        self.disconnect_all();
+        for waiter in self.ack_waiters.drain(..) {
+            let _ = waiter.send(Err(RequestError::unavailable("the subscription")));
+        }
+        self.state = None;
+        self.reading = false;
+        self.persist_in_flight = false;
+    }
+}
+
+impl Handler<AddConsumer> for Subscription {
+    type Result = Result<Attached, RequestError>;
+
+    fn handle(&mut self, msg: AddConsumer, ctx: &mut Context<Self>) -> Self::Result {
+        let unavailable = || RequestError::unavailable("the subscription");
+        let dispatcher = self.dispatcher.clone().ok_or_else(unavailable)?;
+        let state = self.state.as_mut().ok_or_else(unavailable)?;
+        let spec = msg.spec;
+        state.add_consumer(AttachedConsumer { key: spec.key, name: spec.name.clone(), sub_type: spec.sub_type })?;
+        self.consumers.insert(spec.key, spec.addr.clone());
+        dispatcher.do_send(AddDispatchConsumer { spec });
+        Ok(Attached { subscription: ctx.address(), dispatcher, ledger_id: self.record.ledger_id })
+    }
+}
+
+impl Handler<RemoveConsumer> for Subscription {
+    type Result = ();
+
+    fn handle(&mut self, msg: RemoveConsumer, ctx: &mut Context<Self>) {
+        let Some(state) = self.state.as_mut() else { return };
+        if !state.remove_consumer(msg.key) {
+            return;
+        }
+        self.consumers.remove(&msg.key);
+        if let Some(dispatcher) = &self.dispatcher {
+            dispatcher.do_send(RemoveDispatchConsumer { key: msg.key });
+        }
+        if state.should_retire() {
+            self.retire(ctx);
+        }
+    }
+}
+
+impl Handler<Ack> for Subscription {
+    type Result = ResponseFuture<Result<(), RequestError>>;
+
+    fn handle(&mut self, msg: Ack, ctx: &mut Context<Self>) -> Self::Result {
+        let Some(state) = self.state.as_mut() else {
+            return Box::pin(async { Err(RequestError::unavailable("the subscription")) });
+        };
+        let outcome = match state.apply_ack(msg.ack_type, &msg.ids) {
+            Ok(outcome) => outcome,
+            Err(e) => return Box::pin(async move { Err(e) }),
+        };
+        if let Some(dispatcher) = &self.dispatcher {
+            if !outcome.acked.is_empty() || outcome.up_to.is_some() {
+                dispatcher.do_send(EntriesAcked { ids: outcome.acked, up_to: outcome.up_to });
+            }
+        }
+        if !self.durable {
+            return Box::pin(async { Ok(()) });
+        }
+        let waiter = msg.wait_durable.then(|| {
+            let (tx, rx) = oneshot::channel();
+            self.ack_waiters.push(tx);
+            rx
+        });
+        self.persist(ctx);
+        Box::pin(async move {
+            match waiter {
+                Some(rx) => rx.await.unwrap_or_else(|_| Err(RequestError::unavailable("the subscription"))),
+                None => Ok(()),
+            }
+        })
+    }
+}
+
+impl Handler<Seek> for Subscription {
+    type Result = ResponseActFuture<Self, Result<(), RequestError>>;
+
+    fn handle(&mut self, msg: Seek, _ctx: &mut Context<Self>) -> Self::Result {
+        let storage = self.broker.storage().clone();
+        let ledger_id = self.record.ledger_id;
+        let durable_next = self.state.as_ref().map_or(0, SubscriptionState::durable_next);
+        let find = async move {
+            match msg.target {
+                SeekTarget::Entry(u64::MAX) => Ok(0),
+                SeekTarget::Entry(id) if id >= i64::MAX as u64 => Ok(durable_next),
+                SeekTarget::Entry(id) => Ok(id),
+                SeekTarget::PublishTime(t) => {
+                    let found = actix_rt::task::spawn_blocking(move || storage.find_by_publish_time(ledger_id, t)).await;
+                    flatten(found).map(|entry| entry.unwrap_or(durable_next))
+                }
+            }
+        };
+        Box::pin(wrap_future::<_, Self>(find).then(|floor, act, ctx| {
+            let applied = floor.and_then(|floor| {
+                let state = act.state.as_mut().ok_or_else(|| RequestError::unavailable("the subscription"))?;
+                state.reset(floor);
+                act.last_epoch = state.epoch();
+                Ok(state.epoch())
+            });
+            let waiter = applied.map(|epoch| {
+                act.disconnect_all();
+                if let Some(dispatcher) = &act.dispatcher {
+                    dispatcher.do_send(ResetDispatcher { epoch });
+                }
+                let (tx, rx) = oneshot::channel();
+                act.ack_waiters.push(tx);
+                act.persist(ctx);
+                rx
+            });
+            wrap_future::<_, Self>(async move {
+                match waiter {
+                    Ok(rx) => rx.await.unwrap_or_else(|_| Err(RequestError::unavailable("the subscription"))),
+                    Err(e) => Err(e),
+                }
+            })
+        }))
+    }
+}
+
+impl Handler<Unsubscribe> for Subscription {
+    type Result = ResponseActFuture<Self, Result<(), RequestError>>;
+
+    fn handle(&mut self, msg: Unsubscribe, _ctx: &mut Context<Self>) -> Self::Result {
+        let others = self.state.as_ref().map_or(0, |s| s.consumers().iter().filter(|c| c.key != msg.key).count());
+        if others > 0 {
+            let subscription = self.name.clone();
+            return Box::pin(actix::fut::ready(Err(RequestError::ConsumerBusy {
+                subscription,
+                reason: "other consumers are connected".into(),
+            })));
+        }
+        let ledger_id = self.record.ledger_id;
+        let ops = vec![WriteOp::DeleteCursor { ledger_id, name: self.name.clone() }];
+        let delete = self.broker.writer().send(Persist { ops });
+        let durable = self.durable;
+        Box::pin(wrap_future::<_, Self>(async move {
+            if durable {
+                delete.await.unwrap_or_else(|e| Err(RequestError::from(e)))
+            } else {
+                Ok(())
+            }
+        })
+        .map(move |result, act, ctx| {
+            if result.is_ok() {
+                // The requester is closed by its connection, without a CLOSE_CONSUMER.
+                act.consumers.remove(&msg.key);
+                act.retire(ctx);
+            }
+            result
+        }))
+    }
+}
+
+impl Handler<GetLastMessageId> for Subscription {
+    type Result = Result<LastMessageId, RequestError>;
+
+    fn handle(&mut self, _msg: GetLastMessageId, _ctx: &mut Context<Self>) -> Self::Result {
+        self.last_message_id()
+    }
+}
+
+impl Handler<Demand> for Subscription {
+    type Result = ();
+
+    fn handle(&mut self, msg: Demand, ctx: &mut Context<Self>) {
+        if let Some(state) = self.state.as_mut() {
+            if state.set_demand(msg.epoch, msg.entries) {
+                self.read_next(ctx);
+            }
+        }
+    }
+}
+
+impl Handler<ReadIds> for Subscription {
+    type Result = ();
+
+    fn handle(&mut self, msg: ReadIds, ctx: &mut Context<Self>) {
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for id in msg.ids {
+            match self.cache.get(id) {
+                Some(entry) => found.push(entry),
+                None => missing.push(id),
+            }
+        }
+        let storage = self.broker.storage().clone();
+        let ledger_id = self.record.ledger_id;
+        let read = actix_rt::task::spawn_blocking(move || -> Result<Vec<Entry>, StorageError> {
+            for id in missing {
+                if let Some(entry) = storage.read_entry(ledger_id, id)? {
+                    found.push(entry);
+                }
+            }
+            found.sort_by_key(|e| e.entry_id);
+            Ok(found)
+        });
+        let fut = wrap_future::<_, Self>(read).map(move |joined, act, ctx| match flatten(joined) {
+            Ok(entries) => {
+                let Some(state) = act.state.as_ref() else { return };
+                let entries = state.filter_unacked(entries);
+                if let Some(dispatcher) = &act.dispatcher {
+                    dispatcher.do_send(Entries { epoch: msg.epoch, entries, redelivered: true });
+                }
+            }
+            Err(e) => {
+                warn!(parent: &act.span, error = %e, "re-reading entries failed; restarting");
+                ctx.stop();
+            }
+        });
+        ctx.spawn(fut);
+    }
+}
+
+impl Handler<EntriesAvailable> for Subscription {
+    type Result = ();
+
+    fn handle(&mut self, msg: EntriesAvailable, ctx: &mut Context<Self>) {
+        if let Some(state) = self.state.as_mut() {
+            state.set_durable_next(msg.durable_next);
+            self.read_next(ctx);
+        }
+    }
+}
+
+impl Handler<DispatcherRestarted> for Subscription {
+    type Result = ();
+
+    fn handle(&mut self, _msg: DispatcherRestarted, ctx: &mut Context<Self>) {
+        self.disconnect_all();
+        if let Some(state) = self.state.as_mut() {
+            state.rewind();
+            self.last_epoch = state.epoch();
+            if let Some(dispatcher) = &self.dispatcher {
+                dispatcher.do_send(ResetDispatcher { epoch: state.epoch() });
+            }
+        }
+        self.read_next(ctx);
+    }
+}
+
+impl Handler<ShutdownSubscription> for Subscription {
+    type Result = ();
+
+    fn handle(&mut self, _msg: ShutdownSubscription, ctx: &mut Context<Self>) {
+        self.retire(ctx);
+    }
+}

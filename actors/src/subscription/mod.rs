@@ -1,0 +1,12 @@
+//! Subscription: owns one cursor (acks, seeks) and reads the log for its dispatcher.
+
+mod actor;
+mod messages;
+mod state;
+
+pub use actor::Subscription;
+pub use messages::{
+    Ack, AddConsumer, Demand, DispatcherRestarted, EntriesAvailable, GetLastMessageId,
+    LastMessageId, ReadIds, RemoveConsumer, Seek, SeekTarget, ShutdownSubscription, Unsubscribe,
+};
+pub use state::{AckOutcome, AttachedConsumer, SubscriptionState};

@@ -1,0 +1,119 @@
+//! Messages handled by the [`super::Topic`] actor.
+
+use actix::{Addr, Message};
+use bytes::Bytes;
+use geminga_protocol::{
+    message_id::MessageId,
+    proto::{command_subscribe::InitialPosition, command_subscribe::SubType, KeySharedMeta},
+};
+use geminga_storage::EntryMeta;
+
+use crate::{
+    consumer::Consumer, dispatcher::Dispatcher, error::RequestError, producer::Producer,
+    subscription::Subscription,
+};
+
+/// Appends one entry (one SEND: a message or a whole batch). Answered with the entry id once
+/// the entry is durable.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<u64, RequestError>")]
+pub struct Publish {
+    /// The producer handle publishing (for stats and access checks).
+    pub producer_handle: u64,
+    /// What dispatch needs to know about the entry without parsing it.
+    pub meta: EntryMeta,
+    /// `[metadataSize][metadata][payload]` as received.
+    pub data: Bytes,
+}
+
+/// Registers a producer on the topic.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<ProducerGrant, RequestError>")]
+pub struct AddProducer {
+    /// Process-unique id of the producer actor.
+    pub handle: u64,
+    /// The name the client asked for, if any.
+    pub name: Option<String>,
+    /// The producer actor, told when the topic closes.
+    pub producer: Addr<Producer>,
+}
+
+/// What a registered producer learns from its topic.
+#[derive(Clone, Debug)]
+pub struct ProducerGrant {
+    /// The effective producer name.
+    pub name: String,
+    /// The topic's ledger, the first half of every message id.
+    pub ledger_id: u64,
+    /// Highest sequence id persisted for this producer name (-1: none known).
+    pub last_sequence_id: i64,
+}
+
+/// Unregisters a producer.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct RemoveProducer {
+    /// The producer actor's handle id.
+    pub handle: u64,
+}
+
+/// Attaches a consumer to a subscription of the topic, creating the subscription if needed.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Attached, RequestError>")]
+pub struct Subscribe {
+    /// Subscription name.
+    pub subscription: String,
+    /// False for readers: the cursor lives in memory only.
+    pub durable: bool,
+    /// Where a new subscription starts.
+    pub initial_position: InitialPosition,
+    /// Where a new non-durable subscription starts (readers).
+    pub start_message_id: Option<MessageId>,
+    /// The consumer attaching.
+    pub consumer: ConsumerSpec,
+}
+
+/// Who is attaching to a subscription.
+#[derive(Clone, Debug)]
+pub struct ConsumerSpec {
+    /// Process-unique id of the consumer actor.
+    pub key: u64,
+    /// The id the client uses for this consumer on its connection.
+    pub consumer_id: u64,
+    /// Consumer name (used by Failover ordering).
+    pub name: String,
+    /// Subscription type requested.
+    pub sub_type: SubType,
+    /// Lower is preferred (Shared and Failover).
+    pub priority_level: i32,
+    /// Key_Shared settings, if any.
+    pub key_shared: Option<KeySharedMeta>,
+    /// The consumer actor that delivers to the client.
+    pub addr: Addr<Consumer>,
+}
+
+/// The subscription a consumer is attached to.
+#[derive(Clone, Debug)]
+pub struct Attached {
+    /// Owns the cursor: acks, seeks, unsubscribe.
+    pub subscription: Addr<Subscription>,
+    /// Owns delivery: flow permits and redelivery.
+    pub dispatcher: Addr<Dispatcher>,
+    /// The topic's ledger, the first half of every message id.
+    pub ledger_id: u64,
+}
+
+/// Sent by a subscription that ended (unsubscribed, or a reader whose last consumer left).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct SubscriptionRetired {
+    /// Its name.
+    pub name: String,
+    /// Which instance ended; a newer instance under the same name is kept.
+    pub instance: u64,
+}
+
+/// Sent by a subscription that restarted and needs the topic's durable end again.
+#[derive(Debug, Message)]
+#[rtype(result = "u64")]
+pub struct DurableEnd;

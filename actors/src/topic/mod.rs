@@ -1,0 +1,14 @@
+//! Topic: owns one topic's log end, its producers and its subscriptions.
+
+mod actor;
+mod cache;
+mod messages;
+mod state;
+
+pub use actor::Topic;
+pub use cache::{CacheRead, EntryCache};
+pub use messages::{
+    AddProducer, Attached, ConsumerSpec, DurableEnd, ProducerGrant, Publish, RemoveProducer,
+    Subscribe, SubscriptionRetired,
+};
+pub use state::TopicState;

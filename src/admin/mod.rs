@@ -1,0 +1,37 @@
+//! The admin HTTP server: Pulsar-style REST paths, broker health and the actor tree.
+
+mod broker;
+
+use std::net::SocketAddr;
+
+use actix_web::{web, App, HttpServer};
+use geminga_actors::BrokerContext;
+
+use crate::{config::BrokerConfig, error::BrokerError};
+
+/// Binds the admin listener and starts serving on the current System; returns the bound address.
+///
+/// # Errors
+/// The address cannot be bound.
+pub fn start(config: &BrokerConfig, context: BrokerContext) -> Result<SocketAddr, BrokerError> {
+    let listener = std::net::TcpListener::bind(&config.admin_bind)
+        .map_err(|source| BrokerError::Bind { addr: config.admin_bind.clone(), source })?;
+    let addr = listener.local_addr()?;
+    let cluster = config.cluster_name.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(context.clone()))
+            .app_data(web::Data::new(ClusterName(cluster.clone())))
+            .configure(broker::routes)
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    actix_rt::spawn(server);
+    Ok(addr)
+}
+
+/// The cluster this broker belongs to, for paths that name it.
+#[derive(Clone, Debug)]
+pub struct ClusterName(pub String);

@@ -1,0 +1,199 @@
+//! Starting and stopping a whole broker: storage, the actor system, the Pulsar listener and the
+//! admin HTTP server.
+
+use std::{net::SocketAddr, sync::mpsc, thread::JoinHandle, time::Duration};
+
+use actix::System;
+use geminga_actors::{storage_writer::Persist, ActorConfig, ActorSystem, Advertised, BrokerContext};
+use geminga_storage::{Storage, StorageConfig};
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+use crate::{admin, config::BrokerConfig, error::BrokerError};
+
+/// A broker running on its own thread (tests, benches). Dropping it shuts it down.
+pub struct BrokerHandle {
+    /// `pulsar://host:port` clients connect to.
+    pub service_url: String,
+    /// `http://host:port` of the admin API and metrics.
+    pub admin_url: String,
+    system: Option<System>,
+    context: Option<BrokerContext>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl BrokerHandle {
+    /// Stops the broker and waits for its thread: pending writes are flushed, clients closed.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let (Some(system), Some(context)) = (self.system.take(), self.context.take()) {
+            // Flush and stop from inside the broker's own System.
+            system.arbiter().spawn(shutdown(context));
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for BrokerHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// What a booted broker holds on to.
+struct Running {
+    service_url: String,
+    admin_url: String,
+    context: BrokerContext,
+}
+
+/// Starts a broker in-process on its own thread with its own actix System; returns once both
+/// listeners are bound (ports 0 are resolved to the real ones).
+///
+/// # Errors
+/// Storage that cannot be opened or an address that cannot be bound.
+pub fn start_in_thread(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let thread = std::thread::Builder::new().name("geminga-broker".into()).spawn(move || {
+        let system = System::new();
+        let booted = system.block_on(boot(config));
+        let ok = booted.is_ok();
+        let _ = ready_tx.send(booted.map(|running| (running, System::current())));
+        if ok {
+            let _ = system.run();
+        }
+    })?;
+    match ready_rx.recv() {
+        Ok(Ok((running, system))) => Ok(BrokerHandle {
+            service_url: running.service_url,
+            admin_url: running.admin_url,
+            system: Some(system),
+            context: Some(running.context),
+            thread: Some(thread),
+        }),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => Err(BrokerError::Startup { reason: "the broker thread ended during start-up".into() }),
+    }
+}
+
+/// Runs a broker on the current thread until SIGTERM or ctrl-c, then shuts down cleanly.
+/// Prints `GEMINGA_READY service_url=... admin_url=...` on stdout once serving.
+///
+/// # Errors
+/// Storage that cannot be opened or an address that cannot be bound.
+pub fn run_standalone(config: BrokerConfig) -> Result<(), BrokerError> {
+    let system = System::new();
+    let running = system.block_on(boot(config))?;
+    #[allow(clippy::print_stdout, reason = "the READY line is the binary's contract with scripts")]
+    {
+        println!("GEMINGA_READY service_url={} admin_url={}", running.service_url, running.admin_url);
+    }
+    let context = running.context;
+    system.runtime().spawn(async move {
+        wait_for_signal().await;
+        info!("signal received; shutting down");
+        shutdown(context).await;
+    });
+    system.run()?;
+    info!("broker stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Flushes pending writes, then stops the System the call runs in (clients see their sockets
+/// close; fjall persists once more when its last handle drops).
+async fn shutdown(context: BrokerContext) {
+    // An empty group commit completes after every write queued before it.
+    let flush = context.writer().send(Persist { ops: Vec::new() });
+    match tokio::time::timeout(Duration::from_secs(10), flush).await {
+        Ok(Ok(Ok(()))) => info!("pending writes flushed"),
+        other => warn!(?other, "flushing pending writes failed"),
+    }
+    System::current().stop();
+}
+
+async fn boot(config: BrokerConfig) -> Result<Running, BrokerError> {
+    let storage = open_storage(&config).await?;
+    let listener = TcpListener::bind(&config.bind)
+        .await
+        .map_err(|source| BrokerError::Bind { addr: config.bind.clone(), source })?;
+    let bound = listener.local_addr()?;
+    let host = advertised_host(&config, bound);
+    let service_url = format!("pulsar://{host}:{}", bound.port());
+    let advertised = Advertised { service_url: service_url.clone(), service_url_tls: None };
+    let system = ActorSystem::start(actor_config(&config), storage, advertised, config.worker_threads);
+    let context = system.context.clone();
+    actix_rt::spawn(geminga_actors::connection::serve(listener, context.clone()));
+    let admin_addr = admin::start(&config, context.clone())?;
+    let admin_url = format!("http://{host}:{}", admin_addr.port());
+    // The worker arbiters live until the System stops; the handles are not needed.
+    drop(system);
+    info!(%service_url, %admin_url, data_dir = %config.data_dir.display(), "broker ready");
+    Ok(Running { service_url, admin_url, context })
+}
+
+async fn open_storage(config: &BrokerConfig) -> Result<Storage, BrokerError> {
+    let dir = config.data_dir.clone();
+    let storage_config = StorageConfig {
+        fsync: config.fsync,
+        cache_size_bytes: config.cache_size_mb * 1024 * 1024,
+        ..StorageConfig::default()
+    };
+    let opened = actix_rt::task::spawn_blocking(move || Storage::open(dir, storage_config)).await;
+    opened.map_err(|e| BrokerError::Startup { reason: e.to_string() })?.map_err(BrokerError::from)
+}
+
+/// The host put into lookup answers: the configured advertised address, else the bound IP
+/// (a wildcard bind advertises `localhost`).
+fn advertised_host(config: &BrokerConfig, bound: SocketAddr) -> String {
+    match &config.advertised_address {
+        Some(host) if !host.is_empty() => host.clone(),
+        _ if bound.ip().is_unspecified() => "localhost".to_owned(),
+        _ => bound.ip().to_string(),
+    }
+}
+
+fn actor_config(config: &BrokerConfig) -> ActorConfig {
+    ActorConfig {
+        cluster_name: config.cluster_name.clone(),
+        max_message_size: config.max_message_size,
+        keep_alive_interval: Duration::from_secs(config.keep_alive_interval_secs.max(1)),
+        max_unacked_per_consumer: config.max_unacked_messages_per_consumer,
+        max_unacked_per_subscription: config.max_unacked_messages_per_subscription,
+        dispatcher_max_read_batch_size: config.dispatcher_max_read_batch_size,
+        allow_auto_topic_creation: config.allow_auto_topic_creation,
+        max_pending_publish_per_connection: config.max_pending_publish_requests_per_connection,
+        max_producers_per_topic: config.max_producers_per_topic,
+        max_consumers_per_subscription: config.max_consumers_per_subscription,
+        ..ActorConfig::default()
+    }
+}
