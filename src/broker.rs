@@ -4,7 +4,9 @@
 use std::{net::SocketAddr, sync::mpsc, thread::JoinHandle, time::Duration};
 
 use actix::System;
-use geminga_actors::{storage_writer::Persist, ActorConfig, ActorSystem, Advertised, BrokerContext};
+use geminga_actors::{
+    storage_writer::Persist, ActorConfig, ActorSystem, Advertised, BrokerContext,
+};
 use geminga_storage::{Storage, StorageConfig};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
@@ -59,15 +61,17 @@ struct Running {
 /// Storage that cannot be opened or an address that cannot be bound.
 pub fn start_in_thread(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
     let (ready_tx, ready_rx) = mpsc::channel();
-    let thread = std::thread::Builder::new().name("geminga-broker".into()).spawn(move || {
-        let system = System::new();
-        let booted = system.block_on(boot(config));
-        let ok = booted.is_ok();
-        let _ = ready_tx.send(booted.map(|running| (running, System::current())));
-        if ok {
-            let _ = system.run();
-        }
-    })?;
+    let thread = std::thread::Builder::new()
+        .name("geminga-broker".into())
+        .spawn(move || {
+            let system = System::new();
+            let booted = system.block_on(boot(config));
+            let ok = booted.is_ok();
+            let _ = ready_tx.send(booted.map(|running| (running, System::current())));
+            if ok {
+                let _ = system.run();
+            }
+        })?;
     match ready_rx.recv() {
         Ok(Ok((running, system))) => Ok(BrokerHandle {
             service_url: running.service_url,
@@ -80,7 +84,9 @@ pub fn start_in_thread(config: BrokerConfig) -> Result<BrokerHandle, BrokerError
             let _ = thread.join();
             Err(e)
         }
-        Err(_) => Err(BrokerError::Startup { reason: "the broker thread ended during start-up".into() }),
+        Err(_) => Err(BrokerError::Startup {
+            reason: "the broker thread ended during start-up".into(),
+        }),
     }
 }
 
@@ -92,9 +98,15 @@ pub fn start_in_thread(config: BrokerConfig) -> Result<BrokerHandle, BrokerError
 pub fn run_standalone(config: BrokerConfig) -> Result<(), BrokerError> {
     let system = System::new();
     let running = system.block_on(boot(config))?;
-    #[allow(clippy::print_stdout, reason = "the READY line is the binary's contract with scripts")]
+    #[allow(
+        clippy::print_stdout,
+        reason = "the READY line is the binary's contract with scripts"
+    )]
     {
-        println!("GEMINGA_READY service_url={} admin_url={}", running.service_url, running.admin_url);
+        println!(
+            "GEMINGA_READY service_url={} admin_url={}",
+            running.service_url, running.admin_url
+        );
     }
     let context = running.context;
     system.runtime().spawn(async move {
@@ -145,12 +157,23 @@ async fn boot(config: BrokerConfig) -> Result<Running, BrokerError> {
     let storage = open_storage(&config).await?;
     let listener = TcpListener::bind(&config.bind)
         .await
-        .map_err(|source| BrokerError::Bind { addr: config.bind.clone(), source })?;
+        .map_err(|source| BrokerError::Bind {
+            addr: config.bind.clone(),
+            source,
+        })?;
     let bound = listener.local_addr()?;
     let host = advertised_host(&config, bound);
     let service_url = format!("pulsar://{host}:{}", bound.port());
-    let advertised = Advertised { service_url: service_url.clone(), service_url_tls: None };
-    let system = ActorSystem::start(actor_config(&config), storage, advertised, config.worker_threads);
+    let advertised = Advertised {
+        service_url: service_url.clone(),
+        service_url_tls: None,
+    };
+    let system = ActorSystem::start(
+        actor_config(&config),
+        storage,
+        advertised,
+        config.worker_threads,
+    );
     let context = system.context.clone();
     actix_rt::spawn(geminga_actors::connection::serve(listener, context.clone()));
     let admin_addr = admin::start(&config, context.clone())?;
@@ -158,7 +181,11 @@ async fn boot(config: BrokerConfig) -> Result<Running, BrokerError> {
     // The worker arbiters live until the System stops; the handles are not needed.
     drop(system);
     info!(%service_url, %admin_url, data_dir = %config.data_dir.display(), "broker ready");
-    Ok(Running { service_url, admin_url, context })
+    Ok(Running {
+        service_url,
+        admin_url,
+        context,
+    })
 }
 
 async fn open_storage(config: &BrokerConfig) -> Result<Storage, BrokerError> {
@@ -169,7 +196,11 @@ async fn open_storage(config: &BrokerConfig) -> Result<Storage, BrokerError> {
         ..StorageConfig::default()
     };
     let opened = actix_rt::task::spawn_blocking(move || Storage::open(dir, storage_config)).await;
-    opened.map_err(|e| BrokerError::Startup { reason: e.to_string() })?.map_err(BrokerError::from)
+    opened
+        .map_err(|e| BrokerError::Startup {
+            reason: e.to_string(),
+        })?
+        .map_err(BrokerError::from)
 }
 
 /// The host put into lookup answers: the configured advertised address, else the bound IP

@@ -15,8 +15,10 @@
 pub mod admin;
 pub mod broker;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod error;
+pub mod perf;
 
 pub use broker::{start_in_thread, BrokerHandle};
 pub use error::BrokerError;

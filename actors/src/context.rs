@@ -64,7 +64,9 @@ impl BrokerContext {
             writer,
             registry: OnceLock::new(),
         };
-        Self { inner: Arc::new(inner) }
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 
     /// Attaches the topic registry (once).

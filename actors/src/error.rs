@@ -104,7 +104,9 @@ impl RequestError {
 
     /// A retryable error for a request whose actor went away mid-request (restarting).
     pub fn unavailable(what: &str) -> Self {
-        RequestError::ServiceNotReady { reason: format!("{what} is restarting") }
+        RequestError::ServiceNotReady {
+            reason: format!("{what} is restarting"),
+        }
     }
 }
 

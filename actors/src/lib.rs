@@ -49,7 +49,12 @@ pub struct ActorSystem {
 impl ActorSystem {
     /// Starts the storage writer and the topic registry on the current arbiter and
     /// `worker_threads` worker arbiters for topics and connections. Call inside an actix System.
-    pub fn start(config: ActorConfig, storage: Storage, advertised: Advertised, worker_threads: usize) -> Self {
+    pub fn start(
+        config: ActorConfig,
+        storage: Storage,
+        advertised: Advertised,
+        worker_threads: usize,
+    ) -> Self {
         let tracker = ActorTracker::new();
         let workers: Vec<Arbiter> = (0..worker_threads.max(1)).map(|_| Arbiter::new()).collect();
         let handles: Vec<ArbiterHandle> = workers.iter().map(Arbiter::handle).collect();
@@ -64,11 +69,15 @@ impl ActorSystem {
             on_exit: None,
         };
         let writer_storage = storage.clone();
-        let writer = supervise(&home, spec, move |_ctx, lifecycle| StorageWriter::new(writer_storage, lifecycle));
+        let writer = supervise(&home, spec, move |_ctx, lifecycle| {
+            StorageWriter::new(writer_storage, lifecycle)
+        });
         let context = BrokerContext::new(config, storage, tracker, handles, advertised, writer);
         spec = context.spec(ActorKind::Registry, "topic-registry".into(), None);
         let registry_context = context.clone();
-        let registry = supervise(&home, spec, move |_ctx, lifecycle| TopicRegistry::new(registry_context, lifecycle));
+        let registry = supervise(&home, spec, move |_ctx, lifecycle| {
+            TopicRegistry::new(registry_context, lifecycle)
+        });
         context.set_registry(registry);
         Self { context, workers }
     }

@@ -14,8 +14,11 @@ use crate::{config::BrokerConfig, error::BrokerError};
 /// # Errors
 /// The address cannot be bound.
 pub fn start(config: &BrokerConfig, context: BrokerContext) -> Result<SocketAddr, BrokerError> {
-    let listener = std::net::TcpListener::bind(&config.admin_bind)
-        .map_err(|source| BrokerError::Bind { addr: config.admin_bind.clone(), source })?;
+    let listener =
+        std::net::TcpListener::bind(&config.admin_bind).map_err(|source| BrokerError::Bind {
+            addr: config.admin_bind.clone(),
+            source,
+        })?;
     let addr = listener.local_addr()?;
     let cluster = config.cluster_name.clone();
     let server = HttpServer::new(move || {

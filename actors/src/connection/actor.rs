@@ -30,17 +30,35 @@ use crate::{
 /// A producer id's state on this connection.
 pub(super) enum ProducerSlot {
     /// Being created; these request ids wait for the outcome (client retries).
-    Pending { waiters: Vec<u64>, handle: u64, addr: Option<Addr<Producer>> },
+    Pending {
+        waiters: Vec<u64>,
+        handle: u64,
+        addr: Option<Addr<Producer>>,
+    },
     /// Created.
-    Ready { addr: Addr<Producer>, handle: u64, name: String, last_sequence_id: i64 },
+    Ready {
+        addr: Addr<Producer>,
+        handle: u64,
+        name: String,
+        last_sequence_id: i64,
+    },
 }
 
 /// A consumer id's state on this connection.
 pub(super) enum ConsumerSlot {
     /// Being attached; these request ids wait for the outcome.
-    Pending { waiters: Vec<u64>, key: u64, addr: Option<Addr<Consumer>> },
+    Pending {
+        waiters: Vec<u64>,
+        key: u64,
+        addr: Option<Addr<Consumer>>,
+    },
     /// Attached.
-    Ready { addr: Addr<Consumer>, key: u64, attached: Attached, partition: i32 },
+    Ready {
+        addr: Addr<Consumer>,
+        key: u64,
+        attached: Attached,
+        partition: i32,
+    },
 }
 
 /// One client connection. Not restarted in place: if it fails, the socket closes and the client
@@ -48,7 +66,6 @@ pub(super) enum ConsumerSlot {
 pub struct Connection {
     pub(super) broker: BrokerContext,
     pub(super) lifecycle: Lifecycle,
-    pub(super) peer: SocketAddr,
     pub(super) writer: FramedWrite<Frame, OwnedWriteHalf, PulsarCodec>,
     /// CONNECT received and answered.
     pub(super) connected: bool,
@@ -81,7 +98,6 @@ impl Connection {
         Self {
             broker,
             lifecycle,
-            peer,
             writer,
             connected: false,
             protocol_version: 0,
@@ -100,11 +116,21 @@ impl Connection {
     }
 
     /// Answers a request with ERROR.
-    pub(super) fn send_error(&mut self, request_id: u64, error: ServerError, message: impl Into<String>) {
+    pub(super) fn send_error(
+        &mut self,
+        request_id: u64,
+        error: ServerError,
+        message: impl Into<String>,
+    ) {
         self.send(commands::error(request_id, error, message.into()));
     }
 
-    fn route(&mut self, command: BaseCommand, payload: Option<geminga_protocol::frame::Payload>, ctx: &mut Context<Self>) {
+    fn route(
+        &mut self,
+        command: BaseCommand,
+        payload: Option<geminga_protocol::frame::Payload>,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(kind) = command.command_type() else {
             warn!(parent: &self.span, "command of an unknown type; closing");
             return ctx.stop();
@@ -117,22 +143,32 @@ impl Connection {
             Type::Ping => command.ping.map(|_| self.send(commands::pong())),
             Type::Pong => Some(()),
             Type::Lookup => command.lookup_topic.map(|c| self.on_lookup(c)),
-            Type::PartitionedMetadata => command.partition_metadata.map(|c| self.on_partitioned_metadata(c)),
-            Type::GetTopicsOfNamespace => command.get_topics_of_namespace.map(|c| self.on_topics_of_namespace(c, ctx)),
+            Type::PartitionedMetadata => command
+                .partition_metadata
+                .map(|c| self.on_partitioned_metadata(c)),
+            Type::GetTopicsOfNamespace => command
+                .get_topics_of_namespace
+                .map(|c| self.on_topics_of_namespace(c, ctx)),
             Type::GetSchema => command.get_schema.map(|c| self.on_get_schema(c)),
             Type::Producer => command.producer.map(|c| self.on_producer(c, ctx)),
             Type::Send => command.send.map(|c| self.on_send(c, payload, ctx)),
-            Type::CloseProducer => command.close_producer.map(|c| self.on_close_producer(c, ctx)),
+            Type::CloseProducer => command
+                .close_producer
+                .map(|c| self.on_close_producer(c, ctx)),
             Type::Subscribe => command.subscribe.map(|c| self.on_subscribe(c, ctx)),
             Type::Flow => command.flow.map(|c| self.on_flow(c)),
             Type::Ack => command.ack.map(|c| self.on_ack(c, ctx)),
-            Type::RedeliverUnacknowledgedMessages => {
-                command.redeliver_unacknowledged_messages.map(|c| self.on_redeliver(c))
-            }
+            Type::RedeliverUnacknowledgedMessages => command
+                .redeliver_unacknowledged_messages
+                .map(|c| self.on_redeliver(c)),
             Type::Seek => command.seek.map(|c| self.on_seek(c, ctx)),
             Type::Unsubscribe => command.unsubscribe.map(|c| self.on_unsubscribe(c, ctx)),
-            Type::CloseConsumer => command.close_consumer.map(|c| self.on_close_consumer(c, ctx)),
-            Type::GetLastMessageId => command.get_last_message_id.map(|c| self.on_get_last_message_id(c, ctx)),
+            Type::CloseConsumer => command
+                .close_consumer
+                .map(|c| self.on_close_consumer(c, ctx)),
+            Type::GetLastMessageId => command
+                .get_last_message_id
+                .map(|c| self.on_get_last_message_id(c, ctx)),
             Type::ConsumerStats => command.consumer_stats.map(|c| self.on_consumer_stats(c)),
             Type::AuthResponse => Some(()),
             Type::Connect => {
@@ -168,6 +204,9 @@ impl Connection {
         }
     }
 }
+
+/// Connections are never restarted in place (see [`crate::supervision::SupervisorSpec::restart`]).
+impl actix::Supervised for Connection {}
 
 impl Actor for Connection {
     type Context = Context<Self>;
@@ -207,7 +246,11 @@ impl StreamHandler<Result<Frame, ProtocolError>> for Connection {
             Err(e) => {
                 warn!(parent: &self.span, error = %e, "malformed input; closing the connection");
                 // The frame stream cannot be resynchronised; tell the client and close.
-                self.send_error(u64::MAX, ServerError::UnknownError, format!("malformed frame: {e}"));
+                self.send_error(
+                    u64::MAX,
+                    ServerError::UnknownError,
+                    format!("malformed frame: {e}"),
+                );
                 self.writer.close();
                 ctx.stop();
             }
@@ -240,7 +283,8 @@ impl Handler<ProducerClosedByBroker> for Connection {
     type Result = ();
 
     fn handle(&mut self, msg: ProducerClosedByBroker, _ctx: &mut Context<Self>) {
-        if matches!(self.producers.get(&msg.producer_id), Some(ProducerSlot::Ready { handle, .. }) if *handle == msg.handle) {
+        if matches!(self.producers.get(&msg.producer_id), Some(ProducerSlot::Ready { handle, .. }) if *handle == msg.handle)
+        {
             self.producers.remove(&msg.producer_id);
             self.send(commands::close_producer(msg.producer_id));
         }
@@ -251,7 +295,8 @@ impl Handler<ConsumerClosedByBroker> for Connection {
     type Result = ();
 
     fn handle(&mut self, msg: ConsumerClosedByBroker, _ctx: &mut Context<Self>) {
-        if matches!(self.consumers.get(&msg.consumer_id), Some(ConsumerSlot::Ready { key, .. }) if *key == msg.key) {
+        if matches!(self.consumers.get(&msg.consumer_id), Some(ConsumerSlot::Ready { key, .. }) if *key == msg.key)
+        {
             self.consumers.remove(&msg.consumer_id);
             self.send(commands::close_consumer(msg.consumer_id));
         }
@@ -263,7 +308,9 @@ impl Handler<ProducerExited> for Connection {
 
     fn handle(&mut self, msg: ProducerExited, _ctx: &mut Context<Self>) {
         let ours = match self.producers.get(&msg.producer_id) {
-            Some(ProducerSlot::Ready { handle, .. } | ProducerSlot::Pending { handle, .. }) => *handle == msg.handle,
+            Some(ProducerSlot::Ready { handle, .. } | ProducerSlot::Pending { handle, .. }) => {
+                *handle == msg.handle
+            }
             None => false,
         };
         if ours && msg.reason == ExitReason::Failed {
@@ -279,7 +326,9 @@ impl Handler<ConsumerExited> for Connection {
 
     fn handle(&mut self, msg: ConsumerExited, _ctx: &mut Context<Self>) {
         let slot = match self.consumers.get(&msg.consumer_id) {
-            Some(ConsumerSlot::Ready { key, .. } | ConsumerSlot::Pending { key, .. }) if *key == msg.key => {
+            Some(ConsumerSlot::Ready { key, .. } | ConsumerSlot::Pending { key, .. })
+                if *key == msg.key =>
+            {
                 self.consumers.remove(&msg.consumer_id)
             }
             _ => None,

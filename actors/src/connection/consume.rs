@@ -38,20 +38,34 @@ impl Connection {
             Err(e) => return self.send_error(c.request_id, e.server_error(), e.to_string()),
         };
         let Some(registry) = self.broker.registry().cloned() else {
-            return self.send_error(c.request_id, ServerError::ServiceNotReady, "broker starting");
+            return self.send_error(
+                c.request_id,
+                ServerError::ServiceNotReady,
+                "broker starting",
+            );
         };
         let consumer_id = c.consumer_id;
         let key = self.broker.next_id();
-        let partition = topic.partition_index().and_then(|p| i32::try_from(p).ok()).unwrap_or(-1);
+        let partition = topic
+            .partition_index()
+            .and_then(|p| i32::try_from(p).ok())
+            .unwrap_or(-1);
         let create = c.force_topic_creation() && self.broker.config().allow_auto_topic_creation;
         let topic_name = topic.to_string();
-        let lookup = registry.send(GetTopic { name: topic_name.clone(), create });
+        let lookup = registry.send(GetTopic {
+            name: topic_name.clone(),
+            create,
+        });
         let join = JoinRequest {
             subscription: c.subscription.clone(),
             durable: c.durable(),
             initial_position: c.initial_position(),
             start_message_id: c.start_message_id.as_ref().map(MessageId::from),
-            name: c.consumer_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| format!("consumer-{key}")),
+            name: c
+                .consumer_name
+                .clone()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| format!("consumer-{key}")),
             sub_type: c.sub_type(),
             priority_level: c.priority_level(),
             key_shared: c.key_shared_meta.clone(),
@@ -60,23 +74,42 @@ impl Connection {
             .then(move |found, act, ctx| {
                 let joined = match found.unwrap_or_else(|e| Err(RequestError::from(e))) {
                     Ok(topic_addr) => {
-                        let addr = act.start_consumer(consumer_id, key, partition, &topic_name, ctx);
-                        if let Some(ConsumerSlot::Pending { addr: slot_addr, .. }) = act.consumers.get_mut(&consumer_id) {
+                        let addr =
+                            act.start_consumer(consumer_id, key, partition, &topic_name, ctx);
+                        if let Some(ConsumerSlot::Pending {
+                            addr: slot_addr, ..
+                        }) = act.consumers.get_mut(&consumer_id)
+                        {
                             *slot_addr = Some(addr.clone());
                         }
-                        Ok((addr.clone(), addr.send(Join { topic: topic_addr, request: join })))
+                        Ok((
+                            addr.clone(),
+                            addr.send(Join {
+                                topic: topic_addr,
+                                request: join,
+                            }),
+                        ))
                     }
                     Err(e) => Err(e),
                 };
                 wrap_future::<_, Self>(async move {
                     match joined {
-                        Ok((addr, request)) => (Some(addr), request.await.unwrap_or_else(|e| Err(RequestError::from(e)))),
+                        Ok((addr, request)) => (
+                            Some(addr),
+                            request.await.unwrap_or_else(|e| Err(RequestError::from(e))),
+                        ),
                         Err(e) => (None, Err(e)),
                     }
                 })
             })
-            .map(move |(addr, attached), act, _ctx| act.finish_subscribe(consumer_id, key, partition, addr, attached));
-        let slot = ConsumerSlot::Pending { waiters: vec![c.request_id], key, addr: None };
+            .map(move |(addr, attached), act, _ctx| {
+                act.finish_subscribe(consumer_id, key, partition, addr, attached)
+            });
+        let slot = ConsumerSlot::Pending {
+            waiters: vec![c.request_id],
+            key,
+            addr: None,
+        };
         self.consumers.insert(consumer_id, slot);
         ctx.spawn(fut);
     }
@@ -89,10 +122,20 @@ impl Connection {
         topic_name: &str,
         ctx: &mut Context<Self>,
     ) -> Addr<Consumer> {
-        let mut spec = self.broker.spec(ActorKind::Consumer, format!("{topic_name}/{consumer_id}"), Some(self.lifecycle.id()));
+        let mut spec = self.broker.spec(
+            ActorKind::Consumer,
+            format!("{topic_name}/{consumer_id}"),
+            Some(self.lifecycle.id()),
+        );
         spec.restart = false;
         let connection = ctx.address();
-        spec.on_exit = Some(Box::new(move |reason| connection.do_send(ConsumerExited { consumer_id, key, reason })));
+        spec.on_exit = Some(Box::new(move |reason| {
+            connection.do_send(ConsumerExited {
+                consumer_id,
+                key,
+                reason,
+            })
+        }));
         let connection = ctx.address();
         let span = info_span!(parent: &self.span, "consumer", topic = %topic_name, consumer_id);
         supervise(&Arbiter::current(), spec, move |_ctx, lifecycle| {
@@ -109,10 +152,12 @@ impl Connection {
         attached: Result<Attached, RequestError>,
     ) {
         let waiters = match self.consumers.get(&consumer_id) {
-            Some(ConsumerSlot::Pending { key: k, .. }) if *k == key => match self.consumers.remove(&consumer_id) {
-                Some(ConsumerSlot::Pending { waiters, .. }) => waiters,
-                _ => Vec::new(),
-            },
+            Some(ConsumerSlot::Pending { key: k, .. }) if *k == key => {
+                match self.consumers.remove(&consumer_id) {
+                    Some(ConsumerSlot::Pending { waiters, .. }) => waiters,
+                    _ => Vec::new(),
+                }
+            }
             // Closed while attaching: detach it again.
             _ => {
                 if let Some(addr) = addr {
@@ -126,10 +171,20 @@ impl Connection {
                 for request_id in waiters {
                     self.send(commands::success(request_id));
                 }
-                self.consumers.insert(consumer_id, ConsumerSlot::Ready { addr, key, attached, partition });
+                self.consumers.insert(
+                    consumer_id,
+                    ConsumerSlot::Ready {
+                        addr,
+                        key,
+                        attached,
+                        partition,
+                    },
+                );
             }
             (attached, addr) => {
-                let e = attached.err().unwrap_or_else(|| RequestError::unavailable("the consumer"));
+                let e = attached
+                    .err()
+                    .unwrap_or_else(|| RequestError::unavailable("the consumer"));
                 if let Some(addr) = addr {
                     addr.do_send(CloseConsumer);
                 }
@@ -142,14 +197,22 @@ impl Connection {
 
     fn ready_consumer(&self, consumer_id: u64) -> Option<(u64, &Attached, i32)> {
         match self.consumers.get(&consumer_id) {
-            Some(ConsumerSlot::Ready { key, attached, partition, .. }) => Some((*key, attached, *partition)),
+            Some(ConsumerSlot::Ready {
+                key,
+                attached,
+                partition,
+                ..
+            }) => Some((*key, attached, *partition)),
             _ => None,
         }
     }
 
     pub(super) fn on_flow(&mut self, c: CommandFlow) {
         if let Some((key, attached, _)) = self.ready_consumer(c.consumer_id) {
-            attached.dispatcher.do_send(Flow { key, permits: c.message_permits });
+            attached.dispatcher.do_send(Flow {
+                key,
+                permits: c.message_permits,
+            });
         }
     }
 
@@ -157,12 +220,20 @@ impl Connection {
         let consumer_id = c.consumer_id;
         let Some((key, attached, _)) = self.ready_consumer(consumer_id) else {
             if let Some(request_id) = c.request_id {
-                let error = Some((ServerError::ConsumerNotFound, "consumer not found".to_owned()));
+                let error = Some((
+                    ServerError::ConsumerNotFound,
+                    "consumer not found".to_owned(),
+                ));
                 self.send(commands::ack_response(consumer_id, request_id, error));
             }
             return;
         };
-        let ack = Ack { key, ack_type: c.ack_type(), ids: c.message_id, wait_durable: c.request_id.is_some() };
+        let ack = Ack {
+            key,
+            ack_type: c.ack_type(),
+            ids: c.message_id,
+            wait_durable: c.request_id.is_some(),
+        };
         let Some(request_id) = c.request_id else {
             return attached.subscription.do_send(ack);
         };
@@ -179,7 +250,8 @@ impl Connection {
 
     pub(super) fn on_redeliver(&mut self, c: CommandRedeliverUnacknowledgedMessages) {
         if let Some((key, attached, _)) = self.ready_consumer(c.consumer_id) {
-            let ids = (!c.message_ids.is_empty()).then(|| c.message_ids.iter().map(|id| id.entry_id).collect());
+            let ids = (!c.message_ids.is_empty())
+                .then(|| c.message_ids.iter().map(|id| id.entry_id).collect());
             attached.dispatcher.do_send(Redeliver { key, ids });
         }
     }
@@ -190,10 +262,20 @@ impl Connection {
             // (-1, -1) is earliest and i64::MAX latest; the subscription reads them from the entry id.
             (Some(id), _) => SeekTarget::Entry(id.entry_id),
             (None, Some(time)) => SeekTarget::PublishTime(time),
-            (None, None) => return self.send_error(request_id, ServerError::NotAllowedError, "seek without a target"),
+            (None, None) => {
+                return self.send_error(
+                    request_id,
+                    ServerError::NotAllowedError,
+                    "seek without a target",
+                )
+            }
         };
         let Some((key, attached, _)) = self.ready_consumer(c.consumer_id) else {
-            return self.send_error(request_id, ServerError::ConsumerNotFound, "consumer not found");
+            return self.send_error(
+                request_id,
+                ServerError::ConsumerNotFound,
+                "consumer not found",
+            );
         };
         let sent = attached.subscription.send(Seek { key, target });
         let fut = wrap_future::<_, Self>(sent).map(move |result, act, _ctx| {
@@ -208,13 +290,19 @@ impl Connection {
     pub(super) fn on_unsubscribe(&mut self, c: CommandUnsubscribe, ctx: &mut Context<Self>) {
         let (request_id, consumer_id) = (c.request_id, c.consumer_id);
         let Some((key, attached, _)) = self.ready_consumer(consumer_id) else {
-            return self.send_error(request_id, ServerError::ConsumerNotFound, "consumer not found");
+            return self.send_error(
+                request_id,
+                ServerError::ConsumerNotFound,
+                "consumer not found",
+            );
         };
         let sent = attached.subscription.send(Unsubscribe { key });
         let fut = wrap_future::<_, Self>(sent).map(move |result, act, _ctx| {
             match result.unwrap_or_else(|e| Err(RequestError::from(e))) {
                 Ok(()) => {
-                    if let Some(ConsumerSlot::Ready { addr, .. }) = act.consumers.remove(&consumer_id) {
+                    if let Some(ConsumerSlot::Ready { addr, .. }) =
+                        act.consumers.remove(&consumer_id)
+                    {
                         addr.do_send(CloseConsumer);
                     }
                     act.send(commands::success(request_id));
@@ -235,7 +323,8 @@ impl Connection {
         match addr {
             Some(addr) => {
                 let closed = addr.send(CloseConsumer);
-                let fut = wrap_future::<_, Self>(closed).map(move |_, act, _ctx| act.send(commands::success(request_id)));
+                let fut = wrap_future::<_, Self>(closed)
+                    .map(move |_, act, _ctx| act.send(commands::success(request_id)));
                 ctx.spawn(fut);
             }
             // pulsar-rs closes consumers the broker already closed; it needs the answer.
@@ -243,10 +332,18 @@ impl Connection {
         }
     }
 
-    pub(super) fn on_get_last_message_id(&mut self, c: CommandGetLastMessageId, ctx: &mut Context<Self>) {
+    pub(super) fn on_get_last_message_id(
+        &mut self,
+        c: CommandGetLastMessageId,
+        ctx: &mut Context<Self>,
+    ) {
         let request_id = c.request_id;
         let Some((_, attached, partition)) = self.ready_consumer(c.consumer_id) else {
-            return self.send_error(request_id, ServerError::ConsumerNotFound, "consumer not found");
+            return self.send_error(
+                request_id,
+                ServerError::ConsumerNotFound,
+                "consumer not found",
+            );
         };
         let sent = attached.subscription.send(GetLastMessageId);
         let fut = wrap_future::<_, Self>(sent).map(move |result, act, _ctx| {
@@ -254,7 +351,11 @@ impl Connection {
                 Ok(mut ids) => {
                     ids.last.partition = Some(partition);
                     ids.mark_delete.partition = Some(partition);
-                    act.send(commands::last_message_id(request_id, ids.last, Some(ids.mark_delete)));
+                    act.send(commands::last_message_id(
+                        request_id,
+                        ids.last,
+                        Some(ids.mark_delete),
+                    ));
                 }
                 Err(e) => act.send_error(request_id, e.server_error(), e.to_string()),
             }
@@ -263,7 +364,12 @@ impl Connection {
     }
 
     pub(super) fn on_consumer_stats(&mut self, c: CommandConsumerStats) {
-        let message = "consumer stats over the binary protocol are not served; use the admin API".to_owned();
-        self.send(commands::consumer_stats_error(c.request_id, ServerError::NotAllowedError, message));
+        let message =
+            "consumer stats over the binary protocol are not served; use the admin API".to_owned();
+        self.send(commands::consumer_stats_error(
+            c.request_id,
+            ServerError::NotAllowedError,
+            message,
+        ));
     }
 }

@@ -35,7 +35,9 @@ pub async fn serve(listener: TcpListener, broker: BrokerContext) {
                 continue;
             }
         };
-        let Some(worker) = broker.next_worker().cloned() else { return };
+        let Some(worker) = broker.next_worker().cloned() else {
+            return;
+        };
         let broker = broker.clone();
         worker.spawn_fn(move || {
             let stream = match TcpStream::from_std(std_stream) {

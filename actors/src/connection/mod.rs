@@ -9,4 +9,6 @@ mod session;
 
 pub use actor::Connection;
 pub use listener::serve;
-pub use messages::{ConsumerClosedByBroker, ConsumerExited, ProducerClosedByBroker, ProducerExited, WriteFrames};
+pub use messages::{
+    ConsumerClosedByBroker, ConsumerExited, ProducerClosedByBroker, ProducerExited, WriteFrames,
+};

@@ -24,9 +24,19 @@ impl Connection {
     pub(super) fn on_producer(&mut self, c: CommandProducer, ctx: &mut Context<Self>) {
         match self.producers.get_mut(&c.producer_id) {
             // A client retrying a request it already sent gets the same answer.
-            Some(ProducerSlot::Ready { name, last_sequence_id, .. }) => {
+            Some(ProducerSlot::Ready {
+                name,
+                last_sequence_id,
+                ..
+            }) => {
                 let (name, last) = (name.clone(), *last_sequence_id);
-                return self.send(commands::producer_success(c.request_id, name, last, None, true));
+                return self.send(commands::producer_success(
+                    c.request_id,
+                    name,
+                    last,
+                    None,
+                    true,
+                ));
             }
             Some(ProducerSlot::Pending { waiters, .. }) => return waiters.push(c.request_id),
             None => {}
@@ -36,34 +46,64 @@ impl Connection {
             Err(e) => return self.send_error(c.request_id, e.server_error(), e.to_string()),
         };
         let Some(registry) = self.broker.registry().cloned() else {
-            return self.send_error(c.request_id, ServerError::ServiceNotReady, "broker starting");
+            return self.send_error(
+                c.request_id,
+                ServerError::ServiceNotReady,
+                "broker starting",
+            );
         };
         let producer_id = c.producer_id;
         let handle = self.broker.next_id();
         let create = self.broker.config().allow_auto_topic_creation;
-        let lookup = registry.send(GetTopic { name: topic.to_string(), create });
+        let lookup = registry.send(GetTopic {
+            name: topic.to_string(),
+            create,
+        });
         let requested_name = c.producer_name.clone();
         let fut = wrap_future::<_, Self>(lookup)
             .then(move |found, act, ctx| {
                 let registered = match found.unwrap_or_else(|e| Err(RequestError::from(e))) {
                     Ok(topic_addr) => {
-                        let addr = act.start_producer(producer_id, handle, topic_addr, &topic.to_string(), ctx);
-                        if let Some(ProducerSlot::Pending { addr: slot_addr, .. }) = act.producers.get_mut(&producer_id) {
+                        let addr = act.start_producer(
+                            producer_id,
+                            handle,
+                            topic_addr,
+                            &topic.to_string(),
+                            ctx,
+                        );
+                        if let Some(ProducerSlot::Pending {
+                            addr: slot_addr, ..
+                        }) = act.producers.get_mut(&producer_id)
+                        {
                             *slot_addr = Some(addr.clone());
                         }
-                        Ok((addr.clone(), addr.send(Register { name: requested_name })))
+                        Ok((
+                            addr.clone(),
+                            addr.send(Register {
+                                name: requested_name,
+                            }),
+                        ))
                     }
                     Err(e) => Err(e),
                 };
                 wrap_future::<_, Self>(async move {
                     match registered {
-                        Ok((addr, request)) => (Some(addr), request.await.unwrap_or_else(|e| Err(RequestError::from(e)))),
+                        Ok((addr, request)) => (
+                            Some(addr),
+                            request.await.unwrap_or_else(|e| Err(RequestError::from(e))),
+                        ),
                         Err(e) => (None, Err(e)),
                     }
                 })
             })
-            .map(move |(addr, granted), act, _ctx| act.finish_producer(producer_id, handle, addr, granted));
-        let slot = ProducerSlot::Pending { waiters: vec![c.request_id], handle, addr: None };
+            .map(move |(addr, granted), act, _ctx| {
+                act.finish_producer(producer_id, handle, addr, granted)
+            });
+        let slot = ProducerSlot::Pending {
+            waiters: vec![c.request_id],
+            handle,
+            addr: None,
+        };
         self.producers.insert(producer_id, slot);
         ctx.spawn(fut);
     }
@@ -76,10 +116,20 @@ impl Connection {
         topic_name: &str,
         ctx: &mut Context<Self>,
     ) -> Addr<Producer> {
-        let mut spec = self.broker.spec(ActorKind::Producer, format!("{topic_name}/{producer_id}"), Some(self.lifecycle.id()));
+        let mut spec = self.broker.spec(
+            ActorKind::Producer,
+            format!("{topic_name}/{producer_id}"),
+            Some(self.lifecycle.id()),
+        );
         spec.restart = false;
         let connection = ctx.address();
-        spec.on_exit = Some(Box::new(move |reason| connection.do_send(ProducerExited { producer_id, handle, reason })));
+        spec.on_exit = Some(Box::new(move |reason| {
+            connection.do_send(ProducerExited {
+                producer_id,
+                handle,
+                reason,
+            })
+        }));
         let wiring = ProducerWiring {
             handle,
             producer_id,
@@ -89,7 +139,9 @@ impl Connection {
             max_message_size: self.broker.config().max_message_size,
             span: info_span!(parent: &self.span, "producer", topic = %topic_name, producer_id),
         };
-        supervise(&Arbiter::current(), spec, move |_ctx, lifecycle| Producer::new(lifecycle, wiring))
+        supervise(&Arbiter::current(), spec, move |_ctx, lifecycle| {
+            Producer::new(lifecycle, wiring)
+        })
     }
 
     fn finish_producer(
@@ -117,15 +169,27 @@ impl Connection {
         match (granted, addr) {
             (Ok(grant), Some(addr)) => {
                 for request_id in &waiters {
-                    let success =
-                        commands::producer_success(*request_id, grant.name.clone(), grant.last_sequence_id, None, true);
+                    let success = commands::producer_success(
+                        *request_id,
+                        grant.name.clone(),
+                        grant.last_sequence_id,
+                        None,
+                        true,
+                    );
                     self.send(success);
                 }
-                let slot = ProducerSlot::Ready { addr, handle, name: grant.name, last_sequence_id: grant.last_sequence_id };
+                let slot = ProducerSlot::Ready {
+                    addr,
+                    handle,
+                    name: grant.name,
+                    last_sequence_id: grant.last_sequence_id,
+                };
                 self.producers.insert(producer_id, slot);
             }
             (granted, addr) => {
-                let e = granted.err().unwrap_or_else(|| RequestError::unavailable("the producer"));
+                let e = granted
+                    .err()
+                    .unwrap_or_else(|| RequestError::unavailable("the producer"));
                 if let Some(addr) = addr {
                     addr.do_send(CloseProducer { graceful: false });
                 }
@@ -136,13 +200,28 @@ impl Connection {
         }
     }
 
-    pub(super) fn on_send(&mut self, c: CommandSend, payload: Option<Payload>, ctx: &mut Context<Self>) {
+    pub(super) fn on_send(
+        &mut self,
+        c: CommandSend,
+        payload: Option<Payload>,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(payload) = payload else {
-            return self.send(commands::send_error(c.producer_id, c.sequence_id, ServerError::UnknownError, "SEND without a payload".into()));
+            return self.send(commands::send_error(
+                c.producer_id,
+                c.sequence_id,
+                ServerError::UnknownError,
+                "SEND without a payload",
+            ));
         };
         let Some(ProducerSlot::Ready { addr, .. }) = self.producers.get(&c.producer_id) else {
             let message = format!("producer {} is not ready on this connection", c.producer_id);
-            return self.send(commands::send_error(c.producer_id, c.sequence_id, ServerError::NotAllowedError, message));
+            return self.send(commands::send_error(
+                c.producer_id,
+                c.sequence_id,
+                ServerError::NotAllowedError,
+                message,
+            ));
         };
         let at_limit = self.gate.acquire();
         addr.do_send(SendMessage {
@@ -167,7 +246,8 @@ impl Connection {
         match addr {
             Some(addr) => {
                 let close = addr.send(CloseProducer { graceful: true });
-                let fut = wrap_future::<_, Self>(close).map(move |_, act, _ctx| act.send(commands::success(request_id)));
+                let fut = wrap_future::<_, Self>(close)
+                    .map(move |_, act, _ctx| act.send(commands::success(request_id)));
                 ctx.spawn(fut);
             }
             // Unknown ids are answered too: clients close handles the broker already dropped.

@@ -48,18 +48,33 @@ impl Consumer {
         connection: Addr<Connection>,
         span: Span,
     ) -> Self {
-        Self { lifecycle, key, consumer_id, partition, connection, attached: None, closing: false, joining: false, span }
+        Self {
+            lifecycle,
+            key,
+            consumer_id,
+            partition,
+            connection,
+            attached: None,
+            closing: false,
+            joining: false,
+            span,
+        }
     }
 
     fn detach(&mut self, ctx: &mut Context<Self>) {
         self.closing = true;
         if let Some(attached) = &self.attached {
-            attached.subscription.do_send(RemoveConsumer { key: self.key });
+            attached
+                .subscription
+                .do_send(RemoveConsumer { key: self.key });
         }
         self.lifecycle.retire();
         ctx.stop();
     }
 }
+
+/// Consumers are never restarted in place (see [`crate::supervision::SupervisorSpec::restart`]).
+impl actix::Supervised for Consumer {}
 
 impl Actor for Consumer {
     type Context = Context<Self>;
@@ -105,7 +120,9 @@ impl Handler<Deliver> for Consumer {
     type Result = ();
 
     fn handle(&mut self, msg: Deliver, _ctx: &mut Context<Self>) {
-        let Some(attached) = &self.attached else { return };
+        let Some(attached) = &self.attached else {
+            return;
+        };
         if self.closing {
             return;
         }
@@ -120,9 +137,16 @@ impl Handler<Deliver> for Consumer {
                     partition: Some(self.partition),
                     ..Default::default()
                 };
-                let command =
-                    commands::message(self.consumer_id, id, d.redelivery_count, d.ack_set.unwrap_or_default());
-                let payload = Payload { data: d.entry.data, checksum: Checksum::Valid(d.entry.meta.checksum) };
+                let command = commands::message(
+                    self.consumer_id,
+                    id,
+                    d.redelivery_count,
+                    d.ack_set.unwrap_or_default(),
+                );
+                let payload = Payload {
+                    data: d.entry.data,
+                    checksum: Checksum::Valid(d.entry.meta.checksum),
+                };
                 Frame::with_payload(command, payload)
             })
             .collect();
@@ -138,7 +162,10 @@ impl Handler<Disconnect> for Consumer {
         if self.lifecycle.is_retired() {
             return;
         }
-        self.connection.do_send(ConsumerClosedByBroker { consumer_id: self.consumer_id, key: self.key });
+        self.connection.do_send(ConsumerClosedByBroker {
+            consumer_id: self.consumer_id,
+            key: self.key,
+        });
         self.detach(ctx);
     }
 }

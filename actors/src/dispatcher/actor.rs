@@ -28,21 +28,36 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// A dispatcher feeding the consumers of `subscription`.
-    pub fn new(broker: BrokerContext, lifecycle: Lifecycle, subscription: Addr<Subscription>) -> Self {
+    pub fn new(
+        broker: BrokerContext,
+        lifecycle: Lifecycle,
+        subscription: Addr<Subscription>,
+    ) -> Self {
         let state = Self::fresh_state(&broker);
-        Self { broker, lifecycle, subscription, state, consumers: HashMap::new() }
+        Self {
+            broker,
+            lifecycle,
+            subscription,
+            state,
+            consumers: HashMap::new(),
+        }
     }
 
     fn fresh_state(broker: &BrokerContext) -> DispatcherState {
         let config = broker.config();
-        DispatcherState::new(config.dispatcher_max_read_batch_size, config.max_unacked_per_consumer)
+        DispatcherState::new(
+            config.dispatcher_max_read_batch_size,
+            config.max_unacked_per_consumer,
+        )
     }
 
     /// Asks the subscription for the next read, if one is due.
     fn pump(&mut self) {
         let epoch = self.state.epoch();
         match self.state.next_request() {
-            Some(ReadRequest::Fresh(entries)) => self.subscription.do_send(Demand { epoch, entries }),
+            Some(ReadRequest::Fresh(entries)) => {
+                self.subscription.do_send(Demand { epoch, entries })
+            }
             Some(ReadRequest::Replay(ids)) => self.subscription.do_send(ReadIds { epoch, ids }),
             None => {}
         }
@@ -70,7 +85,8 @@ impl Handler<AddDispatchConsumer> for Dispatcher {
 
     fn handle(&mut self, msg: AddDispatchConsumer, _ctx: &mut Context<Self>) {
         let spec = msg.spec;
-        self.state.add_consumer(spec.key, spec.name, spec.priority_level, spec.sub_type);
+        self.state
+            .add_consumer(spec.key, spec.name, spec.priority_level, spec.sub_type);
         self.consumers.insert(spec.key, spec.addr);
         self.pump();
     }
@@ -109,7 +125,10 @@ impl Handler<Entries> for Dispatcher {
     type Result = ();
 
     fn handle(&mut self, msg: Entries, _ctx: &mut Context<Self>) {
-        for (key, deliveries) in self.state.on_entries(msg.epoch, msg.entries, msg.redelivered) {
+        for (key, deliveries) in self
+            .state
+            .on_entries(msg.epoch, msg.entries, msg.redelivered)
+        {
             if let Some(consumer) = self.consumers.get(&key) {
                 consumer.do_send(Deliver { deliveries });
             }

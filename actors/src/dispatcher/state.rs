@@ -92,15 +92,25 @@ impl DispatcherState {
             self.sub_type = sub_type;
         }
         if self.consumers.iter().all(|c| c.key != key) {
-            self.consumers.push(Slot { key, name, priority, permits: 0, unacked_messages: 0 });
+            self.consumers.push(Slot {
+                key,
+                name,
+                priority,
+                permits: 0,
+                unacked_messages: 0,
+            });
         }
     }
 
     /// Detaches a consumer; its pending entries are queued for redelivery.
     pub fn remove_consumer(&mut self, key: u64) {
         self.consumers.retain(|c| c.key != key);
-        let orphaned: Vec<u64> =
-            self.pending.iter().filter(|(_, (owner, _))| *owner == key).map(|(id, _)| *id).collect();
+        let orphaned: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, (owner, _))| *owner == key)
+            .map(|(id, _)| *id)
+            .collect();
         self.requeue(&orphaned, self.counts_redeliveries());
     }
 
@@ -114,8 +124,17 @@ impl DispatcherState {
     /// Queues entries pending on `key` for redelivery (all of them when `ids` is `None`).
     pub fn redeliver(&mut self, key: u64, ids: Option<&[u64]>) {
         let chosen: Vec<u64> = match ids {
-            Some(ids) => ids.iter().copied().filter(|id| self.pending.get(id).is_some_and(|(o, _)| *o == key)).collect(),
-            None => self.pending.iter().filter(|(_, (o, _))| *o == key).map(|(id, _)| *id).collect(),
+            Some(ids) => ids
+                .iter()
+                .copied()
+                .filter(|id| self.pending.get(id).is_some_and(|(o, _)| *o == key))
+                .collect(),
+            None => self
+                .pending
+                .iter()
+                .filter(|(_, (o, _))| *o == key)
+                .map(|(id, _)| *id)
+                .collect(),
         };
         self.requeue(&chosen, self.counts_redeliveries());
     }
@@ -128,7 +147,12 @@ impl DispatcherState {
             self.replay.remove(id);
         }
         if let Some(up_to) = up_to {
-            let settled: Vec<u64> = self.pending.keys().copied().filter(|id| *id <= up_to).collect();
+            let settled: Vec<u64> = self
+                .pending
+                .keys()
+                .copied()
+                .filter(|id| *id <= up_to)
+                .collect();
             for id in settled {
                 self.settle(id);
             }
@@ -158,7 +182,9 @@ impl DispatcherState {
         if permits <= 0 {
             return None;
         }
-        let want = usize::try_from(permits).unwrap_or(usize::MAX).min(self.read_batch);
+        let want = usize::try_from(permits)
+            .unwrap_or(usize::MAX)
+            .min(self.read_batch);
         let request = if self.replay.is_empty() {
             ReadRequest::Fresh(want)
         } else {
@@ -169,7 +195,12 @@ impl DispatcherState {
     }
 
     /// Assigns read entries to consumers. Entries nobody can take now are re-read later.
-    pub fn on_entries(&mut self, epoch: u64, entries: Vec<ReadEntry>, replayed: bool) -> Vec<(u64, Vec<Delivery>)> {
+    pub fn on_entries(
+        &mut self,
+        epoch: u64,
+        entries: Vec<ReadEntry>,
+        replayed: bool,
+    ) -> Vec<(u64, Vec<Delivery>)> {
         if epoch != self.epoch {
             return Vec::new();
         }
@@ -213,12 +244,18 @@ impl DispatcherState {
 
     /// Messages delivered to `key` and not yet acked.
     pub fn unacked_messages(&self, key: u64) -> u64 {
-        self.consumers.iter().find(|c| c.key == key).map_or(0, |c| c.unacked_messages)
+        self.consumers
+            .iter()
+            .find(|c| c.key == key)
+            .map_or(0, |c| c.unacked_messages)
     }
 
     /// Permits of `key`.
     pub fn permits(&self, key: u64) -> i64 {
-        self.consumers.iter().find(|c| c.key == key).map_or(0, |c| c.permits)
+        self.consumers
+            .iter()
+            .find(|c| c.key == key)
+            .map_or(0, |c| c.permits)
     }
 
     /// The consumer receiving everything on Exclusive and Failover subscriptions.
@@ -270,9 +307,12 @@ impl DispatcherState {
                 .and_then(|key| self.consumers.iter().find(|c| c.key == key))
                 .filter(|slot| self.eligible(slot))
                 .map_or(0, |slot| slot.permits),
-            SubType::Shared | SubType::KeyShared => {
-                self.consumers.iter().filter(|c| self.eligible(c)).map(|c| c.permits).sum()
-            }
+            SubType::Shared | SubType::KeyShared => self
+                .consumers
+                .iter()
+                .filter(|c| self.eligible(c))
+                .map(|c| c.permits)
+                .sum(),
         }
     }
 
@@ -286,11 +326,18 @@ impl DispatcherState {
 
     /// Round-robin over the best priority level that has an eligible consumer.
     fn next_shared_consumer(&mut self) -> Option<u64> {
-        let best = self.consumers.iter().filter(|c| self.eligible(c)).map(|c| c.priority).min()?;
+        let best = self
+            .consumers
+            .iter()
+            .filter(|c| self.eligible(c))
+            .map(|c| c.priority)
+            .min()?;
         let n = self.consumers.len();
         for step in 0..n {
             let index = (self.next_shared + step) % n;
-            let Some(slot) = self.consumers.get(index) else { continue };
+            let Some(slot) = self.consumers.get(index) else {
+                continue;
+            };
             if slot.priority == best && self.eligible(slot) {
                 self.next_shared = index + 1;
                 return Some(slot.key);
@@ -311,7 +358,10 @@ mod tests {
         ids.map(|entry_id| ReadEntry {
             entry: Entry {
                 entry_id,
-                meta: EntryMeta { num_messages: 1, ..EntryMeta::default() },
+                meta: EntryMeta {
+                    num_messages: 1,
+                    ..EntryMeta::default()
+                },
                 data: Bytes::from_static(b"m"),
             },
             ack_set: None,
@@ -320,7 +370,10 @@ mod tests {
     }
 
     fn ids(out: &[(u64, Vec<Delivery>)], key: u64) -> Vec<u64> {
-        out.iter().filter(|(k, _)| *k == key).flat_map(|(_, d)| d.iter().map(|d| d.entry.entry_id)).collect()
+        out.iter()
+            .filter(|(k, _)| *k == key)
+            .flat_map(|(_, d)| d.iter().map(|d| d.entry.entry_id))
+            .collect()
     }
 
     #[test]

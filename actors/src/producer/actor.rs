@@ -6,8 +6,8 @@ use actix::{
     fut::wrap_future, Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler,
     ResponseActFuture, ResponseFuture,
 };
-use tokio::sync::oneshot;
 use geminga_protocol::{commands, frame::Checksum, frame::Frame};
+use tokio::sync::oneshot;
 use tracing::{debug, Span};
 
 use super::{
@@ -112,7 +112,9 @@ impl Producer {
 
     fn stop_for_good(&mut self, ctx: &mut Context<Self>) {
         self.closing = true;
-        self.topic.do_send(RemoveProducer { handle: self.handle });
+        self.topic.do_send(RemoveProducer {
+            handle: self.handle,
+        });
         // SENDs without a receipt will be resent by the client to the next producer instance.
         self.gate.release(self.receipts.len());
         for waiter in self.drain_waiters.drain(..) {
@@ -128,11 +130,17 @@ impl Producer {
         }
         let size = msg.payload.data.len();
         if size > self.max_message_size {
-            return Err(RequestError::MessageTooLarge { size, max: self.max_message_size });
+            return Err(RequestError::MessageTooLarge {
+                size,
+                max: self.max_message_size,
+            });
         }
         entry_meta(&msg.payload)
     }
 }
+
+/// Producers are never restarted in place (see [`crate::supervision::SupervisorSpec::restart`]).
+impl actix::Supervised for Producer {}
 
 impl Actor for Producer {
     type Context = Context<Self>;
@@ -143,7 +151,11 @@ impl Handler<Register> for Producer {
 
     fn handle(&mut self, msg: Register, ctx: &mut Context<Self>) -> Self::Result {
         self.registering = true;
-        let add = self.topic.send(AddProducer { handle: self.handle, name: msg.name, producer: ctx.address() });
+        let add = self.topic.send(AddProducer {
+            handle: self.handle,
+            name: msg.name,
+            producer: ctx.address(),
+        });
         Box::pin(wrap_future::<_, Self>(add).map(|sent, act, ctx| {
             act.registering = false;
             let grant = sent.unwrap_or_else(|e| Err(RequestError::from(e)))?;
@@ -164,7 +176,9 @@ impl Handler<SendMessage> for Producer {
     fn handle(&mut self, msg: SendMessage, ctx: &mut Context<Self>) {
         let slot = self.receipts.push(msg.sequence_id, msg.highest_sequence_id);
         if self.closing {
-            let ready = self.receipts.complete(slot, Err(RequestError::unavailable("the producer")));
+            let ready = self
+                .receipts
+                .complete(slot, Err(RequestError::unavailable("the producer")));
             return self.emit(ready, ctx);
         }
         let meta = match self.validate(&msg) {
@@ -174,7 +188,11 @@ impl Handler<SendMessage> for Producer {
                 return self.emit(ready, ctx);
             }
         };
-        let publish = self.topic.send(Publish { producer_handle: self.handle, meta, data: msg.payload.data });
+        let publish = self.topic.send(Publish {
+            producer_handle: self.handle,
+            meta,
+            data: msg.payload.data,
+        });
         let fut = wrap_future::<_, Self>(publish).map(move |sent, act, ctx| {
             let outcome = sent.unwrap_or_else(|e| Err(RequestError::from(e)));
             let ready = act.receipts.complete(slot, outcome);
@@ -217,7 +235,10 @@ impl Handler<TopicClosing> for Producer {
         if self.lifecycle.is_retired() {
             return;
         }
-        self.connection.do_send(ProducerClosedByBroker { producer_id: self.producer_id, handle: self.handle });
+        self.connection.do_send(ProducerClosedByBroker {
+            producer_id: self.producer_id,
+            handle: self.handle,
+        });
         self.stop_for_good(ctx);
     }
 }

@@ -9,14 +9,19 @@ use crate::error::RequestError;
 /// Reads the fields dispatch needs (message count, publish and delivery time, sticky key hash)
 /// so later stages never parse the metadata again.
 pub fn entry_meta(payload: &Payload) -> Result<EntryMeta, RequestError> {
-    let metadata = payload.metadata().map_err(|e| RequestError::Malformed { reason: e.to_string() })?;
+    let metadata = payload.metadata().map_err(|e| RequestError::Malformed {
+        reason: e.to_string(),
+    })?;
     let num_messages = metadata
         .num_messages_in_batch
         .map_or(1, |n| u32::try_from(n.max(1)).unwrap_or(1));
     Ok(EntryMeta {
         num_messages,
         publish_time_ms: metadata.publish_time,
-        deliver_at_ms: metadata.deliver_at_time.and_then(|t| u64::try_from(t).ok()).filter(|t| *t > 0),
+        deliver_at_ms: metadata
+            .deliver_at_time
+            .and_then(|t| u64::try_from(t).ok())
+            .filter(|t| *t > 0),
         checksum: payload.crc32c(),
         key_hash: sticky_key_hash(&metadata),
     })
@@ -28,7 +33,9 @@ pub fn sticky_key_hash(metadata: &MessageMetadata) -> Option<u32> {
     let key: Vec<u8> = match (&metadata.ordering_key, &metadata.partition_key) {
         (Some(ordering), _) if !ordering.is_empty() => ordering.clone(),
         (_, Some(key)) if metadata.partition_key_b64_encoded() => {
-            base64::engine::general_purpose::STANDARD.decode(key).unwrap_or_else(|_| key.clone().into_bytes())
+            base64::engine::general_purpose::STANDARD
+                .decode(key)
+                .unwrap_or_else(|_| key.clone().into_bytes())
         }
         (_, Some(key)) => key.clone().into_bytes(),
         _ => return None,
@@ -42,11 +49,17 @@ mod tests {
 
     #[test]
     fn ordering_key_wins_over_partition_key() {
-        let mut md = MessageMetadata { partition_key: Some("k".into()), ..Default::default() };
+        let mut md = MessageMetadata {
+            partition_key: Some("k".into()),
+            ..Default::default()
+        };
         let by_partition = sticky_key_hash(&md);
         md.ordering_key = Some(b"o".to_vec());
         assert_ne!(sticky_key_hash(&md), by_partition);
-        assert_eq!(sticky_key_hash(&md), murmur3::murmur3_32(&mut std::io::Cursor::new(b"o"), 0).ok());
+        assert_eq!(
+            sticky_key_hash(&md),
+            murmur3::murmur3_32(&mut std::io::Cursor::new(b"o"), 0).ok()
+        );
     }
 
     #[test]
@@ -61,6 +74,9 @@ mod tests {
             partition_key_b64_encoded: Some(true),
             ..Default::default()
         };
-        assert_eq!(sticky_key_hash(&md), murmur3::murmur3_32(&mut std::io::Cursor::new([0u8, 1]), 0).ok());
+        assert_eq!(
+            sticky_key_hash(&md),
+            murmur3::murmur3_32(&mut std::io::Cursor::new([0u8, 1]), 0).ok()
+        );
     }
 }

@@ -19,7 +19,11 @@ pub struct PublishGate {
 impl PublishGate {
     /// A gate allowing `limit` SENDs in flight (at least one).
     pub fn new(limit: usize) -> Arc<Self> {
-        Arc::new(Self { in_flight: AtomicUsize::new(0), limit: limit.max(1), released: Notify::new() })
+        Arc::new(Self {
+            in_flight: AtomicUsize::new(0),
+            limit: limit.max(1),
+            released: Notify::new(),
+        })
     }
 
     /// Counts one more SEND; returns true when the limit is now reached.
@@ -29,7 +33,11 @@ impl PublishGate {
 
     /// Counts `n` SENDs answered.
     pub fn release(&self, n: usize) {
-        let _ = self.in_flight.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| Some(v.saturating_sub(n)));
+        let _ = self
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                Some(v.saturating_sub(n))
+            });
         self.released.notify_waiters();
     }
 
@@ -72,6 +80,9 @@ mod tests {
         let waiter = tokio::spawn(gate.clone().below_limit());
         tokio::task::yield_now().await;
         gate.release(1);
-        tokio::time::timeout(std::time::Duration::from_secs(1), waiter).await.unwrap().unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(1), waiter)
+            .await
+            .unwrap()
+            .unwrap();
     }
 }

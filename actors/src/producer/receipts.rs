@@ -34,7 +34,8 @@ impl ReceiptQueue {
     pub fn push(&mut self, sequence_id: u64, highest_sequence_id: u64) -> u64 {
         let slot = self.next_slot;
         self.next_slot += 1;
-        self.waiting.push_back((slot, sequence_id, highest_sequence_id));
+        self.waiting
+            .push_back((slot, sequence_id, highest_sequence_id));
         slot
     }
 
@@ -43,9 +44,15 @@ impl ReceiptQueue {
         self.done.insert(slot, outcome);
         let mut ready = Vec::new();
         while let Some(&(head, sequence_id, highest_sequence_id)) = self.waiting.front() {
-            let Some(outcome) = self.done.remove(&head) else { break };
+            let Some(outcome) = self.done.remove(&head) else {
+                break;
+            };
             self.waiting.pop_front();
-            ready.push(Receipt { sequence_id, highest_sequence_id, outcome });
+            ready.push(Receipt {
+                sequence_id,
+                highest_sequence_id,
+                outcome,
+            });
         }
         ready
     }

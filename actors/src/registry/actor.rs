@@ -38,40 +38,64 @@ pub struct TopicRegistry {
 impl TopicRegistry {
     /// An empty registry.
     pub fn new(broker: BrokerContext, lifecycle: Lifecycle) -> Self {
-        Self { broker, lifecycle, topics: HashMap::new(), loading: HashMap::new() }
+        Self {
+            broker,
+            lifecycle,
+            topics: HashMap::new(),
+            loading: HashMap::new(),
+        }
     }
 
     fn start_topic(&mut self, record: TopicRecord, ctx: &mut Context<Self>) -> Option<Addr<Topic>> {
         let arbiter = self.broker.worker_for(&record.name)?.clone();
         let instance = self.broker.next_id();
         let name = record.name.clone();
-        let mut spec = self.broker.spec(ActorKind::Topic, name.clone(), Some(self.lifecycle.id()));
+        let mut spec = self
+            .broker
+            .spec(ActorKind::Topic, name.clone(), Some(self.lifecycle.id()));
         let registry = ctx.address();
         let exited = name.clone();
-        spec.on_exit = Some(Box::new(move |_reason| registry.do_send(TopicExited { name: exited, instance })));
+        spec.on_exit = Some(Box::new(move |_reason| {
+            registry.do_send(TopicExited {
+                name: exited,
+                instance,
+            })
+        }));
         let broker = self.broker.clone();
-        let addr = supervise(&arbiter, spec, move |_ctx, lifecycle| Topic::new(broker, lifecycle, record));
-        self.topics.insert(name, TopicSlot { addr: addr.clone(), instance });
+        let addr = supervise(&arbiter, spec, move |_ctx, lifecycle| {
+            Topic::new(broker, lifecycle, record)
+        });
+        self.topics.insert(
+            name,
+            TopicSlot {
+                addr: addr.clone(),
+                instance,
+            },
+        );
         Some(addr)
     }
 
     fn load(&mut self, name: String, create: bool, ctx: &mut Context<Self>) {
         let storage = self.broker.storage().clone();
         let lookup = name.clone();
-        let work = actix_rt::task::spawn_blocking(move || -> Result<Option<TopicRecord>, StorageError> {
-            match storage.topic(&lookup)? {
-                Some(record) => Ok(Some(record)),
-                None if create => storage.create_topic(&lookup).map(Some),
-                None => Ok(None),
-            }
-        });
+        let work =
+            actix_rt::task::spawn_blocking(move || -> Result<Option<TopicRecord>, StorageError> {
+                match storage.topic(&lookup)? {
+                    Some(record) => Ok(Some(record)),
+                    None if create => storage.create_topic(&lookup).map(Some),
+                    None => Ok(None),
+                }
+            });
         let fut = wrap_future::<_, Self>(work).map(move |joined, act, ctx| {
             let result = match joined {
                 Ok(Ok(Some(record))) => {
                     info!(topic = %name, ledger_id = record.ledger_id, "loading topic");
-                    act.start_topic(record, ctx).ok_or_else(|| RequestError::unavailable("the broker"))
+                    act.start_topic(record, ctx)
+                        .ok_or_else(|| RequestError::unavailable("the broker"))
                 }
-                Ok(Ok(None)) => Err(RequestError::TopicNotFound { topic: name.clone() }),
+                Ok(Ok(None)) => Err(RequestError::TopicNotFound {
+                    topic: name.clone(),
+                }),
                 Ok(Err(e)) => Err(RequestError::from(e)),
                 Err(_) => Err(RequestError::unavailable("topic loading")),
             };
@@ -110,7 +134,10 @@ impl Handler<GetTopic> for TopicRegistry {
         if first {
             self.load(msg.name, msg.create, ctx);
         }
-        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(RequestError::unavailable("the topic registry"))) })
+        Box::pin(async move {
+            rx.await
+                .unwrap_or_else(|_| Err(RequestError::unavailable("the topic registry")))
+        })
     }
 }
 
@@ -123,7 +150,11 @@ impl Handler<ListTopics> for TopicRegistry {
         Box::pin(async move {
             let joined = actix_rt::task::spawn_blocking(move || storage.list_topics()).await;
             let records = joined.map_err(|_| RequestError::unavailable("topic listing"))??;
-            Ok(records.into_iter().map(|r| r.name).filter(|n| n.starts_with(&prefix)).collect())
+            Ok(records
+                .into_iter()
+                .map(|r| r.name)
+                .filter(|n| n.starts_with(&prefix))
+                .collect())
         })
     }
 }
@@ -132,7 +163,11 @@ impl Handler<TopicExited> for TopicRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: TopicExited, _ctx: &mut Context<Self>) {
-        if self.topics.get(&msg.name).is_some_and(|slot| slot.instance == msg.instance) {
+        if self
+            .topics
+            .get(&msg.name)
+            .is_some_and(|slot| slot.instance == msg.instance)
+        {
             self.topics.remove(&msg.name);
         }
     }

@@ -30,12 +30,21 @@ pub struct StorageWriter {
 impl StorageWriter {
     /// A writer over `storage`.
     pub fn new(storage: Storage, lifecycle: Lifecycle) -> Self {
-        Self { storage, queue: CommitQueue::new(MAX_GROUP_OPS), _lifecycle: lifecycle }
+        Self {
+            storage,
+            queue: CommitQueue::new(MAX_GROUP_OPS),
+            _lifecycle: lifecycle,
+        }
     }
 
     /// Starts the next group if none is running.
     fn pump(&mut self, ctx: &mut Context<Self>) {
-        let Some(Group { ops, replies, ledgers }) = self.queue.next_group() else {
+        let Some(Group {
+            ops,
+            replies,
+            ledgers,
+        }) = self.queue.next_group()
+        else {
             return;
         };
         let storage = self.storage.clone();
@@ -68,7 +77,9 @@ impl StorageWriter {
 }
 
 fn fenced(ledger_id: u64) -> RequestError {
-    RequestError::ServiceNotReady { reason: format!("ledger {ledger_id} is recovering") }
+    RequestError::ServiceNotReady {
+        reason: format!("ledger {ledger_id} is recovering"),
+    }
 }
 
 impl Actor for StorageWriter {
@@ -94,7 +105,8 @@ impl Handler<Persist> for StorageWriter {
         }
         self.pump(ctx);
         Box::pin(async move {
-            rx.await.unwrap_or_else(|_| Err(RequestError::unavailable("the storage writer")))
+            rx.await
+                .unwrap_or_else(|_| Err(RequestError::unavailable("the storage writer")))
         })
     }
 }

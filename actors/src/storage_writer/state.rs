@@ -42,7 +42,12 @@ pub struct CommitQueue<R> {
 impl<R> CommitQueue<R> {
     /// An empty queue whose groups hold at most `max_group_ops` writes (at least one request).
     pub fn new(max_group_ops: usize) -> Self {
-        Self { pending: Vec::new(), in_flight: false, fenced: HashSet::new(), max_group_ops }
+        Self {
+            pending: Vec::new(),
+            in_flight: false,
+            fenced: HashSet::new(),
+            max_group_ops,
+        }
     }
 
     /// Queues a request, or refuses it when it appends to a fenced ledger.
@@ -59,7 +64,11 @@ impl<R> CommitQueue<R> {
         if self.in_flight || self.pending.is_empty() {
             return None;
         }
-        let mut group = Group { ops: Vec::new(), replies: Vec::new(), ledgers: HashSet::new() };
+        let mut group = Group {
+            ops: Vec::new(),
+            replies: Vec::new(),
+            ledgers: HashSet::new(),
+        };
         let (mut taken, mut op_count) = (0, 0);
         for (ops, _) in &self.pending {
             if taken > 0 && op_count + ops.len() > self.max_group_ops {
@@ -88,7 +97,8 @@ impl<R> CommitQueue<R> {
         let mut rejected = Vec::new();
         let mut kept = Vec::new();
         for (ops, reply) in self.pending.drain(..) {
-            match appended_ledgers(&ops).find(|l| ledgers.contains(l)) {
+            let hit = appended_ledgers(&ops).find(|l| ledgers.contains(l));
+            match hit {
                 Some(ledger_id) => rejected.push(Rejected { reply, ledger_id }),
                 None => kept.push((ops, reply)),
             }
@@ -128,7 +138,11 @@ mod tests {
     use super::*;
 
     fn append(ledger_id: u64, entry_id: u64) -> Vec<WriteOp> {
-        let entry = Entry { entry_id, meta: EntryMeta::default(), data: Bytes::from_static(b"x") };
+        let entry = Entry {
+            entry_id,
+            meta: EntryMeta::default(),
+            data: Bytes::from_static(b"x"),
+        };
         vec![WriteOp::Append { ledger_id, entry }]
     }
 

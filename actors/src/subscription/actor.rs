@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use actix::{
-    fut::wrap_future, Actor, ActorFutureExt, Addr, Arbiter, AsyncContext, Context, Handler,
-    ResponseActFuture, ResponseFuture, Supervised,
+    fut::wrap_future, Actor, ActorContext, ActorFutureExt, Addr, Arbiter, AsyncContext, Context,
+    Handler, ResponseActFuture, ResponseFuture, Supervised,
 };
 use geminga_protocol::proto::MessageIdData;
 use geminga_storage::{Cursor, Entry, StorageError, TopicRecord, WriteOp};
@@ -89,11 +89,19 @@ impl Subscription {
 
     fn install(&mut self, cursor: Cursor, durable_next: u64) {
         let max = self.broker.config().max_consumers_per_subscription;
-        let mut state = SubscriptionState::new(self.record.ledger_id, cursor, self.durable, durable_next, max);
+        let mut state = SubscriptionState::new(
+            self.record.ledger_id,
+            cursor,
+            self.durable,
+            durable_next,
+            max,
+        );
         state.advance_epoch_past(self.last_epoch);
         self.last_epoch = state.epoch();
         if let Some(dispatcher) = &self.dispatcher {
-            dispatcher.do_send(ResetDispatcher { epoch: state.epoch() });
+            dispatcher.do_send(ResetDispatcher {
+                epoch: state.epoch(),
+            });
         }
         self.state = Some(state);
     }
@@ -103,7 +111,9 @@ impl Subscription {
             return;
         }
         let name = format!("{}/{}", self.record.name, self.name);
-        let spec = self.broker.spec(ActorKind::Dispatcher, name, Some(self.lifecycle.id()));
+        let spec = self
+            .broker
+            .spec(ActorKind::Dispatcher, name, Some(self.lifecycle.id()));
         let subscription = ctx.address();
         let broker = self.broker.clone();
         let addr = supervise(&Arbiter::current(), spec, move |_ctx, lifecycle| {
@@ -156,7 +166,9 @@ impl Subscription {
         };
         self.persist_in_flight = true;
         let ledger_id = self.record.ledger_id;
-        let write = self.broker.writer().send(Persist { ops: vec![WriteOp::Cursor { ledger_id, update }] });
+        let write = self.broker.writer().send(Persist {
+            ops: vec![WriteOp::Cursor { ledger_id, update }],
+        });
         let fut = wrap_future::<_, Self>(write).map(move |sent, act, ctx| {
             act.persist_in_flight = false;
             let result = sent.unwrap_or_else(|e| Err(RequestError::from(e)));
@@ -181,8 +193,12 @@ impl Subscription {
             if self.reading {
                 return;
             }
-            let Some(state) = self.state.as_mut() else { return };
-            let Some((from, max)) = state.next_read() else { return };
+            let Some(state) = self.state.as_mut() else {
+                return;
+            };
+            let Some((from, max)) = state.next_read() else {
+                return;
+            };
             let CacheRead::Hit(entries) = self.cache.read(from, max, MAX_READ_BYTES) else {
                 return self.read_storage(from, max, ctx);
             };
@@ -197,7 +213,9 @@ impl Subscription {
         self.reading = true;
         let storage = self.broker.storage().clone();
         let ledger_id = self.record.ledger_id;
-        let read = actix_rt::task::spawn_blocking(move || storage.read_entries(ledger_id, from, max, MAX_READ_BYTES));
+        let read = actix_rt::task::spawn_blocking(move || {
+            storage.read_entries(ledger_id, from, max, MAX_READ_BYTES)
+        });
         let fut = wrap_future::<_, Self>(read).map(move |joined, act, ctx| {
             act.reading = false;
             match flatten(joined) {
@@ -215,33 +233,57 @@ impl Subscription {
     }
 
     fn hand_over(&mut self, from: u64, entries: Vec<Entry>) {
-        let Some(state) = self.state.as_mut() else { return };
+        let Some(state) = self.state.as_mut() else {
+            return;
+        };
         let epoch = state.epoch();
         let out = state.on_read(from, entries);
         if let (false, Some(dispatcher)) = (out.is_empty(), &self.dispatcher) {
-            dispatcher.do_send(Entries { epoch, entries: out, redelivered: false });
+            dispatcher.do_send(Entries {
+                epoch,
+                entries: out,
+                redelivered: false,
+            });
         }
     }
 
     fn last_message_id(&self) -> Result<LastMessageId, RequestError> {
-        let state = self.state.as_ref().ok_or_else(|| RequestError::unavailable("the subscription"))?;
+        let state = self
+            .state
+            .as_ref()
+            .ok_or_else(|| RequestError::unavailable("the subscription"))?;
         let ledger_id = self.record.ledger_id;
         let (entry_id, batch_index) = match state.durable_next().checked_sub(1) {
             None => (u64::MAX, -1),
             Some(last) => {
                 let messages = self.cache.get(last).map_or(1, |e| e.meta.num_messages);
-                let batch_index = if messages > 1 { i32::try_from(messages - 1).unwrap_or(-1) } else { -1 };
+                let batch_index = if messages > 1 {
+                    i32::try_from(messages - 1).unwrap_or(-1)
+                } else {
+                    -1
+                };
                 (last, batch_index)
             }
         };
-        let last = MessageIdData { ledger_id, entry_id, batch_index: Some(batch_index), ..Default::default() };
+        let last = MessageIdData {
+            ledger_id,
+            entry_id,
+            batch_index: Some(batch_index),
+            ..Default::default()
+        };
         let mark_delete_entry = state.cursor().mark_delete().unwrap_or(u64::MAX);
-        let mark_delete = MessageIdData { ledger_id, entry_id: mark_delete_entry, ..Default::default() };
+        let mark_delete = MessageIdData {
+            ledger_id,
+            entry_id: mark_delete_entry,
+            ..Default::default()
+        };
         Ok(LastMessageId { last, mark_delete })
     }
 }
 
-fn flatten<T>(joined: Result<Result<T, StorageError>, tokio::task::JoinError>) -> Result<T, RequestError> {
+fn flatten<T>(
+    joined: Result<Result<T, StorageError>, tokio::task::JoinError>,
+) -> Result<T, RequestError> {
     match joined {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(RequestError::from(e)),
@@ -270,20 +312,22 @@ impl Actor for Subscription {
         let name = self.name.clone();
         let load = actix_rt::task::spawn_blocking(move || storage.load_cursor(ledger_id, &name));
         let end = self.topic.send(DurableEnd);
-        let fut = wrap_future::<_, Self>(async move { (load.await, end.await) }).map(|(cursor, end), act, ctx| {
-            match (flatten(cursor), end) {
-                (Ok(Some(cursor)), Ok(durable_next)) => {
-                    act.install(cursor, durable_next);
-                    act.read_next(ctx);
+        let fut = wrap_future::<_, Self>(async move { (load.await, end.await) }).map(
+            |(cursor, end), act, ctx| {
+                match (flatten(cursor), end) {
+                    (Ok(Some(cursor)), Ok(durable_next)) => {
+                        act.install(cursor, durable_next);
+                        act.read_next(ctx);
+                    }
+                    (Ok(None), _) => act.retire(ctx), // deleted meanwhile
+                    (Err(e), _) => {
+                        warn!(parent: &act.span, error = %e, "reloading the cursor failed");
+                        ctx.stop();
+                    }
+                    (_, Err(_)) => ctx.stop(),
                 }
-                (Ok(None), _) => act.retire(ctx), // deleted meanwhile
-                (Err(e), _) => {
-                    warn!(parent: &act.span, error = %e, "reloading the cursor failed");
-                    ctx.stop();
-                }
-                (_, Err(_)) => ctx.stop(),
-            }
-        });
+            },
+        );
         ctx.wait(fut);
     }
 }
@@ -310,10 +354,18 @@ impl Handler<AddConsumer> for Subscription {
         let dispatcher = self.dispatcher.clone().ok_or_else(unavailable)?;
         let state = self.state.as_mut().ok_or_else(unavailable)?;
         let spec = msg.spec;
-        state.add_consumer(AttachedConsumer { key: spec.key, name: spec.name.clone(), sub_type: spec.sub_type })?;
+        state.add_consumer(AttachedConsumer {
+            key: spec.key,
+            name: spec.name.clone(),
+            sub_type: spec.sub_type,
+        })?;
         self.consumers.insert(spec.key, spec.addr.clone());
         dispatcher.do_send(AddDispatchConsumer { spec });
-        Ok(Attached { subscription: ctx.address(), dispatcher, ledger_id: self.record.ledger_id })
+        Ok(Attached {
+            subscription: ctx.address(),
+            dispatcher,
+            ledger_id: self.record.ledger_id,
+        })
     }
 }
 
@@ -321,7 +373,9 @@ impl Handler<RemoveConsumer> for Subscription {
     type Result = ();
 
     fn handle(&mut self, msg: RemoveConsumer, ctx: &mut Context<Self>) {
-        let Some(state) = self.state.as_mut() else { return };
+        let Some(state) = self.state.as_mut() else {
+            return;
+        };
         if !state.remove_consumer(msg.key) {
             return;
         }
@@ -348,7 +402,10 @@ impl Handler<Ack> for Subscription {
         };
         if let Some(dispatcher) = &self.dispatcher {
             if !outcome.acked.is_empty() || outcome.up_to.is_some() {
-                dispatcher.do_send(EntriesAcked { ids: outcome.acked, up_to: outcome.up_to });
+                dispatcher.do_send(EntriesAcked {
+                    ids: outcome.acked,
+                    up_to: outcome.up_to,
+                });
             }
         }
         if !self.durable {
@@ -362,7 +419,9 @@ impl Handler<Ack> for Subscription {
         self.persist(ctx);
         Box::pin(async move {
             match waiter {
-                Some(rx) => rx.await.unwrap_or_else(|_| Err(RequestError::unavailable("the subscription"))),
+                Some(rx) => rx
+                    .await
+                    .unwrap_or_else(|_| Err(RequestError::unavailable("the subscription"))),
                 None => Ok(()),
             }
         })
@@ -375,21 +434,30 @@ impl Handler<Seek> for Subscription {
     fn handle(&mut self, msg: Seek, _ctx: &mut Context<Self>) -> Self::Result {
         let storage = self.broker.storage().clone();
         let ledger_id = self.record.ledger_id;
-        let durable_next = self.state.as_ref().map_or(0, SubscriptionState::durable_next);
+        let durable_next = self
+            .state
+            .as_ref()
+            .map_or(0, SubscriptionState::durable_next);
         let find = async move {
             match msg.target {
                 SeekTarget::Entry(u64::MAX) => Ok(0),
                 SeekTarget::Entry(id) if id >= i64::MAX as u64 => Ok(durable_next),
                 SeekTarget::Entry(id) => Ok(id),
                 SeekTarget::PublishTime(t) => {
-                    let found = actix_rt::task::spawn_blocking(move || storage.find_by_publish_time(ledger_id, t)).await;
+                    let found = actix_rt::task::spawn_blocking(move || {
+                        storage.find_by_publish_time(ledger_id, t)
+                    })
+                    .await;
                     flatten(found).map(|entry| entry.unwrap_or(durable_next))
                 }
             }
         };
         Box::pin(wrap_future::<_, Self>(find).then(|floor, act, ctx| {
             let applied = floor.and_then(|floor| {
-                let state = act.state.as_mut().ok_or_else(|| RequestError::unavailable("the subscription"))?;
+                let state = act
+                    .state
+                    .as_mut()
+                    .ok_or_else(|| RequestError::unavailable("the subscription"))?;
                 state.reset(floor);
                 act.last_epoch = state.epoch();
                 Ok(state.epoch())
@@ -406,7 +474,9 @@ impl Handler<Seek> for Subscription {
             });
             wrap_future::<_, Self>(async move {
                 match waiter {
-                    Ok(rx) => rx.await.unwrap_or_else(|_| Err(RequestError::unavailable("the subscription"))),
+                    Ok(rx) => rx
+                        .await
+                        .unwrap_or_else(|_| Err(RequestError::unavailable("the subscription"))),
                     Err(e) => Err(e),
                 }
             })
@@ -418,7 +488,9 @@ impl Handler<Unsubscribe> for Subscription {
     type Result = ResponseActFuture<Self, Result<(), RequestError>>;
 
     fn handle(&mut self, msg: Unsubscribe, _ctx: &mut Context<Self>) -> Self::Result {
-        let others = self.state.as_ref().map_or(0, |s| s.consumers().iter().filter(|c| c.key != msg.key).count());
+        let others = self.state.as_ref().map_or(0, |s| {
+            s.consumers().iter().filter(|c| c.key != msg.key).count()
+        });
         if others > 0 {
             let subscription = self.name.clone();
             return Box::pin(actix::fut::ready(Err(RequestError::ConsumerBusy {
@@ -427,24 +499,29 @@ impl Handler<Unsubscribe> for Subscription {
             })));
         }
         let ledger_id = self.record.ledger_id;
-        let ops = vec![WriteOp::DeleteCursor { ledger_id, name: self.name.clone() }];
+        let ops = vec![WriteOp::DeleteCursor {
+            ledger_id,
+            name: self.name.clone(),
+        }];
         let delete = self.broker.writer().send(Persist { ops });
         let durable = self.durable;
-        Box::pin(wrap_future::<_, Self>(async move {
-            if durable {
-                delete.await.unwrap_or_else(|e| Err(RequestError::from(e)))
-            } else {
-                Ok(())
-            }
-        })
-        .map(move |result, act, ctx| {
-            if result.is_ok() {
-                // The requester is closed by its connection, without a CLOSE_CONSUMER.
-                act.consumers.remove(&msg.key);
-                act.retire(ctx);
-            }
-            result
-        }))
+        Box::pin(
+            wrap_future::<_, Self>(async move {
+                if durable {
+                    delete.await.unwrap_or_else(|e| Err(RequestError::from(e)))
+                } else {
+                    Ok(())
+                }
+            })
+            .map(move |result, act, ctx| {
+                if result.is_ok() {
+                    // The requester is closed by its connection, without a CLOSE_CONSUMER.
+                    act.consumers.remove(&msg.key);
+                    act.retire(ctx);
+                }
+                result
+            }),
+        )
     }
 }
 
@@ -493,10 +570,16 @@ impl Handler<ReadIds> for Subscription {
         });
         let fut = wrap_future::<_, Self>(read).map(move |joined, act, ctx| match flatten(joined) {
             Ok(entries) => {
-                let Some(state) = act.state.as_ref() else { return };
+                let Some(state) = act.state.as_ref() else {
+                    return;
+                };
                 let entries = state.filter_unacked(entries);
                 if let Some(dispatcher) = &act.dispatcher {
-                    dispatcher.do_send(Entries { epoch: msg.epoch, entries, redelivered: true });
+                    dispatcher.do_send(Entries {
+                        epoch: msg.epoch,
+                        entries,
+                        redelivered: true,
+                    });
                 }
             }
             Err(e) => {
@@ -528,7 +611,9 @@ impl Handler<DispatcherRestarted> for Subscription {
             state.rewind();
             self.last_epoch = state.epoch();
             if let Some(dispatcher) = &self.dispatcher {
-                dispatcher.do_send(ResetDispatcher { epoch: state.epoch() });
+                dispatcher.do_send(ResetDispatcher {
+                    epoch: state.epoch(),
+                });
             }
         }
         self.read_next(ctx);

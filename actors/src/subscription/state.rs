@@ -47,7 +47,13 @@ pub struct SubscriptionState {
 
 impl SubscriptionState {
     /// State over `cursor` for a topic whose durable end is `durable_next`.
-    pub fn new(ledger_id: u64, cursor: Cursor, durable: bool, durable_next: u64, max_consumers: u32) -> Self {
+    pub fn new(
+        ledger_id: u64,
+        cursor: Cursor,
+        durable: bool,
+        durable_next: u64,
+        max_consumers: u32,
+    ) -> Self {
         let read_position = cursor.ack_floor();
         Self {
             ledger_id,
@@ -127,7 +133,9 @@ impl SubscriptionState {
             }
         }
         if self.max_consumers > 0 && self.consumers.len() >= self.max_consumers as usize {
-            return Err(busy("the subscription has reached its maximum number of consumers"));
+            return Err(busy(
+                "the subscription has reached its maximum number of consumers",
+            ));
         }
         self.seeking = false;
         self.consumers.push(consumer);
@@ -147,12 +155,17 @@ impl SubscriptionState {
     }
 
     /// Applies an ACK. Cumulative acks are refused on Shared and Key_Shared, as in Pulsar.
-    pub fn apply_ack(&mut self, ack_type: AckType, ids: &[MessageIdData]) -> Result<AckOutcome, RequestError> {
+    pub fn apply_ack(
+        &mut self,
+        ack_type: AckType,
+        ids: &[MessageIdData],
+    ) -> Result<AckOutcome, RequestError> {
         let mut outcome = AckOutcome::default();
         let shared = matches!(self.sub_type(), Some(SubType::Shared | SubType::KeyShared));
         if ack_type == AckType::Cumulative && shared {
             return Err(RequestError::NotAllowed {
-                reason: "cumulative ack is not allowed on Shared and Key_Shared subscriptions".into(),
+                reason: "cumulative ack is not allowed on Shared and Key_Shared subscriptions"
+                    .into(),
             });
         }
         for id in ids.iter().filter(|id| id.ledger_id == self.ledger_id) {
@@ -224,7 +237,8 @@ impl SubscriptionState {
         if self.demand == 0 || self.read_position >= self.durable_next {
             return None;
         }
-        let available = usize::try_from(self.durable_next - self.read_position).unwrap_or(usize::MAX);
+        let available =
+            usize::try_from(self.durable_next - self.read_position).unwrap_or(usize::MAX);
         Some((self.read_position, self.demand.min(available)))
     }
 
@@ -250,7 +264,10 @@ impl SubscriptionState {
             .into_iter()
             .filter(|e| !self.cursor.is_acked(e.entry_id))
             .map(|entry| {
-                let ack_set = self.cursor.batch_ack_set(entry.entry_id).map(<[i64]>::to_vec);
+                let ack_set = self
+                    .cursor
+                    .batch_ack_set(entry.entry_id)
+                    .map(<[i64]>::to_vec);
                 ReadEntry { entry, ack_set }
             })
             .collect()
@@ -274,16 +291,28 @@ mod tests {
     use super::*;
 
     fn consumer(key: u64, sub_type: SubType) -> AttachedConsumer {
-        AttachedConsumer { key, name: format!("c{key}"), sub_type }
+        AttachedConsumer {
+            key,
+            name: format!("c{key}"),
+            sub_type,
+        }
     }
 
     fn id(entry_id: u64) -> MessageIdData {
-        MessageIdData { ledger_id: 7, entry_id, ..Default::default() }
+        MessageIdData {
+            ledger_id: 7,
+            entry_id,
+            ..Default::default()
+        }
     }
 
     fn entries(range: std::ops::Range<u64>) -> Vec<Entry> {
         range
-            .map(|i| Entry { entry_id: i, meta: EntryMeta::default(), data: Bytes::from_static(b"x") })
+            .map(|i| Entry {
+                entry_id: i,
+                meta: EntryMeta::default(),
+                data: Bytes::from_static(b"x"),
+            })
             .collect()
     }
 
@@ -295,8 +324,14 @@ mod tests {
     fn exclusive_refuses_a_second_consumer_and_other_types() {
         let mut s = state(0);
         s.add_consumer(consumer(1, SubType::Exclusive)).unwrap();
-        assert!(matches!(s.add_consumer(consumer(2, SubType::Exclusive)), Err(RequestError::ConsumerBusy { .. })));
-        assert!(matches!(s.add_consumer(consumer(2, SubType::Shared)), Err(RequestError::ConsumerBusy { .. })));
+        assert!(matches!(
+            s.add_consumer(consumer(2, SubType::Exclusive)),
+            Err(RequestError::ConsumerBusy { .. })
+        ));
+        assert!(matches!(
+            s.add_consumer(consumer(2, SubType::Shared)),
+            Err(RequestError::ConsumerBusy { .. })
+        ));
         assert!(s.remove_consumer(1));
         s.add_consumer(consumer(2, SubType::Shared)).unwrap();
         s.add_consumer(consumer(3, SubType::Shared)).unwrap();
@@ -311,7 +346,10 @@ mod tests {
         assert_eq!(s.next_read(), Some((0, 4)));
         s.apply_ack(AckType::Individual, &[id(1)]).unwrap();
         let got = s.on_read(0, entries(0..4));
-        assert_eq!(got.iter().map(|r| r.entry.entry_id).collect::<Vec<_>>(), vec![0, 2, 3]);
+        assert_eq!(
+            got.iter().map(|r| r.entry.entry_id).collect::<Vec<_>>(),
+            vec![0, 2, 3]
+        );
         assert_eq!(s.next_read(), Some((4, 1)), "one entry of demand left");
     }
 
@@ -333,7 +371,11 @@ mod tests {
         s.add_consumer(consumer(1, SubType::Shared)).unwrap();
         assert!(s.apply_ack(AckType::Cumulative, &[id(3)]).is_err());
         let outcome = s.apply_ack(AckType::Individual, &[id(3), id(99)]).unwrap();
-        assert_eq!(outcome.acked, vec![3], "ids past the durable end are ignored");
+        assert_eq!(
+            outcome.acked,
+            vec![3],
+            "ids past the durable end are ignored"
+        );
     }
 
     #[test]

@@ -20,7 +20,11 @@ pub struct RestartBudget {
 impl RestartBudget {
     /// A budget of `max_restarts` restarts per `window`.
     pub fn new(max_restarts: usize, window: Duration) -> Self {
-        Self { max_restarts, window, recent: VecDeque::new() }
+        Self {
+            max_restarts,
+            window,
+            recent: VecDeque::new(),
+        }
     }
 
     /// Records a restart attempt at `now` and says whether it is still within budget.

@@ -12,7 +12,7 @@ use std::{
     time::Instant,
 };
 
-use actix::{dev::ContextFut, Actor, Addr, ArbiterHandle, AsyncContext, Context, Supervised};
+use actix::{dev::ContextFut, Actor, Addr, ArbiterHandle, Context, Supervised};
 use tracing::{error, info, warn};
 
 use super::{ActorKind, ActorTracker, RestartBudget};
@@ -99,16 +99,27 @@ where
     A: Actor<Context = Context<A>> + Supervised,
     F: FnOnce(&mut Context<A>, Lifecycle) -> A + Send + 'static,
 {
-    let id = spec.tracker.register(spec.kind, spec.name.clone(), spec.parent);
+    let id = spec
+        .tracker
+        .register(spec.kind, spec.name.clone(), spec.parent);
     let lifecycle = Lifecycle {
-        inner: Arc::new(LifecycleInner { id, kind: spec.kind, retired: AtomicBool::new(false) }),
+        inner: Arc::new(LifecycleInner {
+            id,
+            kind: spec.kind,
+            retired: AtomicBool::new(false),
+        }),
     };
     let (tx, rx) = actix::dev::channel::channel(MAILBOX_CAPACITY);
     arbiter.spawn_fn(move || {
         let mut ctx = Context::with_receiver(rx);
         let actor = make(&mut ctx, lifecycle.clone());
         let fut = Box::pin(ctx.into_future(actor));
-        actix::spawn(Guard { fut, lifecycle, spec, origin: Instant::now() });
+        actix::spawn(Guard {
+            fut,
+            lifecycle,
+            spec,
+            origin: Instant::now(),
+        });
     });
     Addr::new(tx)
 }
@@ -136,7 +147,9 @@ where
                 name = %self.spec.name,
                 "restart budget exhausted; escalating to the parent"
             ),
-            _ => info!(kind = self.spec.kind.as_str(), name = %self.spec.name, ?reason, "actor stopped"),
+            _ => {
+                info!(kind = self.spec.kind.as_str(), name = %self.spec.name, ?reason, "actor stopped")
+            }
         }
         self.spec.tracker.unregister(self.lifecycle.id());
         if let Some(on_exit) = self.spec.on_exit.take() {
@@ -174,7 +187,9 @@ where
                 return Poll::Ready(());
             }
             if !this.spec.restart {
-                this.spec.tracker.record_kind_restart(this.spec.kind, panicked);
+                this.spec
+                    .tracker
+                    .record_kind_restart(this.spec.kind, panicked);
                 this.exit(ExitReason::Failed);
                 return Poll::Ready(());
             }
@@ -187,7 +202,9 @@ where
                 return Poll::Ready(());
             }
             warn!(kind = this.spec.kind.as_str(), name = %this.spec.name, panicked, "actor restarted");
-            this.spec.tracker.record_restart(this.lifecycle.id(), panicked);
+            this.spec
+                .tracker
+                .record_restart(this.lifecycle.id(), panicked);
         }
     }
 }

@@ -13,3 +13,6 @@ mod tracker;
 pub use budget::RestartBudget;
 pub use guard::{supervise, ExitReason, Lifecycle, SupervisorSpec, MAILBOX_CAPACITY};
 pub use tracker::{ActorKind, ActorSnapshot, ActorState, ActorTracker, KindCounters};
+
+#[cfg(test)]
+mod tests;

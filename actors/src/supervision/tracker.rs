@@ -167,7 +167,9 @@ impl ActorTracker {
     /// Removes an actor that stopped for good.
     pub fn unregister(&self, id: u64) {
         if let Some(snapshot) = self.lock().remove(&id) {
-            self.kind(snapshot.kind).live.fetch_sub(1, Ordering::Relaxed);
+            self.kind(snapshot.kind)
+                .live
+                .fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -227,13 +229,31 @@ mod tests {
     fn register_restart_unregister_move_the_counters() {
         let tracker = ActorTracker::new();
         let id = tracker.register(ActorKind::Topic, "t".into(), None);
-        assert_eq!(tracker.kind(ActorKind::Topic).live.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            tracker.kind(ActorKind::Topic).live.load(Ordering::Relaxed),
+            1
+        );
         tracker.record_restart(id, true);
-        assert_eq!(tracker.kind(ActorKind::Topic).restarts.load(Ordering::Relaxed), 1);
-        assert_eq!(tracker.kind(ActorKind::Topic).panics.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            tracker
+                .kind(ActorKind::Topic)
+                .restarts
+                .load(Ordering::Relaxed),
+            1
+        );
+        assert_eq!(
+            tracker
+                .kind(ActorKind::Topic)
+                .panics
+                .load(Ordering::Relaxed),
+            1
+        );
         assert_eq!(tracker.snapshot()[0].restarts, 1);
         tracker.unregister(id);
-        assert_eq!(tracker.kind(ActorKind::Topic).live.load(Ordering::Relaxed), 0);
+        assert_eq!(
+            tracker.kind(ActorKind::Topic).live.load(Ordering::Relaxed),
+            0
+        );
         assert!(tracker.snapshot().is_empty());
     }
 }

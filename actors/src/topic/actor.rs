@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use actix::{
-    fut::wrap_future, Actor, ActorFutureExt, Addr, Arbiter, AsyncContext, Context, Handler,
-    ResponseActFuture, ResponseFuture, Supervised, WrapFuture,
+    fut::wrap_future, Actor, ActorContext, ActorFutureExt, Addr, Arbiter, AsyncContext, Context,
+    Handler, ResponseActFuture, ResponseFuture, Supervised,
 };
 use geminga_protocol::proto::command_subscribe::InitialPosition;
 use geminga_storage::{Cursor, StorageError, TopicRecord, WriteOp};
@@ -87,7 +87,11 @@ impl Topic {
                 let floors = cursors.iter().map(Cursor::ack_floor).max().unwrap_or(0);
                 let next_entry = bounds.map_or(0, |b| b.last + 1).max(floors);
                 let first_entry = bounds.map_or(next_entry, |b| b.first);
-                Ok(Loaded { first_entry, next_entry, cursors })
+                Ok(Loaded {
+                    first_entry,
+                    next_entry,
+                    cursors,
+                })
             })
             .await;
             joined.unwrap_or_else(|e| Err(StorageError::from(std::io::Error::other(e))))
@@ -122,7 +126,10 @@ impl Topic {
         );
         let retired_name = name.clone();
         spec.on_exit = Some(Box::new(move |_reason| {
-            topic.do_send(SubscriptionRetired { name: retired_name, instance });
+            topic.do_send(SubscriptionRetired {
+                name: retired_name,
+                instance,
+            });
         }));
         let broker = self.broker.clone();
         let topic_addr = ctx.address();
@@ -130,9 +137,24 @@ impl Topic {
         let cache = self.cache.clone();
         let durable_next = self.state.as_ref().map_or(0, TopicState::durable_next);
         let addr = supervise(&Arbiter::current(), spec, move |_ctx, lifecycle| {
-            Subscription::new(broker, lifecycle, topic_addr, record, cache, cursor, durable, durable_next)
+            Subscription::new(
+                broker,
+                lifecycle,
+                topic_addr,
+                record,
+                cache,
+                cursor,
+                durable,
+                durable_next,
+            )
         });
-        self.subscriptions.insert(name, SubscriptionSlot { addr: addr.clone(), instance });
+        self.subscriptions.insert(
+            name,
+            SubscriptionSlot {
+                addr: addr.clone(),
+                instance,
+            },
+        );
         addr
     }
 
@@ -159,8 +181,15 @@ impl Topic {
         }
     }
 
-    fn on_write_result(&mut self, entry_id: u64, result: &Result<(), RequestError>, ctx: &mut Context<Self>) {
-        let Some(state) = self.state.as_mut() else { return };
+    fn on_write_result(
+        &mut self,
+        entry_id: u64,
+        result: &Result<(), RequestError>,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(state) = self.state.as_mut() else {
+            return;
+        };
         match result {
             Ok(()) => {
                 let ready = state.on_persisted(entry_id);
@@ -170,8 +199,8 @@ impl Topic {
                 }
             }
             Err(e) => {
-                warn!(parent: &self.span, entry_id, error = %e, "append failed; fencing the topic");
                 state.on_failed(entry_id);
+                warn!(parent: &self.span, entry_id, error = %e, "append failed; fencing the topic");
                 self.maybe_recover(ctx);
             }
         }
@@ -179,7 +208,10 @@ impl Topic {
 
     /// After a failed write: once nothing is in flight, reload the log end and lift the fence.
     fn maybe_recover(&mut self, ctx: &mut Context<Self>) {
-        let ready = self.state.as_ref().is_some_and(TopicState::ready_to_recover);
+        let ready = self
+            .state
+            .as_ref()
+            .is_some_and(TopicState::ready_to_recover);
         if !ready || self.recovering {
             return;
         }
@@ -254,7 +286,9 @@ impl Handler<Publish> for Topic {
             Err(e) => return Box::pin(actix::fut::ready(Err(e))),
         };
         let entry_id = entry.entry_id;
-        let write = self.broker.writer().send(Persist { ops: vec![WriteOp::Append { ledger_id, entry }] });
+        let write = self.broker.writer().send(Persist {
+            ops: vec![WriteOp::Append { ledger_id, entry }],
+        });
         Box::pin(wrap_future::<_, Self>(write).map(move |sent, act, ctx| {
             let result = sent.unwrap_or_else(|e| Err(RequestError::from(e)));
             act.on_write_result(entry_id, &result, ctx);
@@ -267,12 +301,23 @@ impl Handler<AddProducer> for Topic {
     type Result = Result<ProducerGrant, RequestError>;
 
     fn handle(&mut self, msg: AddProducer, _ctx: &mut Context<Self>) -> Self::Result {
-        let prefix = format!("{}-{}", self.broker.config().cluster_name, self.record.ledger_id);
+        let prefix = format!(
+            "{}-{}",
+            self.broker.config().cluster_name,
+            self.record.ledger_id
+        );
         let max = self.broker.config().max_producers_per_topic;
-        let state = self.state.as_mut().ok_or_else(|| RequestError::unavailable("the topic"))?;
+        let state = self
+            .state
+            .as_mut()
+            .ok_or_else(|| RequestError::unavailable("the topic"))?;
         let name = state.add_producer(msg.handle, msg.name, &prefix, max)?;
         self.producers.insert(msg.handle, msg.producer);
-        Ok(ProducerGrant { name, ledger_id: self.record.ledger_id, last_sequence_id: -1 })
+        Ok(ProducerGrant {
+            name,
+            ledger_id: self.record.ledger_id,
+            last_sequence_id: -1,
+        })
     }
 }
 
@@ -311,7 +356,11 @@ impl Handler<SubscriptionRetired> for Topic {
 
     fn handle(&mut self, msg: SubscriptionRetired, _ctx: &mut Context<Self>) {
         // A stale notice from an instance replaced by a restart must not remove its successor.
-        if self.subscriptions.get(&msg.name).is_some_and(|s| s.instance == msg.instance) {
+        if self
+            .subscriptions
+            .get(&msg.name)
+            .is_some_and(|s| s.instance == msg.instance)
+        {
             self.subscriptions.remove(&msg.name);
         }
     }

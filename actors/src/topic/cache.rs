@@ -36,8 +36,14 @@ pub enum CacheRead {
 impl EntryCache {
     /// An empty window of at most `max_bytes` payload bytes.
     pub fn new(max_bytes: usize) -> Self {
-        let window = Window { entries: VecDeque::new(), bytes: 0, max_bytes };
-        Self { inner: Arc::new(RwLock::new(window)) }
+        let window = Window {
+            entries: VecDeque::new(),
+            bytes: 0,
+            max_bytes,
+        };
+        Self {
+            inner: Arc::new(RwLock::new(window)),
+        }
     }
 
     /// Appends durable entries (in id order) and evicts the oldest beyond the byte budget.
@@ -100,7 +106,11 @@ mod tests {
     use super::*;
 
     fn entry(id: u64, size: usize) -> Entry {
-        Entry { entry_id: id, meta: EntryMeta::default(), data: Bytes::from(vec![0u8; size]) }
+        Entry {
+            entry_id: id,
+            meta: EntryMeta::default(),
+            data: Bytes::from(vec![0u8; size]),
+        }
     }
 
     #[test]
@@ -108,8 +118,13 @@ mod tests {
         let cache = EntryCache::new(1000);
         cache.push((5..10).map(|i| entry(i, 10)));
         assert_eq!(cache.read(4, 10, 1000), CacheRead::Miss);
-        let CacheRead::Hit(got) = cache.read(7, 10, 1000) else { panic!("expected a hit") };
-        assert_eq!(got.iter().map(|e| e.entry_id).collect::<Vec<_>>(), vec![7, 8, 9]);
+        let CacheRead::Hit(got) = cache.read(7, 10, 1000) else {
+            panic!("expected a hit")
+        };
+        assert_eq!(
+            got.iter().map(|e| e.entry_id).collect::<Vec<_>>(),
+            vec![7, 8, 9]
+        );
         assert_eq!(cache.read(10, 10, 1000), CacheRead::Hit(vec![]));
         assert_eq!(cache.get(8).map(|e| e.entry_id), Some(8));
         assert!(cache.get(11).is_none());
@@ -120,7 +135,9 @@ mod tests {
         let cache = EntryCache::new(25);
         cache.push((0..5).map(|i| entry(i, 10)));
         assert_eq!(cache.read(2, 10, 1000), CacheRead::Miss);
-        let CacheRead::Hit(got) = cache.read(3, 10, 1000) else { panic!("expected a hit") };
+        let CacheRead::Hit(got) = cache.read(3, 10, 1000) else {
+            panic!("expected a hit")
+        };
         assert_eq!(got.len(), 2);
     }
 
@@ -128,9 +145,13 @@ mod tests {
     fn reads_respect_entry_and_byte_limits() {
         let cache = EntryCache::new(1000);
         cache.push((0..10).map(|i| entry(i, 10)));
-        let CacheRead::Hit(got) = cache.read(0, 3, 1000) else { panic!("expected a hit") };
+        let CacheRead::Hit(got) = cache.read(0, 3, 1000) else {
+            panic!("expected a hit")
+        };
         assert_eq!(got.len(), 3);
-        let CacheRead::Hit(got) = cache.read(0, 100, 25) else { panic!("expected a hit") };
+        let CacheRead::Hit(got) = cache.read(0, 100, 25) else {
+            panic!("expected a hit")
+        };
         assert_eq!(got.len(), 3, "stops once the byte budget is reached");
     }
 }

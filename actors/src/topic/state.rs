@@ -72,7 +72,11 @@ impl TopicState {
                 reason: format!("topic {} is recovering from a storage error", self.name),
             });
         }
-        let entry = Entry { entry_id: self.next_entry_id, meta, data };
+        let entry = Entry {
+            entry_id: self.next_entry_id,
+            meta,
+            data,
+        };
         self.next_entry_id += 1;
         self.in_flight.insert(entry.entry_id, entry.clone());
         Ok(entry)
@@ -171,13 +175,20 @@ mod tests {
     use super::*;
 
     fn publish(state: &mut TopicState) -> u64 {
-        state.allocate(EntryMeta::default(), Bytes::from_static(b"m")).unwrap().entry_id
+        state
+            .allocate(EntryMeta::default(), Bytes::from_static(b"m"))
+            .unwrap()
+            .entry_id
     }
 
     #[test]
     fn entries_become_dispatchable_in_order_even_if_persisted_out_of_order() {
         let mut state = TopicState::new("t".into(), 1, 10);
-        let (a, b, c) = (publish(&mut state), publish(&mut state), publish(&mut state));
+        let (a, b, c) = (
+            publish(&mut state),
+            publish(&mut state),
+            publish(&mut state),
+        );
         assert_eq!((a, b, c), (10, 11, 12));
         assert!(state.on_persisted(b).is_empty(), "11 waits for 10");
         let ready: Vec<u64> = state.on_persisted(a).iter().map(|e| e.entry_id).collect();
@@ -208,15 +219,28 @@ mod tests {
     #[test]
     fn producer_names_are_unique_and_generated_when_absent() {
         let mut state = TopicState::new("t".into(), 1, 0);
-        assert_eq!(state.add_producer(1, Some("p".into()), "gen", 0).unwrap(), "p");
+        assert_eq!(
+            state.add_producer(1, Some("p".into()), "gen", 0).unwrap(),
+            "p"
+        );
         assert!(matches!(
             state.add_producer(2, Some("p".into()), "gen", 0),
             Err(RequestError::ProducerBusy { .. })
         ));
-        assert_eq!(state.add_producer(1, Some("p".into()), "gen", 0).unwrap(), "p", "retry");
+        assert_eq!(
+            state.add_producer(1, Some("p".into()), "gen", 0).unwrap(),
+            "p",
+            "retry"
+        );
         assert_eq!(state.add_producer(3, None, "gen", 0).unwrap(), "gen-1");
-        assert!(state.add_producer(4, None, "gen", 2).is_err(), "limit of 2 producers");
+        assert!(
+            state.add_producer(4, None, "gen", 2).is_err(),
+            "limit of 2 producers"
+        );
         state.remove_producer(1);
-        assert_eq!(state.add_producer(2, Some("p".into()), "gen", 0).unwrap(), "p");
+        assert_eq!(
+            state.add_producer(2, Some("p".into()), "gen", 0).unwrap(),
+            "p"
+        );
     }
 }
