@@ -5,7 +5,7 @@ use std::{net::SocketAddr, sync::mpsc, thread::JoinHandle, time::Duration};
 
 use actix::System;
 use geminga_actors::{
-    storage_writer::Persist, ActorConfig, ActorSystem, Advertised, BrokerContext,
+    storage_writer::persist, ActorConfig, ActorSystem, Advertised, BrokerContext,
 };
 use geminga_storage::{Storage, StorageConfig};
 use tokio::net::TcpListener;
@@ -98,6 +98,9 @@ pub fn start_in_thread(config: BrokerConfig) -> Result<BrokerHandle, BrokerError
 pub fn run_standalone(config: BrokerConfig) -> Result<(), BrokerError> {
     let system = System::new();
     let running = system.block_on(boot(config))?;
+    // Handlers are installed before READY is printed, so a SIGTERM sent as soon as the line is
+    // seen already shuts down cleanly instead of killing the process.
+    let signals = system.block_on(async { ShutdownSignals::install() })?;
     #[allow(
         clippy::print_stdout,
         reason = "the READY line is the binary's contract with scripts"
@@ -110,7 +113,7 @@ pub fn run_standalone(config: BrokerConfig) -> Result<(), BrokerError> {
     }
     let context = running.context;
     system.runtime().spawn(async move {
-        wait_for_signal().await;
+        signals.wait().await;
         info!("signal received; shutting down");
         shutdown(context).await;
     });
@@ -119,25 +122,41 @@ pub fn run_standalone(config: BrokerConfig) -> Result<(), BrokerError> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// SIGTERM and SIGINT (ctrl-c), registered up front.
+struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    /// Registers the handlers; call inside the runtime.
+    fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self { term: signal(SignalKind::terminate())?, interrupt: signal(SignalKind::interrupt())? })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    /// Resolves on the first of the signals.
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => {}
+                _ = self.interrupt.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -145,9 +164,9 @@ async fn wait_for_signal() {
 /// close; fjall persists once more when its last handle drops).
 async fn shutdown(context: BrokerContext) {
     // An empty group commit completes after every write queued before it.
-    let flush = context.writer().send(Persist { ops: Vec::new() });
+    let flush = persist(context.writer(), Vec::new());
     match tokio::time::timeout(Duration::from_secs(10), flush).await {
-        Ok(Ok(Ok(()))) => info!("pending writes flushed"),
+        Ok(Ok(())) => info!("pending writes flushed"),
         other => warn!(?other, "flushing pending writes failed"),
     }
     System::current().stop();

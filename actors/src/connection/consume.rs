@@ -21,7 +21,7 @@ use crate::{
     dispatcher::{Flow, Redeliver},
     error::RequestError,
     registry::GetTopic,
-    subscription::{Ack, GetLastMessageId, Seek, SeekTarget, Unsubscribe},
+    subscription::{Ack, GetLastMessageId, RedeliverAll, Seek, SeekTarget, Unsubscribe},
     supervision::{supervise, ActorKind},
     topic::Attached,
 };
@@ -249,10 +249,12 @@ impl Connection {
     }
 
     pub(super) fn on_redeliver(&mut self, c: CommandRedeliverUnacknowledgedMessages) {
-        if let Some((key, attached, _)) = self.ready_consumer(c.consumer_id) {
-            let ids = (!c.message_ids.is_empty())
-                .then(|| c.message_ids.iter().map(|id| id.entry_id).collect());
-            attached.dispatcher.do_send(Redeliver { key, ids });
+        let Some((key, attached, _)) = self.ready_consumer(c.consumer_id) else { return };
+        if c.message_ids.is_empty() {
+            attached.subscription.do_send(RedeliverAll { key });
+        } else {
+            let ids = c.message_ids.iter().map(|id| id.entry_id).collect();
+            attached.dispatcher.do_send(Redeliver { key, ids: Some(ids) });
         }
     }
 
@@ -277,10 +279,20 @@ impl Connection {
                 "consumer not found",
             );
         };
+        let consumer_id = c.consumer_id;
         let sent = attached.subscription.send(Seek { key, target });
         let fut = wrap_future::<_, Self>(sent).map(move |result, act, _ctx| {
             match result.unwrap_or_else(|e| Err(RequestError::from(e))) {
-                Ok(()) => act.send(commands::success(request_id)),
+                Ok(()) => {
+                    act.send(commands::success(request_id));
+                    // The subscription already forgot the requester; closing it after SUCCESS
+                    // makes the client re-attach at the new position.
+                    let ours = matches!(act.consumers.get(&consumer_id), Some(ConsumerSlot::Ready { key: k, .. }) if *k == key);
+                    if let (true, Some(ConsumerSlot::Ready { addr, .. })) = (ours, act.consumers.remove(&consumer_id)) {
+                        act.send(commands::close_consumer(consumer_id));
+                        addr.do_send(CloseConsumer);
+                    }
+                }
                 Err(e) => act.send_error(request_id, e.server_error(), e.to_string()),
             }
         });

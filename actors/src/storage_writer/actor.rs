@@ -1,7 +1,7 @@
 //! The StorageWriter actor: runs each group's write and fsync on the blocking pool.
 
 use actix::{
-    fut::wrap_future, Actor, ActorFutureExt, AsyncContext, Context, Handler, ResponseFuture,
+    fut::wrap_future, Actor, ActorFutureExt, AsyncContext, Context, Handler,
     Supervised,
 };
 use geminga_storage::Storage;
@@ -96,18 +96,13 @@ impl Supervised for StorageWriter {
 }
 
 impl Handler<Persist> for StorageWriter {
-    type Result = ResponseFuture<Result<(), RequestError>>;
+    type Result = ();
 
-    fn handle(&mut self, msg: Persist, ctx: &mut Context<Self>) -> Self::Result {
-        let (tx, rx) = oneshot::channel();
-        if let Err(rejected) = self.queue.submit(msg.ops, tx) {
+    fn handle(&mut self, msg: Persist, ctx: &mut Context<Self>) {
+        if let Err(rejected) = self.queue.submit(msg.ops, msg.reply) {
             let _ = rejected.reply.send(Err(fenced(rejected.ledger_id)));
         }
         self.pump(ctx);
-        Box::pin(async move {
-            rx.await
-                .unwrap_or_else(|_| Err(RequestError::unavailable("the storage writer")))
-        })
     }
 }
 

@@ -1,17 +1,35 @@
 //! Messages handled by the [`super::StorageWriter`].
 
-use actix::Message;
+use actix::{Addr, Message};
 use geminga_storage::WriteOp;
+use tokio::sync::oneshot;
 
+use super::StorageWriter;
 use crate::error::RequestError;
 
-/// Makes `ops` durable. Answered once they are fsynced (group commit), or with the error that
+/// Makes `ops` durable. `reply` gets `Ok` once they are fsynced (group commit), or the error that
 /// prevented it; an error means none of the appends in `ops` may be acknowledged to clients.
+///
+/// Sent with `do_send` (see [`persist`]) so requests from one sender are queued in the order
+/// they were made: a parked `send` on a full mailbox could overtake an earlier one, and a log
+/// append overtaking the one before it could leave a hole after a failure.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<(), RequestError>")]
+#[rtype(result = "()")]
 pub struct Persist {
     /// Writes applied atomically together.
     pub ops: Vec<WriteOp>,
+    /// Where the outcome goes.
+    pub reply: oneshot::Sender<Result<(), RequestError>>,
+}
+
+/// Queues `ops` on the writer, in call order, and resolves once they are durable.
+pub fn persist(
+    writer: &Addr<StorageWriter>,
+    ops: Vec<WriteOp>,
+) -> impl std::future::Future<Output = Result<(), RequestError>> {
+    let (reply, outcome) = oneshot::channel();
+    writer.do_send(Persist { ops, reply });
+    async move { outcome.await.unwrap_or_else(|_| Err(RequestError::unavailable("the storage writer"))) }
 }
 
 /// Lifts the fence put on a ledger after a failed write, once its topic has reloaded its state.

@@ -5,5 +5,5 @@ mod messages;
 mod state;
 
 pub use actor::StorageWriter;
-pub use messages::{Persist, Unfence};
+pub use messages::{persist, Persist, Unfence};
 pub use state::{CommitQueue, Group, Rejected};

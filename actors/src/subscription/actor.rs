@@ -16,11 +16,11 @@ use crate::{
     consumer::{Consumer, Disconnect},
     context::BrokerContext,
     dispatcher::{
-        AddDispatchConsumer, Dispatcher, Entries, EntriesAcked, RemoveDispatchConsumer,
+        AddDispatchConsumer, Redeliver, Dispatcher, Entries, EntriesAcked, RemoveDispatchConsumer,
         ResetDispatcher, ShutdownDispatcher,
     },
     error::RequestError,
-    storage_writer::Persist,
+    storage_writer::persist,
     supervision::{supervise, ActorKind, Lifecycle},
     topic::{Attached, CacheRead, DurableEnd, EntryCache, Topic},
 };
@@ -124,8 +124,17 @@ impl Subscription {
 
     /// Disconnects every consumer (their clients reconnect) and forgets them.
     fn disconnect_all(&mut self) {
+        self.disconnect_all_except(None);
+    }
+
+    /// Like [`Self::disconnect_all`], but `requester` is only forgotten: its connection closes
+    /// it after answering the request (a seek answers SUCCESS before CLOSE_CONSUMER, so the
+    /// pulsar-rs client's fresh consumer is not beaten by the old one's reconnect).
+    fn disconnect_all_except(&mut self, requester: Option<u64>) {
         for (key, consumer) in self.consumers.drain() {
-            consumer.do_send(Disconnect);
+            if Some(key) != requester {
+                consumer.do_send(Disconnect);
+            }
             if let Some(state) = self.state.as_mut() {
                 state.remove_consumer(key);
             }
@@ -133,6 +142,17 @@ impl Subscription {
                 dispatcher.do_send(RemoveDispatchConsumer { key });
             }
         }
+    }
+
+    /// Re-reads everything unacked from the ack floor; the dispatcher forgets what is pending.
+    fn rewind(&mut self, ctx: &mut Context<Self>) {
+        let Some(state) = self.state.as_mut() else { return };
+        state.rewind();
+        self.last_epoch = state.epoch();
+        if let Some(dispatcher) = &self.dispatcher {
+            dispatcher.do_send(ResetDispatcher { epoch: state.epoch() });
+        }
+        self.read_next(ctx);
     }
 
     /// Ends the subscription for good.
@@ -166,12 +186,9 @@ impl Subscription {
         };
         self.persist_in_flight = true;
         let ledger_id = self.record.ledger_id;
-        let write = self.broker.writer().send(Persist {
-            ops: vec![WriteOp::Cursor { ledger_id, update }],
-        });
-        let fut = wrap_future::<_, Self>(write).map(move |sent, act, ctx| {
+        let write = persist(self.broker.writer(), vec![WriteOp::Cursor { ledger_id, update }]);
+        let fut = wrap_future::<_, Self>(write).map(move |result, act, ctx| {
             act.persist_in_flight = false;
-            let result = sent.unwrap_or_else(|e| Err(RequestError::from(e)));
             for waiter in waiters {
                 let _ = waiter.send(result.clone());
             }
@@ -376,6 +393,7 @@ impl Handler<RemoveConsumer> for Subscription {
         let Some(state) = self.state.as_mut() else {
             return;
         };
+        let single_active = state.is_single_active();
         if !state.remove_consumer(msg.key) {
             return;
         }
@@ -384,7 +402,25 @@ impl Handler<RemoveConsumer> for Subscription {
             dispatcher.do_send(RemoveDispatchConsumer { key: msg.key });
         }
         if state.should_retire() {
-            self.retire(ctx);
+            return self.retire(ctx);
+        }
+        if single_active {
+            // Exclusive/Failover: the next consumer gets everything unacked, in order.
+            self.rewind(ctx);
+        }
+    }
+}
+
+impl Handler<RedeliverAll> for Subscription {
+    type Result = ();
+
+    fn handle(&mut self, msg: RedeliverAll, ctx: &mut Context<Self>) {
+        let Some(state) = self.state.as_ref() else { return };
+        if state.is_single_active() {
+            // As Pulsar's single-active dispatchers do: re-read from the ack floor, in order.
+            self.rewind(ctx);
+        } else if let Some(dispatcher) = &self.dispatcher {
+            dispatcher.do_send(Redeliver { key: msg.key, ids: None });
         }
     }
 }
@@ -452,7 +488,8 @@ impl Handler<Seek> for Subscription {
                 }
             }
         };
-        Box::pin(wrap_future::<_, Self>(find).then(|floor, act, ctx| {
+        let requester = msg.key;
+        Box::pin(wrap_future::<_, Self>(find).then(move |floor, act, ctx| {
             let applied = floor.and_then(|floor| {
                 let state = act
                     .state
@@ -463,7 +500,7 @@ impl Handler<Seek> for Subscription {
                 Ok(state.epoch())
             });
             let waiter = applied.map(|epoch| {
-                act.disconnect_all();
+                act.disconnect_all_except(Some(requester));
                 if let Some(dispatcher) = &act.dispatcher {
                     dispatcher.do_send(ResetDispatcher { epoch });
                 }
@@ -503,12 +540,12 @@ impl Handler<Unsubscribe> for Subscription {
             ledger_id,
             name: self.name.clone(),
         }];
-        let delete = self.broker.writer().send(Persist { ops });
         let durable = self.durable;
+        let delete = durable.then(|| persist(self.broker.writer(), ops));
         Box::pin(
             wrap_future::<_, Self>(async move {
-                if durable {
-                    delete.await.unwrap_or_else(|e| Err(RequestError::from(e)))
+                if let Some(delete) = delete {
+                    delete.await
                 } else {
                     Ok(())
                 }

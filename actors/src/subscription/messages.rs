@@ -99,6 +99,14 @@ pub struct ReadIds {
     pub ids: Vec<u64>,
 }
 
+/// REDELIVER_UNACKNOWLEDGED_MESSAGES without ids: everything pending on the consumer again.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct RedeliverAll {
+    /// Consumer handle id.
+    pub key: u64,
+}
+
 /// The topic's durable end moved.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]

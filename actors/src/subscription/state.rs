@@ -109,6 +109,11 @@ impl SubscriptionState {
         &self.consumers
     }
 
+    /// Whether one consumer at a time receives everything (Exclusive, Failover).
+    pub fn is_single_active(&self) -> bool {
+        matches!(self.sub_type(), Some(SubType::Exclusive | SubType::Failover))
+    }
+
     /// The type set by the attached consumers, if any are attached.
     pub fn sub_type(&self) -> Option<SubType> {
         self.consumers.first().map(|c| c.sub_type)

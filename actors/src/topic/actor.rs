@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use actix::{
     fut::wrap_future, Actor, ActorContext, ActorFutureExt, Addr, Arbiter, AsyncContext, Context,
-    Handler, ResponseActFuture, ResponseFuture, Supervised,
+    Handler, ResponseFuture, Supervised,
 };
 use geminga_protocol::proto::command_subscribe::InitialPosition;
 use geminga_storage::{Cursor, StorageError, TopicRecord, WriteOp};
@@ -22,7 +22,7 @@ use crate::{
     context::BrokerContext,
     error::RequestError,
     producer::{Producer, TopicClosing},
-    storage_writer::{Persist, Unfence},
+    storage_writer::{persist, Unfence},
     subscription::{AddConsumer, EntriesAvailable, ShutdownSubscription, Subscription},
     supervision::{supervise, ActorKind, Lifecycle},
 };
@@ -85,7 +85,10 @@ impl Topic {
                 let bounds = storage.log_bounds(ledger_id)?;
                 let cursors = storage.load_cursors(ledger_id)?;
                 let floors = cursors.iter().map(Cursor::ack_floor).max().unwrap_or(0);
-                let next_entry = bounds.map_or(0, |b| b.last + 1).max(floors);
+                // A fully trimmed log has no last entry: ids continue after the trim point so
+                // they are never reused.
+                let trimmed = storage.trimmed_before(ledger_id)?;
+                let next_entry = bounds.map_or(0, |b| b.last + 1).max(floors).max(trimmed);
                 let first_entry = bounds.map_or(next_entry, |b| b.first);
                 Ok(Loaded {
                     first_entry,
@@ -273,9 +276,9 @@ impl Supervised for Topic {
 }
 
 impl Handler<Publish> for Topic {
-    type Result = ResponseActFuture<Self, Result<u64, RequestError>>;
+    type Result = ();
 
-    fn handle(&mut self, msg: Publish, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Publish, ctx: &mut Context<Self>) {
         let ledger_id = self.record.ledger_id;
         let allocated = match self.state.as_mut() {
             Some(state) => state.allocate(msg.meta, msg.data),
@@ -283,17 +286,18 @@ impl Handler<Publish> for Topic {
         };
         let entry = match allocated {
             Ok(entry) => entry,
-            Err(e) => return Box::pin(actix::fut::ready(Err(e))),
+            Err(e) => {
+                let _ = msg.reply.send(Err(e));
+                return;
+            }
         };
         let entry_id = entry.entry_id;
-        let write = self.broker.writer().send(Persist {
-            ops: vec![WriteOp::Append { ledger_id, entry }],
-        });
-        Box::pin(wrap_future::<_, Self>(write).map(move |sent, act, ctx| {
-            let result = sent.unwrap_or_else(|e| Err(RequestError::from(e)));
+        let write = persist(self.broker.writer(), vec![WriteOp::Append { ledger_id, entry }]);
+        let reply = msg.reply;
+        ctx.spawn(wrap_future::<_, Self>(write).map(move |result, act, ctx| {
             act.on_write_result(entry_id, &result, ctx);
-            result.map(|()| entry_id)
-        }))
+            let _ = reply.send(result.map(|()| entry_id));
+        }));
     }
 }
 

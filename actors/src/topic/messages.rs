@@ -13,10 +13,11 @@ use crate::{
     subscription::Subscription,
 };
 
-/// Appends one entry (one SEND: a message or a whole batch). Answered with the entry id once
-/// the entry is durable.
+/// Appends one entry (one SEND: a message or a whole batch). `reply` gets the entry id once the
+/// entry is durable. Sent with `do_send` so a producer's entries keep its SEND order even when
+/// the topic's mailbox is full (parked `send`s may overtake each other).
 #[derive(Debug, Message)]
-#[rtype(result = "Result<u64, RequestError>")]
+#[rtype(result = "()")]
 pub struct Publish {
     /// The producer handle publishing (for stats and access checks).
     pub producer_handle: u64,
@@ -24,6 +25,8 @@ pub struct Publish {
     pub meta: EntryMeta,
     /// `[metadataSize][metadata][payload]` as received.
     pub data: Bytes,
+    /// Where the outcome goes.
+    pub reply: tokio::sync::oneshot::Sender<Result<u64, RequestError>>,
 }
 
 /// Registers a producer on the topic.

@@ -1,0 +1,267 @@
+//! `write`: staging a list of `WriteOp`s into one atomic fjall batch.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::PoisonError;
+
+use super::topics::{system_key, TRIM_PREFIX};
+use super::Storage;
+use crate::cursor::CursorUpdate;
+use crate::entry::{encode_value, Entry, HEADER_LEN};
+use crate::error::StorageError;
+use crate::keys::{cursor_key, cursor_prefix, entry_key, CursorPart, ENTRY_KEY_LEN};
+
+/// One change to durable state. A `Vec<WriteOp>` given to [`Storage::write`] is applied
+/// atomically; when two ops touch the same key, the later one wins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WriteOp {
+    /// Stores an entry at `(ledger_id, entry.entry_id)`. An entry below the ledger's trim
+    /// watermark ([`Storage::trimmed_before`]) fails the write with
+    /// [`StorageError::AppendBelowTrim`] (it could never be read); one for a deleted topic's
+    /// ledger is silently dropped.
+    Append {
+        /// The topic's ledger.
+        ledger_id: u64,
+        /// The entry; its id must be the next one of the log.
+        entry: Entry,
+    },
+    /// Persists a cursor's changes (from [`crate::Cursor::take_update`]).
+    Cursor {
+        /// The topic's ledger.
+        ledger_id: u64,
+        /// The changes.
+        update: CursorUpdate,
+    },
+    /// Removes a subscription's cursor entirely.
+    DeleteCursor {
+        /// The topic's ledger.
+        ledger_id: u64,
+        /// The subscription name.
+        name: String,
+    },
+    /// Deletes every entry with id `< before_entry` (retention). Costs one tombstone per
+    /// deleted entry, all in this batch, so trim in steps as cursors advance rather than
+    /// millions of entries at once.
+    Trim {
+        /// The topic's ledger.
+        ledger_id: u64,
+        /// First id to keep.
+        before_entry: u64,
+    },
+}
+
+/// Everything one `write` will commit, with later ops already overriding earlier ones.
+#[derive(Default)]
+struct Staged {
+    /// Entry key -> encoded value.
+    appends: BTreeMap<[u8; ENTRY_KEY_LEN], Vec<u8>>,
+    /// Ledger -> stored ids `from..to` to tombstone.
+    trims: BTreeMap<u64, (u64, u64)>,
+    /// Ledger -> new trim watermark.
+    watermarks: BTreeMap<u64, u64>,
+    /// Cursor key -> new value, or `None` to delete.
+    cursors: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Ledger -> next data offset after this batch.
+    offsets: HashMap<u64, u64>,
+}
+
+impl Storage {
+    /// Applies `ops` atomically (all or nothing) and makes them visible to reads at once, but
+    /// not durable: call [`Storage::sync`] for that (group commit: many writes, one sync).
+    ///
+    /// # Errors
+    /// An injected fault, an entry too large, an oversized subscription name, or a storage
+    /// failure; nothing is applied in any of these cases.
+    pub fn write(&self, ops: Vec<WriteOp>) -> Result<(), StorageError> {
+        self.inner.faults.check_write()?;
+        if ops.is_empty() {
+            return Ok(());
+        }
+        // Held until commit so entry offsets are handed out in commit order.
+        let mut offsets = self
+            .inner
+            .offsets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut staged = Staged::default();
+        for op in ops {
+            match op {
+                WriteOp::Append { ledger_id, entry } => {
+                    self.stage_append(&mut staged, &offsets, ledger_id, &entry)?;
+                }
+                WriteOp::Cursor { ledger_id, update } => {
+                    self.stage_cursor(&mut staged, ledger_id, update)?;
+                }
+                WriteOp::DeleteCursor { ledger_id, name } => {
+                    let prefix = cursor_prefix(ledger_id, &name)?;
+                    self.stage_cursor_delete(&mut staged, &prefix)?;
+                }
+                WriteOp::Trim {
+                    ledger_id,
+                    before_entry,
+                } => {
+                    self.stage_trim(&mut staged, ledger_id, before_entry)?;
+                }
+            }
+        }
+        let new_offsets = std::mem::take(&mut staged.offsets);
+        let watermarks: Vec<(u64, u64)> = staged.watermarks.iter().map(|(&l, &w)| (l, w)).collect();
+        self.commit(staged)?;
+        offsets.extend(new_offsets);
+        for (ledger_id, before) in watermarks {
+            self.set_trim_floor(ledger_id, before);
+            self.inner.reclaimer.request(ledger_id, before);
+        }
+        Ok(())
+    }
+
+    fn stage_append(
+        &self,
+        staged: &mut Staged,
+        offsets: &HashMap<u64, u64>,
+        ledger_id: u64,
+        entry: &Entry,
+    ) -> Result<(), StorageError> {
+        let len = entry.data.len();
+        if len.saturating_add(HEADER_LEN) > u32::MAX as usize {
+            let entry_id = entry.entry_id;
+            return Err(StorageError::EntryTooLarge {
+                ledger_id,
+                entry_id,
+                len,
+            });
+        }
+        let trimmed_before = self.staged_trim_floor(staged, ledger_id)?;
+        if entry.entry_id < trimmed_before {
+            let entry_id = entry.entry_id;
+            if trimmed_before == u64::MAX {
+                // The topic was deleted while this append was in flight: nothing to keep.
+                tracing::debug!(ledger_id, entry_id, "append to a deleted ledger dropped");
+                return Ok(());
+            }
+            return Err(StorageError::AppendBelowTrim {
+                ledger_id,
+                entry_id,
+                trimmed_before,
+            });
+        }
+        let offset = match staged
+            .offsets
+            .get(&ledger_id)
+            .or_else(|| offsets.get(&ledger_id))
+        {
+            Some(&offset) => offset,
+            None => self.next_offset(ledger_id)?,
+        };
+        staged
+            .offsets
+            .insert(ledger_id, offset.saturating_add(len as u64));
+        let value = encode_value(&entry.meta, offset, &entry.data);
+        staged
+            .appends
+            .insert(entry_key(ledger_id, entry.entry_id), value);
+        Ok(())
+    }
+
+    fn stage_cursor(
+        &self,
+        staged: &mut Staged,
+        ledger_id: u64,
+        update: CursorUpdate,
+    ) -> Result<(), StorageError> {
+        let prefix = cursor_prefix(ledger_id, &update.name)?;
+        if update.full {
+            self.stage_cursor_delete(staged, &prefix)?;
+        }
+        if let Some(header) = update.header {
+            staged
+                .cursors
+                .insert(cursor_key(&prefix, CursorPart::Header), Some(header));
+        }
+        for (idx, value) in update.chunks {
+            staged
+                .cursors
+                .insert(cursor_key(&prefix, CursorPart::Chunk(idx)), value);
+        }
+        for (id, value) in update.batches {
+            staged
+                .cursors
+                .insert(cursor_key(&prefix, CursorPart::Batch(id)), value);
+        }
+        Ok(())
+    }
+
+    /// Deletes every key under a cursor's prefix: staged ones and stored ones.
+    fn stage_cursor_delete(&self, staged: &mut Staged, prefix: &[u8]) -> Result<(), StorageError> {
+        let staged_under = staged.cursors.range_mut(prefix.to_vec()..);
+        for (_, value) in staged_under.take_while(|(k, _)| k.starts_with(prefix)) {
+            *value = None;
+        }
+        for guard in self.inner.cursors.prefix(prefix) {
+            staged.cursors.insert(guard.key()?.to_vec(), None);
+        }
+        Ok(())
+    }
+
+    fn stage_trim(
+        &self,
+        staged: &mut Staged,
+        ledger_id: u64,
+        before: u64,
+    ) -> Result<(), StorageError> {
+        // Appends staged earlier in this batch below `before` are trimmed by simply not
+        // writing them; later ones below it are refused by `stage_append`.
+        let doomed: Vec<_> = staged
+            .appends
+            .range(entry_key(ledger_id, 0)..entry_key(ledger_id, before))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in doomed {
+            staged.appends.remove(&key);
+        }
+        if let Some(bounds) = self.log_bounds(ledger_id)? {
+            let to = before.min(bounds.last.saturating_add(1));
+            if bounds.first < to {
+                let range = staged.trims.entry(ledger_id).or_insert((bounds.first, to));
+                range.1 = range.1.max(to);
+            }
+        }
+        if before > self.staged_trim_floor(staged, ledger_id)? {
+            staged.watermarks.insert(ledger_id, before);
+        }
+        Ok(())
+    }
+
+    /// The trim watermark as it will be once this batch commits.
+    fn staged_trim_floor(&self, staged: &Staged, ledger_id: u64) -> Result<u64, StorageError> {
+        match staged.watermarks.get(&ledger_id) {
+            Some(&w) => Ok(w),
+            None => self.trim_floor(ledger_id),
+        }
+    }
+
+    fn commit(&self, staged: Staged) -> Result<(), StorageError> {
+        let inner = &self.inner;
+        let mut batch = inner.db.batch();
+        for (&ledger_id, &(from, to)) in &staged.trims {
+            // No staged append lies in this range: appends below a trim point are dropped.
+            for entry_id in from..to {
+                batch.remove(&inner.entries, entry_key(ledger_id, entry_id));
+            }
+        }
+        for (ledger_id, watermark) in staged.watermarks {
+            let key = system_key(TRIM_PREFIX, ledger_id);
+            batch.insert(&inner.system, key, watermark.to_be_bytes().to_vec());
+        }
+        for (key, value) in staged.appends {
+            batch.insert(&inner.entries, key, value);
+        }
+        for (key, value) in staged.cursors {
+            match value {
+                Some(value) => batch.insert(&inner.cursors, key, value),
+                None => batch.remove(&inner.cursors, key),
+            }
+        }
+        Ok(batch.commit()?)
+    }
+}

@@ -1,0 +1,18 @@
+//! End-to-end suite: the `pulsar` crate (6.9) against Geminga, in-process or as a child process.
+//!
+//! One test binary so the client and broker crates are linked once. Every test starts its own
+//! broker on port 0 with a temporary data directory, uses unique topic names, and bounds every
+//! await with a timeout (see `common`).
+
+// A failed expectation in a test helper is a test failure, so helpers may panic like tests do
+// (clippy.toml only exempts `#[test]` functions themselves).
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
+
+mod common;
+mod durability;
+mod kill9;
+mod ordering;
+mod reader;
+mod round_trip;
+mod seek;
+mod subscription;
