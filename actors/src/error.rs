@@ -40,6 +40,15 @@ pub enum RequestError {
         /// What excludes the request.
         reason: String,
     },
+    /// Key_Shared STICKY hash ranges are missing, invalid or overlap another consumer's; the
+    /// client must declare other ranges.
+    #[error("cannot assign a consumer to subscription {subscription}: {reason}")]
+    ConsumerAssign {
+        /// Subscription name.
+        subscription: String,
+        /// Which range conflicts.
+        reason: String,
+    },
     /// A producer with this name (or an exclusive producer) already exists.
     #[error("producer {name} is busy on {topic}: {reason}")]
     ProducerBusy {
@@ -92,6 +101,7 @@ impl RequestError {
             RequestError::TopicNotFound { .. } => ServerError::TopicNotFound,
             RequestError::SubscriptionNotFound { .. } => ServerError::SubscriptionNotFound,
             RequestError::ConsumerBusy { .. } => ServerError::ConsumerBusy,
+            RequestError::ConsumerAssign { .. } => ServerError::ConsumerAssignError,
             RequestError::ProducerBusy { .. } => ServerError::ProducerBusy,
             RequestError::NotAllowed { .. } => ServerError::NotAllowedError,
             RequestError::ServiceNotReady { .. } => ServerError::ServiceNotReady,

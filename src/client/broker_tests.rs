@@ -16,14 +16,20 @@ pub(crate) struct TestBroker {
 
 impl TestBroker {
     pub(crate) fn start() -> TestBroker {
+        Self::start_with(|_| {})
+    }
+
+    /// Starts a broker after `adjust` has changed the test config.
+    pub(crate) fn start_with(adjust: impl FnOnce(&mut BrokerConfig)) -> TestBroker {
         let dir = tempfile::tempdir().unwrap();
-        let config = BrokerConfig {
+        let mut config = BrokerConfig {
             data_dir: dir.path().to_path_buf(),
             bind: "127.0.0.1:0".to_owned(),
             admin_bind: "127.0.0.1:0".to_owned(),
             fsync: false,
             ..BrokerConfig::default()
         };
+        adjust(&mut config);
         let handle = start_in_thread(config).unwrap();
         TestBroker {
             handle: Some(handle),
@@ -221,7 +227,6 @@ async fn acked_messages_stay_acked_across_consumers() {
 /// Goal: a closed consumer's unacked messages go to the next consumer. Method: receive 5
 /// (prefetched), ack 3, close, resubscribe on a new connection, expect messages 3 and 4.
 #[tokio::test]
-#[ignore = "broker bug: a closed consumer's unacked entries are not redelivered (reported)"]
 async fn closed_consumers_unacked_messages_are_redelivered() {
     let broker = TestBroker::start();
     within(async {

@@ -41,6 +41,39 @@ async fn produce_then_consume_counts_every_message() {
     .await;
 }
 
+/// Goal: a partitioned topic gets a producer and a consumer per partition. Method: a broker
+/// that auto-creates 3 partitions; produce 300 and consume them all through the base name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the broker does not yet apply allowAutoTopicCreationType=partitioned (reported)"]
+async fn partitioned_topics_are_expanded() {
+    let broker = TestBroker::start_with(|config| {
+        config.allow_auto_topic_creation_type = "partitioned".to_owned();
+        config.default_num_partitions = 3;
+    });
+    let topic = unique_topic("parts");
+    within(async {
+        let client = crate::client::Client::connect(&broker.url(), Default::default())
+            .await
+            .unwrap();
+        assert_eq!(client.expand_partitions(&topic).await.unwrap().len(), 3);
+        let produced = produce(&ProduceOptions {
+            num_messages: 300,
+            ..ProduceOptions::new(broker.url(), topic.clone())
+        })
+        .await
+        .unwrap();
+        assert_eq!(produced.messages, 300);
+        let consumed = consume(&ConsumeOptions {
+            num_messages: 300,
+            ..ConsumeOptions::new(broker.url(), topic.clone())
+        })
+        .await
+        .unwrap();
+        assert_eq!(consumed.messages, 300);
+    })
+    .await;
+}
+
 /// Goal: the rate limit holds and unbatched sends work. Method: 50 msg/s for 20 messages
 /// takes about 0.4 s (the first is due at once).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,9 +10,13 @@
 
 mod common;
 mod durability;
+mod key_shared;
 mod kill9;
 mod ordering;
+mod raw_client;
 mod reader;
+mod redelivery;
 mod round_trip;
 mod seek;
 mod subscription;
+mod subscriptions;

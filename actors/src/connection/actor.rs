@@ -175,7 +175,10 @@ impl Connection {
                 warn!(parent: &self.span, "second CONNECT on a connection; closing");
                 return ctx.stop();
             }
-            other => Some(self.on_unsupported(other, &command)),
+            other => {
+                self.on_unsupported(other, &command);
+                Some(())
+            }
         };
         if handled.is_none() {
             warn!(parent: &self.span, command = kind.as_str_name(), "command body missing; closing");

@@ -17,7 +17,7 @@ use super::{
     messages::ConsumerExited,
 };
 use crate::{
-    consumer::{CloseConsumer, Consumer, Join, JoinRequest},
+    consumer::{CloseConsumer, Consumer, Join, JoinRequest, Subscribed},
     dispatcher::{Flow, Redeliver},
     error::RequestError,
     registry::GetTopic,
@@ -69,6 +69,7 @@ impl Connection {
             sub_type: c.sub_type(),
             priority_level: c.priority_level(),
             key_shared: c.key_shared_meta.clone(),
+            protocol_version: self.protocol_version,
         };
         let fut = wrap_future::<_, Self>(lookup)
             .then(move |found, act, ctx| {
@@ -171,6 +172,8 @@ impl Connection {
                 for request_id in waiters {
                     self.send(commands::success(request_id));
                 }
+                // Broker-initiated frames for the consumer go out after its SUCCESS.
+                addr.do_send(Subscribed);
                 self.consumers.insert(
                     consumer_id,
                     ConsumerSlot::Ready {
@@ -249,12 +252,17 @@ impl Connection {
     }
 
     pub(super) fn on_redeliver(&mut self, c: CommandRedeliverUnacknowledgedMessages) {
-        let Some((key, attached, _)) = self.ready_consumer(c.consumer_id) else { return };
+        let Some((key, attached, _)) = self.ready_consumer(c.consumer_id) else {
+            return;
+        };
         if c.message_ids.is_empty() {
             attached.subscription.do_send(RedeliverAll { key });
         } else {
             let ids = c.message_ids.iter().map(|id| id.entry_id).collect();
-            attached.dispatcher.do_send(Redeliver { key, ids: Some(ids) });
+            attached.dispatcher.do_send(Redeliver {
+                key,
+                ids: Some(ids),
+            });
         }
     }
 

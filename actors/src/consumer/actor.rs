@@ -11,7 +11,7 @@ use geminga_protocol::{
 };
 use tracing::{debug, Span};
 
-use super::messages::{CloseConsumer, Deliver, Disconnect, Join};
+use super::messages::{ActiveConsumerChange, CloseConsumer, Deliver, Disconnect, Join, Subscribed};
 use crate::{
     connection::{Connection, ConsumerClosedByBroker, WriteFrames},
     error::RequestError,
@@ -19,6 +19,9 @@ use crate::{
     supervision::Lifecycle,
     topic::{Attached, ConsumerSpec, Subscribe},
 };
+
+/// First protocol version with ACTIVE_CONSUMER_CHANGE; older clients fail on unknown commands.
+const ACTIVE_CONSUMER_CHANGE_VERSION: i32 = 12;
 
 /// One consumer of one client. It is not restarted in place: if it fails, its connection tells
 /// the client (CLOSE_CONSUMER) and the client subscribes again, as after any broker-side close.
@@ -35,6 +38,12 @@ pub struct Consumer {
     closing: bool,
     /// A join is in flight: stopping now would leave a ghost consumer in the subscription.
     joining: bool,
+    /// Protocol version of the client's connection (set by the join).
+    protocol_version: i32,
+    /// The client got its SUBSCRIBE answer; until then ACTIVE_CONSUMER_CHANGE is held back.
+    subscribed: bool,
+    /// The latest ACTIVE_CONSUMER_CHANGE held back.
+    held_active: Option<bool>,
     span: Span,
 }
 
@@ -57,6 +66,9 @@ impl Consumer {
             attached: None,
             closing: false,
             joining: false,
+            protocol_version: 0,
+            subscribed: false,
+            held_active: None,
             span,
         }
     }
@@ -86,9 +98,11 @@ impl Handler<Join> for Consumer {
     fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) -> Self::Result {
         self.joining = true;
         let (topic, msg) = (msg.topic, msg.request);
+        self.protocol_version = msg.protocol_version;
         let spec = ConsumerSpec {
             key: self.key,
             consumer_id: self.consumer_id,
+            partition: self.partition,
             name: msg.name,
             sub_type: msg.sub_type,
             priority_level: msg.priority_level,
@@ -152,6 +166,42 @@ impl Handler<Deliver> for Consumer {
             .collect();
         debug!(parent: &self.span, count = frames.len(), "delivering");
         self.connection.do_send(WriteFrames { frames });
+    }
+}
+
+impl Consumer {
+    fn write_active_change(&self, is_active: bool) {
+        if self.closing || self.protocol_version < ACTIVE_CONSUMER_CHANGE_VERSION {
+            return;
+        }
+        debug!(parent: &self.span, is_active, "active consumer change");
+        let command = commands::active_consumer_change(self.consumer_id, is_active);
+        self.connection.do_send(WriteFrames {
+            frames: vec![Frame::new(command)],
+        });
+    }
+}
+
+impl Handler<ActiveConsumerChange> for Consumer {
+    type Result = ();
+
+    fn handle(&mut self, msg: ActiveConsumerChange, _ctx: &mut Context<Self>) {
+        if self.subscribed {
+            self.write_active_change(msg.is_active);
+        } else {
+            self.held_active = Some(msg.is_active);
+        }
+    }
+}
+
+impl Handler<Subscribed> for Consumer {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Subscribed, _ctx: &mut Context<Self>) {
+        self.subscribed = true;
+        if let Some(is_active) = self.held_active.take() {
+            self.write_active_change(is_active);
+        }
     }
 }
 

@@ -41,6 +41,8 @@ pub struct JoinRequest {
     pub priority_level: i32,
     /// Key_Shared settings.
     pub key_shared: Option<KeySharedMeta>,
+    /// Protocol version negotiated on the connection; ACTIVE_CONSUMER_CHANGE needs >= 12.
+    pub protocol_version: i32,
 }
 
 /// Entries to send to the client, in order.
@@ -50,6 +52,21 @@ pub struct Deliver {
     /// The deliveries.
     pub deliveries: Vec<Delivery>,
 }
+
+/// The Failover active consumer changed: tell the client with ACTIVE_CONSUMER_CHANGE (only
+/// clients at protocol version 12 or later know the command).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ActiveConsumerChange {
+    /// Whether this consumer is now the active one.
+    pub is_active: bool,
+}
+
+/// The connection answered the SUBSCRIBE with SUCCESS: notices held back until then (such as
+/// ACTIVE_CONSUMER_CHANGE) may go out.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Subscribed;
 
 /// The broker closes this consumer (seek, restart, unload): the client is told with
 /// CLOSE_CONSUMER and reconnects.

@@ -1,4 +1,4 @@
-//! The Dispatcher actor: turns permits into demands and read entries into deliveries.
+//! The Dispatcher actor: turns permits into read requests and read entries into deliveries.
 
 use std::collections::HashMap;
 
@@ -6,14 +6,17 @@ use actix::{Actor, Addr, Context, Handler, Supervised};
 use tracing::warn;
 
 use super::{
+    consumers::{ActiveChange, AddConsumerError, DispatchConsumer},
     messages::*,
-    state::{DispatcherState, ReadRequest},
+    state::{DispatchLimits, DispatcherState, ReadRequest},
+    stats::DispatcherStats,
 };
 use crate::{
-    consumer::{Consumer, Deliver, Disconnect},
+    consumer::{ActiveConsumerChange, Consumer, Deliver, Disconnect},
     context::BrokerContext,
     subscription::{Demand, DispatcherRestarted, ReadIds, Subscription},
     supervision::Lifecycle,
+    topic::ConsumerSpec,
 };
 
 /// Delivery for one subscription. Supervised: after a restart its consumers are disconnected
@@ -45,22 +48,45 @@ impl Dispatcher {
 
     fn fresh_state(broker: &BrokerContext) -> DispatcherState {
         let config = broker.config();
-        DispatcherState::new(
-            config.dispatcher_max_read_batch_size,
-            config.max_unacked_per_consumer,
-        )
+        DispatcherState::new(DispatchLimits {
+            read_batch: config.dispatcher_max_read_batch_size,
+            max_unacked_per_consumer: config.max_unacked_per_consumer,
+            max_unacked_per_subscription: config.max_unacked_per_subscription,
+            ..DispatchLimits::default()
+        })
     }
 
-    /// Asks the subscription for the next read, if one is due.
+    /// Asks the subscription for the reads that are due.
     fn pump(&mut self) {
         let epoch = self.state.epoch();
-        match self.state.next_request() {
-            Some(ReadRequest::Fresh(entries)) => {
-                self.subscription.do_send(Demand { epoch, entries })
+        for request in self.state.next_requests() {
+            match request {
+                ReadRequest::Fresh(entries) => self.subscription.do_send(Demand { epoch, entries }),
+                ReadRequest::Replay(ids) => self.subscription.do_send(ReadIds { epoch, ids }),
             }
-            Some(ReadRequest::Replay(ids)) => self.subscription.do_send(ReadIds { epoch, ids }),
-            None => {}
         }
+    }
+
+    /// Sends ACTIVE_CONSUMER_CHANGE notices (the consumer drops them for old clients).
+    fn notify(&self, changes: Vec<ActiveChange>) {
+        for change in changes {
+            if let Some(consumer) = self.consumers.get(&change.key) {
+                consumer.do_send(ActiveConsumerChange {
+                    is_active: change.is_active,
+                });
+            }
+        }
+    }
+}
+
+fn dispatch_consumer(spec: &ConsumerSpec) -> DispatchConsumer {
+    DispatchConsumer {
+        key: spec.key,
+        name: spec.name.clone(),
+        priority_level: spec.priority_level,
+        sub_type: spec.sub_type,
+        key_shared: spec.key_shared.clone(),
+        partition: u32::try_from(spec.partition).ok(),
     }
 }
 
@@ -81,14 +107,15 @@ impl Supervised for Dispatcher {
 }
 
 impl Handler<AddDispatchConsumer> for Dispatcher {
-    type Result = ();
+    type Result = Result<(), AddConsumerError>;
 
-    fn handle(&mut self, msg: AddDispatchConsumer, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: AddDispatchConsumer, _ctx: &mut Context<Self>) -> Self::Result {
         let spec = msg.spec;
-        self.state
-            .add_consumer(spec.key, spec.name, spec.priority_level, spec.sub_type);
+        let changes = self.state.add_consumer(dispatch_consumer(&spec))?;
         self.consumers.insert(spec.key, spec.addr);
+        self.notify(changes);
         self.pump();
+        Ok(())
     }
 }
 
@@ -97,7 +124,8 @@ impl Handler<RemoveDispatchConsumer> for Dispatcher {
 
     fn handle(&mut self, msg: RemoveDispatchConsumer, _ctx: &mut Context<Self>) {
         if self.consumers.remove(&msg.key).is_some() {
-            self.state.remove_consumer(msg.key);
+            let changes = self.state.remove_consumer(msg.key);
+            self.notify(changes);
             self.pump();
         }
     }
@@ -152,6 +180,20 @@ impl Handler<ResetDispatcher> for Dispatcher {
     fn handle(&mut self, msg: ResetDispatcher, _ctx: &mut Context<Self>) {
         self.state.reset(msg.epoch);
         self.pump();
+    }
+}
+
+impl Handler<GetDispatcherStats> for Dispatcher {
+    type Result = actix::MessageResult<GetDispatcherStats>;
+
+    fn handle(&mut self, _msg: GetDispatcherStats, _ctx: &mut Context<Self>) -> Self::Result {
+        actix::MessageResult(self.stats())
+    }
+}
+
+impl Dispatcher {
+    fn stats(&self) -> DispatcherStats {
+        self.state.stats()
     }
 }
 

@@ -2,12 +2,13 @@
 
 use actix::Message;
 
-use super::state::ReadEntry;
+use super::{consumers::AddConsumerError, state::ReadEntry, stats::DispatcherStats};
 use crate::topic::ConsumerSpec;
 
-/// A consumer attached to the subscription.
+/// A consumer attached to the subscription. Refused (and not attached) when its Key_Shared
+/// settings do not fit the subscription.
 #[derive(Debug, Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Result<(), AddConsumerError>")]
 pub struct AddDispatchConsumer {
     /// Who.
     pub spec: ConsumerSpec,
@@ -31,7 +32,8 @@ pub struct Flow {
     pub permits: u32,
 }
 
-/// REDELIVER_UNACKNOWLEDGED_MESSAGES: the given entries (or all pending ones) again.
+/// REDELIVER_UNACKNOWLEDGED_MESSAGES: the given entries (or all pending ones) again. Ids not
+/// pending on this consumer are ignored.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Redeliver {
@@ -75,3 +77,8 @@ pub struct ResetDispatcher {
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct ShutdownDispatcher;
+
+/// The dispatch state for the admin API: permits, unacked counts, blocking and hash ranges.
+#[derive(Debug, Message)]
+#[rtype(result = "DispatcherStats")]
+pub struct GetDispatcherStats;

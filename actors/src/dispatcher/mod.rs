@@ -1,16 +1,34 @@
 //! Dispatcher: decides which consumer gets which entry, within flow permits.
 //!
-//! Exclusive and Failover send everything to one active consumer; Shared spreads entries over
-//! the consumers with permits. Each delivered entry stays pending on its consumer until it is
-//! acked, redelivered or the consumer leaves; the redelivery count is kept per entry.
+//! Exclusive ([`exclusive`]) and Failover ([`failover`]) send everything to one active consumer;
+//! Shared ([`shared`]) spreads entries round-robin over the consumers with permits; Key_Shared
+//! ([`key_shared`]) sends each key to one consumer and keeps each key in order. Each delivered
+//! entry stays pending on its consumer until it is acked, redelivered or the consumer leaves;
+//! the redelivery count is kept per entry. See `README.md` beside this file for the rules.
 
 mod actor;
+mod bookkeeping;
+mod consumers;
+mod exclusive;
+mod failover;
+pub mod key_shared;
 mod messages;
+mod placement;
+mod requests;
+mod shared;
 mod state;
+mod stats;
+#[cfg(test)]
+mod tests;
 
 pub use actor::Dispatcher;
+pub use consumers::{ActiveChange, AddConsumerError, DispatchConsumer};
 pub use messages::{
-    AddDispatchConsumer, Entries, EntriesAcked, Flow, Redeliver, RemoveDispatchConsumer,
-    ResetDispatcher, ShutdownDispatcher,
+    AddDispatchConsumer, Entries, EntriesAcked, Flow, GetDispatcherStats, Redeliver,
+    RemoveDispatchConsumer, ResetDispatcher, ShutdownDispatcher,
 };
-pub use state::{Delivery, DispatcherState, ReadEntry, ReadRequest};
+pub use placement::Deliveries;
+pub use state::{Delivery, DispatchLimits, DispatcherState, ReadEntry, ReadRequest};
+pub use stats::{
+    BlockedHash, BlockedReason, ConsumerDispatchStats, DispatcherStats, HashBlockReason, HashRange,
+};

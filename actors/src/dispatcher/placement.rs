@@ -9,7 +9,12 @@ pub type Deliveries = Vec<(u64, Vec<Delivery>)>;
 
 impl DispatcherState {
     /// Assigns read entries to consumers. Entries nobody may take now wait in the replay queue.
-    pub fn on_entries(&mut self, epoch: u64, entries: Vec<ReadEntry>, replayed: bool) -> Deliveries {
+    pub fn on_entries(
+        &mut self,
+        epoch: u64,
+        entries: Vec<ReadEntry>,
+        replayed: bool,
+    ) -> Deliveries {
         if epoch != self.epoch {
             return Vec::new();
         }
@@ -93,7 +98,11 @@ impl DispatcherState {
     /// entry of the key waiting here, and only when no other consumer holds unacked entries of
     /// the key (unless out-of-order delivery is allowed).
     fn place_key(&mut self, id: u64, hash: u32) -> Option<u64> {
-        if self.order.first_replay(hash).is_some_and(|first| first < id) {
+        if self
+            .order
+            .first_replay(hash)
+            .is_some_and(|first| first < id)
+        {
             return None;
         }
         let key_shared = self.key_shared.as_ref()?;

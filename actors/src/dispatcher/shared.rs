@@ -54,7 +54,11 @@ mod tests {
         let picks: Vec<u64> = (0..4)
             .filter_map(|_| rr.pick(&consumers, |c| c.permits > 0))
             .collect();
-        assert_eq!(picks, vec![2, 4, 2, 4], "priority 1 waits while priority 0 has permits");
+        assert_eq!(
+            picks,
+            vec![2, 4, 2, 4],
+            "priority 1 waits while priority 0 has permits"
+        );
         let only_low = vec![slot(1, 1, 5), slot(2, 0, 0)];
         assert_eq!(rr.pick(&only_low, |c| c.permits > 0), Some(1));
         assert_eq!(rr.pick(&[], |c| c.permits > 0), None);

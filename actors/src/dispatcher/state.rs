@@ -1,9 +1,21 @@
-//! DispatcherState: permits, pending entries and consumer choice, without actix.
+//! DispatcherState: permits, pending entries, the replay queue and consumer choice, without actix.
+//!
+//! Selection per subscription type lives in [`super::exclusive`], [`super::failover`],
+//! [`super::shared`] and [`super::key_shared`]; placing read entries is in [`super::placement`],
+//! choosing what to read next in [`super::requests`], keeping the pending and waiting entries
+//! consistent in [`super::bookkeeping`], and the stats view in [`super::stats`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use geminga_protocol::proto::command_subscribe::SubType;
 use geminga_storage::Entry;
+
+use super::{
+    consumers::{ActiveChange, AddConsumerError, DispatchConsumer, Slot},
+    exclusive, failover,
+    key_shared::{hash::none_key_hash, order::KeyOrder, KeyShared},
+    shared::RoundRobin,
+};
 
 /// An entry read for dispatch, with the batch indexes already acked (if partially acked).
 #[derive(Clone, Debug, PartialEq)]
@@ -34,50 +46,103 @@ pub enum ReadRequest {
     Replay(Vec<u64>),
 }
 
-#[derive(Debug)]
-struct Slot {
-    key: u64,
-    name: String,
-    priority: i32,
-    /// Messages the consumer can still take; may go negative when a batch overshoots.
-    permits: i64,
-    /// Messages delivered and not acked.
-    unacked_messages: u64,
+/// Dispatch limits; the defaults are Pulsar's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DispatchLimits {
+    /// Most entries asked for in one read.
+    pub read_batch: usize,
+    /// Unacked messages a Shared/Key_Shared consumer may hold before dispatch to it pauses
+    /// (0 = unlimited).
+    pub max_unacked_per_consumer: u32,
+    /// Unacked messages a Shared/Key_Shared subscription may hold before its dispatch pauses
+    /// (0 = unlimited).
+    pub max_unacked_per_subscription: u32,
+    /// Key_Shared stops reading new entries while this many wait in the replay queue, so
+    /// consumers without permits cannot make the broker buffer the whole backlog.
+    pub replay_lookahead: usize,
 }
 
-/// Permits, pending entries and the choice of consumer for one subscription.
+impl Default for DispatchLimits {
+    fn default() -> Self {
+        Self {
+            read_batch: 100,
+            max_unacked_per_consumer: 50_000,
+            max_unacked_per_subscription: 200_000,
+            replay_lookahead: 20_000,
+        }
+    }
+}
+
+/// A delivered, unacked entry.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Pending {
+    pub consumer: u64,
+    pub messages: u32,
+    /// Raw sticky-key hash (see [`DispatcherState::entry_hash`]).
+    pub hash: Option<u32>,
+}
+
+/// An entry waiting to be (re)delivered.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Replay {
+    pub hash: Option<u32>,
+    pub messages: u32,
+}
+
+/// Permits, pending entries, the replay queue and the choice of consumer for one subscription.
 #[derive(Debug)]
 pub struct DispatcherState {
-    sub_type: SubType,
-    consumers: Vec<Slot>,
-    /// Entry id -> (consumer key, messages in the entry) for every delivered, unacked entry.
-    pending: HashMap<u64, (u64, u32)>,
-    /// Entries to read again and deliver before new ones.
-    replay: BTreeSet<u64>,
-    redelivery_counts: HashMap<u64, u32>,
-    epoch: u64,
-    /// A read request is outstanding.
-    awaiting: bool,
-    read_batch: usize,
-    /// Next consumer index for Shared round-robin.
-    next_shared: usize,
-    max_unacked_per_consumer: u64,
+    pub(super) limits: DispatchLimits,
+    pub(super) sub_type: SubType,
+    pub(super) partition: Option<u32>,
+    pub(super) consumers: Vec<Slot>,
+    pub(super) next_order: u64,
+    /// Exclusive/Failover: the consumer receiving everything.
+    pub(super) active: Option<u64>,
+    pub(super) round_robin: RoundRobin,
+    /// Set for Key_Shared subscriptions.
+    pub(super) key_shared: Option<KeyShared>,
+    /// Per-key holders and replay entries; maintained for Key_Shared only.
+    pub(super) order: KeyOrder,
+    pub(super) pending: HashMap<u64, Pending>,
+    /// Entries to read again and deliver, in id order.
+    pub(super) replay: BTreeMap<u64, Replay>,
+    pub(super) redelivery_counts: HashMap<u64, u32>,
+    /// Unacked messages over all consumers.
+    pub(super) unacked_total: u64,
+    pub(super) epoch: u64,
+    /// A `Fresh` demand is parked at the subscription.
+    pub(super) fresh_outstanding: bool,
+    /// The ids of the `Replay` request in flight.
+    pub(super) replay_in_flight: Option<Vec<u64>>,
+    /// Something changed that may make replay entries deliverable (Key_Shared scans again).
+    pub(super) rescan: bool,
 }
 
 impl DispatcherState {
-    /// An empty dispatcher reading at most `read_batch` entries at a time.
-    pub fn new(read_batch: usize, max_unacked_per_consumer: u32) -> Self {
+    /// An empty dispatcher.
+    pub fn new(limits: DispatchLimits) -> Self {
         Self {
+            limits: DispatchLimits {
+                read_batch: limits.read_batch.max(1),
+                ..limits
+            },
             sub_type: SubType::Exclusive,
+            partition: None,
             consumers: Vec::new(),
+            next_order: 0,
+            active: None,
+            round_robin: RoundRobin::default(),
+            key_shared: None,
+            order: KeyOrder::default(),
             pending: HashMap::new(),
-            replay: BTreeSet::new(),
+            replay: BTreeMap::new(),
             redelivery_counts: HashMap::new(),
+            unacked_total: 0,
             epoch: 0,
-            awaiting: false,
-            read_batch: read_batch.max(1),
-            next_shared: 0,
-            max_unacked_per_consumer: u64::from(max_unacked_per_consumer),
+            fresh_outstanding: false,
+            replay_in_flight: None,
+            rescan: false,
         }
     }
 
@@ -86,79 +151,161 @@ impl DispatcherState {
         self.epoch
     }
 
-    /// Attaches a consumer; the subscription already checked the type rules.
-    pub fn add_consumer(&mut self, key: u64, name: String, priority: i32, sub_type: SubType) {
-        if self.consumers.is_empty() {
-            self.sub_type = sub_type;
+    /// The type set by the attached consumers, if any are attached.
+    pub fn sub_type(&self) -> Option<SubType> {
+        (!self.consumers.is_empty()).then_some(self.sub_type)
+    }
+
+    /// Attaches a consumer. Returns the ACTIVE_CONSUMER_CHANGE notices to send (Failover).
+    ///
+    /// # Errors
+    /// Key_Shared consumers whose settings do not fit the subscription (see
+    /// [`AddConsumerError`]); the subscription already checked the type rules.
+    pub fn add_consumer(
+        &mut self,
+        consumer: DispatchConsumer,
+    ) -> Result<Vec<ActiveChange>, AddConsumerError> {
+        if self.consumers.iter().any(|c| c.key == consumer.key) {
+            return Ok(Vec::new());
         }
-        if self.consumers.iter().all(|c| c.key != key) {
-            self.consumers.push(Slot {
-                key,
-                name,
-                priority,
-                permits: 0,
-                unacked_messages: 0,
-            });
+        if self.consumers.is_empty() {
+            self.become_type(&consumer);
+        }
+        if let Some(key_shared) = self.key_shared.as_mut() {
+            key_shared.add(&consumer)?;
+        }
+        self.partition = consumer.partition;
+        self.consumers.push(Slot {
+            key: consumer.key,
+            name: consumer.name,
+            priority: consumer.priority_level,
+            order: self.next_order,
+            permits: 0,
+            unacked_messages: 0,
+            pending_entries: 0,
+        });
+        self.next_order += 1;
+        self.rescan = true;
+        Ok(self.refresh_active(Some(consumer.key)))
+    }
+
+    /// The first consumer of an empty subscription sets its type (and Key_Shared mode).
+    fn become_type(&mut self, first: &DispatchConsumer) {
+        self.sub_type = first.sub_type;
+        self.active = None;
+        self.order.clear();
+        self.key_shared = None;
+        if first.sub_type == SubType::KeyShared {
+            self.key_shared = Some(KeyShared::for_first(first.key_shared.as_ref()));
+            // Entries left by earlier consumers keep their place in key order.
+            for (id, replay) in &self.replay {
+                if let Some(hash) = replay.hash {
+                    self.order.add_replay(hash, *id);
+                }
+            }
         }
     }
 
-    /// Detaches a consumer; its pending entries are queued for redelivery.
-    pub fn remove_consumer(&mut self, key: u64) {
-        self.consumers.retain(|c| c.key != key);
-        let orphaned: Vec<u64> = self
-            .pending
-            .iter()
-            .filter(|(_, (owner, _))| *owner == key)
-            .map(|(id, _)| *id)
-            .collect();
+    /// Detaches a consumer; its pending entries are queued for redelivery. Returns the
+    /// ACTIVE_CONSUMER_CHANGE notices to send (Failover).
+    pub fn remove_consumer(&mut self, key: u64) -> Vec<ActiveChange> {
+        let Some(position) = self.consumers.iter().position(|c| c.key == key) else {
+            return Vec::new();
+        };
+        let orphaned = self.pending_of(key);
         self.requeue(&orphaned, self.counts_redeliveries());
+        self.consumers.remove(position);
+        if let Some(key_shared) = self.key_shared.as_mut() {
+            key_shared.remove(key);
+        }
+        self.rescan = true;
+        self.refresh_active(None)
+    }
+
+    /// Recomputes the single active consumer. When it changes, the previous one's unacked
+    /// entries go to the new one (in order, ahead of new entries) and every Failover consumer
+    /// is told; otherwise only a newcomer learns that it stands by.
+    fn refresh_active(&mut self, newcomer: Option<u64>) -> Vec<ActiveChange> {
+        let new = match self.sub_type {
+            SubType::Exclusive => exclusive::active(&self.consumers),
+            SubType::Failover => failover::active(&self.consumers, self.partition),
+            _ => None,
+        };
+        let old = std::mem::replace(&mut self.active, new);
+        let failover = self.sub_type == SubType::Failover;
+        if new == old {
+            return match newcomer {
+                Some(key) if failover => vec![ActiveChange {
+                    key,
+                    is_active: new == Some(key),
+                }],
+                _ => Vec::new(),
+            };
+        }
+        if let Some(old) = old.filter(|old| self.consumers.iter().any(|c| c.key == *old)) {
+            let ids = self.pending_of(old);
+            self.requeue(&ids, false);
+        }
+        if !failover {
+            return Vec::new();
+        }
+        self.consumers
+            .iter()
+            .map(|c| ActiveChange {
+                key: c.key,
+                is_active: Some(c.key) == new,
+            })
+            .collect()
     }
 
     /// Adds FLOW permits.
     pub fn flow(&mut self, key: u64, permits: u32) {
-        if let Some(slot) = self.consumers.iter_mut().find(|c| c.key == key) {
+        if let Some(slot) = self.slot_mut(key) {
             slot.permits += i64::from(permits);
+            self.rescan = true;
         }
     }
 
-    /// Queues entries pending on `key` for redelivery (all of them when `ids` is `None`).
+    /// Queues entries pending on `key` for redelivery: the given ids (those pending on `key`),
+    /// or everything pending on it when `ids` is `None`.
     pub fn redeliver(&mut self, key: u64, ids: Option<&[u64]>) {
         let chosen: Vec<u64> = match ids {
             Some(ids) => ids
                 .iter()
                 .copied()
-                .filter(|id| self.pending.get(id).is_some_and(|(o, _)| *o == key))
+                .filter(|id| self.pending.get(id).is_some_and(|p| p.consumer == key))
                 .collect(),
-            None => self
-                .pending
-                .iter()
-                .filter(|(_, (o, _))| *o == key)
-                .map(|(id, _)| *id)
-                .collect(),
+            None => self.pending_of(key),
         };
         self.requeue(&chosen, self.counts_redeliveries());
     }
 
-    /// Entries fully acked: no longer pending anywhere.
+    /// Entries fully acked: no longer pending or waiting anywhere.
     pub fn acked(&mut self, ids: &[u64], up_to: Option<u64>) {
         for id in ids {
-            self.settle(*id);
-            self.redelivery_counts.remove(id);
-            self.replay.remove(id);
+            self.forget(*id);
         }
         if let Some(up_to) = up_to {
-            let settled: Vec<u64> = self
+            let mut settled: Vec<u64> = self
                 .pending
                 .keys()
                 .copied()
                 .filter(|id| *id <= up_to)
                 .collect();
+            settled.extend(self.replay.range(..=up_to).map(|(id, _)| *id));
             for id in settled {
-                self.settle(id);
+                self.forget(id);
             }
-            self.replay.retain(|id| *id > up_to);
             self.redelivery_counts.retain(|id, _| *id > up_to);
         }
+    }
+
+    fn forget(&mut self, id: u64) {
+        self.settle(id);
+        if self.dequeue_replay(id).is_some() {
+            self.rescan = true;
+        }
+        self.redelivery_counts.remove(&id);
     }
 
     /// Forgets everything pending (seek or subscription restart) and starts epoch `epoch`.
@@ -166,75 +313,16 @@ impl DispatcherState {
         self.epoch = epoch;
         self.pending.clear();
         self.replay.clear();
+        self.order.clear();
         self.redelivery_counts.clear();
-        self.awaiting = false;
+        self.fresh_outstanding = false;
+        self.replay_in_flight = None;
+        self.unacked_total = 0;
+        self.rescan = true;
         for slot in &mut self.consumers {
             slot.unacked_messages = 0;
+            slot.pending_entries = 0;
         }
-    }
-
-    /// The next read to request, if any consumer can take messages and none is outstanding.
-    pub fn next_request(&mut self) -> Option<ReadRequest> {
-        if self.awaiting {
-            return None;
-        }
-        let permits = self.available_permits();
-        if permits <= 0 {
-            return None;
-        }
-        let want = usize::try_from(permits)
-            .unwrap_or(usize::MAX)
-            .min(self.read_batch);
-        let request = if self.replay.is_empty() {
-            ReadRequest::Fresh(want)
-        } else {
-            ReadRequest::Replay(self.replay.iter().take(want).copied().collect())
-        };
-        self.awaiting = true;
-        Some(request)
-    }
-
-    /// Assigns read entries to consumers. Entries nobody can take now are re-read later.
-    pub fn on_entries(
-        &mut self,
-        epoch: u64,
-        entries: Vec<ReadEntry>,
-        replayed: bool,
-    ) -> Vec<(u64, Vec<Delivery>)> {
-        if epoch != self.epoch {
-            return Vec::new();
-        }
-        self.awaiting = false;
-        let mut out: Vec<(u64, Vec<Delivery>)> = Vec::new();
-        for read in entries {
-            let id = read.entry.entry_id;
-            if replayed {
-                self.replay.remove(&id);
-            }
-            if self.pending.contains_key(&id) {
-                continue; // already out with a consumer
-            }
-            let Some(key) = self.choose(&read.entry) else {
-                self.replay.insert(id);
-                continue;
-            };
-            let messages = read.entry.meta.num_messages.max(1);
-            if let Some(slot) = self.consumers.iter_mut().find(|c| c.key == key) {
-                slot.permits -= i64::from(messages);
-                slot.unacked_messages += u64::from(messages);
-            }
-            self.pending.insert(id, (key, messages));
-            let delivery = Delivery {
-                redelivery_count: self.redelivery_counts.get(&id).copied().unwrap_or(0),
-                entry: read.entry,
-                ack_set: read.ack_set,
-            };
-            match out.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, list)) => list.push(delivery),
-                None => out.push((key, vec![delivery])),
-            }
-        }
-        out
     }
 
     /// Entries delivered and not yet acked.
@@ -242,218 +330,67 @@ impl DispatcherState {
         self.pending.len()
     }
 
+    /// Entries waiting to be (re)delivered.
+    pub fn replay_entries(&self) -> usize {
+        self.replay.len()
+    }
+
     /// Messages delivered to `key` and not yet acked.
     pub fn unacked_messages(&self, key: u64) -> u64 {
-        self.consumers
-            .iter()
-            .find(|c| c.key == key)
-            .map_or(0, |c| c.unacked_messages)
+        self.slot(key).map_or(0, |c| c.unacked_messages)
     }
 
     /// Permits of `key`.
     pub fn permits(&self, key: u64) -> i64 {
-        self.consumers
-            .iter()
-            .find(|c| c.key == key)
-            .map_or(0, |c| c.permits)
+        self.slot(key).map_or(0, |c| c.permits)
     }
 
     /// The consumer receiving everything on Exclusive and Failover subscriptions.
     pub fn active_consumer(&self) -> Option<u64> {
-        match self.sub_type {
-            SubType::Failover => self
-                .consumers
-                .iter()
-                .min_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)))
-                .map(|c| c.key),
-            _ => self.consumers.first().map(|c| c.key),
-        }
+        self.active
     }
 
-    fn counts_redeliveries(&self) -> bool {
+    /// The consumer holding entry `id`, if it is delivered and unacked.
+    pub fn holder_of(&self, id: u64) -> Option<u64> {
+        self.pending.get(&id).map(|p| p.consumer)
+    }
+
+    pub(super) fn slot(&self, key: u64) -> Option<&Slot> {
+        self.consumers.iter().find(|c| c.key == key)
+    }
+
+    pub(super) fn slot_mut(&mut self, key: u64) -> Option<&mut Slot> {
+        self.consumers.iter_mut().find(|c| c.key == key)
+    }
+
+    /// Shared and Key_Shared count redeliveries and apply unacked limits, as in Pulsar.
+    pub(super) fn counts_redeliveries(&self) -> bool {
         matches!(self.sub_type, SubType::Shared | SubType::KeyShared)
     }
 
-    fn requeue(&mut self, ids: &[u64], count: bool) {
-        for id in ids {
-            self.settle(*id);
-            if count {
-                *self.redelivery_counts.entry(*id).or_insert(0) += 1;
-            }
-            self.replay.insert(*id);
+    pub(super) fn consumer_over_limit(&self, slot: &Slot) -> bool {
+        let max = u64::from(self.limits.max_unacked_per_consumer);
+        self.counts_redeliveries() && max > 0 && slot.unacked_messages >= max
+    }
+
+    pub(super) fn subscription_over_limit(&self) -> bool {
+        let max = u64::from(self.limits.max_unacked_per_subscription);
+        self.counts_redeliveries() && max > 0 && self.unacked_total >= max
+    }
+
+    /// Whether a consumer can be given entries now.
+    pub(super) fn eligible(&self, slot: &Slot) -> bool {
+        slot.permits > 0 && !self.consumer_over_limit(slot) && !self.subscription_over_limit()
+    }
+
+    /// The raw sticky-key hash that orders an entry: its key's hash; a batch without an outer
+    /// key uses Pulsar's `NONE_KEY` (its messages may carry keys we cannot see); a single
+    /// keyless message has none and may go anywhere.
+    pub(super) fn entry_hash(entry: &Entry) -> Option<u32> {
+        match entry.meta.key_hash {
+            Some(hash) => Some(hash),
+            None if entry.meta.num_messages > 1 => Some(none_key_hash()),
+            None => None,
         }
-    }
-
-    /// Removes an entry from the pending set and gives its consumer credit back for unacked limits.
-    fn settle(&mut self, id: u64) {
-        if let Some((owner, messages)) = self.pending.remove(&id) {
-            if let Some(slot) = self.consumers.iter_mut().find(|c| c.key == owner) {
-                slot.unacked_messages = slot.unacked_messages.saturating_sub(u64::from(messages));
-            }
-        }
-    }
-
-    /// Whether a consumer can be given entries now. As in Pulsar, the unacked-message limit
-    /// applies to Shared and Key_Shared consumers only.
-    fn eligible(&self, slot: &Slot) -> bool {
-        let limited = self.counts_redeliveries() && self.max_unacked_per_consumer > 0;
-        slot.permits > 0 && !(limited && slot.unacked_messages >= self.max_unacked_per_consumer)
-    }
-
-    fn available_permits(&self) -> i64 {
-        match self.sub_type {
-            SubType::Exclusive | SubType::Failover => self
-                .active_consumer()
-                .and_then(|key| self.consumers.iter().find(|c| c.key == key))
-                .filter(|slot| self.eligible(slot))
-                .map_or(0, |slot| slot.permits),
-            SubType::Shared | SubType::KeyShared => self
-                .consumers
-                .iter()
-                .filter(|c| self.eligible(c))
-                .map(|c| c.permits)
-                .sum(),
-        }
-    }
-
-    fn choose(&mut self, _entry: &Entry) -> Option<u64> {
-        match self.sub_type {
-            // Single active consumer: it gets the whole read, even past its permits, so order holds.
-            SubType::Exclusive | SubType::Failover => self.active_consumer(),
-            SubType::Shared | SubType::KeyShared => self.next_shared_consumer(),
-        }
-    }
-
-    /// Round-robin over the best priority level that has an eligible consumer.
-    fn next_shared_consumer(&mut self) -> Option<u64> {
-        let best = self
-            .consumers
-            .iter()
-            .filter(|c| self.eligible(c))
-            .map(|c| c.priority)
-            .min()?;
-        let n = self.consumers.len();
-        for step in 0..n {
-            let index = (self.next_shared + step) % n;
-            let Some(slot) = self.consumers.get(index) else {
-                continue;
-            };
-            if slot.priority == best && self.eligible(slot) {
-                self.next_shared = index + 1;
-                return Some(slot.key);
-            }
-        }
-        None
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use bytes::Bytes;
-    use geminga_storage::EntryMeta;
-
-    use super::*;
-
-    fn read(ids: std::ops::Range<u64>) -> Vec<ReadEntry> {
-        ids.map(|entry_id| ReadEntry {
-            entry: Entry {
-                entry_id,
-                meta: EntryMeta {
-                    num_messages: 1,
-                    ..EntryMeta::default()
-                },
-                data: Bytes::from_static(b"m"),
-            },
-            ack_set: None,
-        })
-        .collect()
-    }
-
-    fn ids(out: &[(u64, Vec<Delivery>)], key: u64) -> Vec<u64> {
-        out.iter()
-            .filter(|(k, _)| *k == key)
-            .flat_map(|(_, d)| d.iter().map(|d| d.entry.entry_id))
-            .collect()
-    }
-
-    #[test]
-    fn nothing_is_requested_without_permits() {
-        let mut d = DispatcherState::new(100, 0);
-        d.add_consumer(1, "a".into(), 0, SubType::Exclusive);
-        assert_eq!(d.next_request(), None);
-        d.flow(1, 10);
-        assert_eq!(d.next_request(), Some(ReadRequest::Fresh(10)));
-        assert_eq!(d.next_request(), None, "one request outstanding at a time");
-    }
-
-    #[test]
-    fn exclusive_gets_everything_and_redelivery_replays_without_counting() {
-        let mut d = DispatcherState::new(100, 0);
-        d.add_consumer(1, "a".into(), 0, SubType::Exclusive);
-        d.flow(1, 3);
-        d.next_request();
-        let out = d.on_entries(0, read(0..3), false);
-        assert_eq!(ids(&out, 1), vec![0, 1, 2]);
-        d.acked(&[1], None);
-        d.redeliver(1, None);
-        d.flow(1, 2);
-        assert_eq!(d.next_request(), Some(ReadRequest::Replay(vec![0, 2])));
-        let again = d.on_entries(0, read(0..1).into_iter().chain(read(2..3)).collect(), true);
-        assert!(again[0].1.iter().all(|d| d.redelivery_count == 0));
-    }
-
-    #[test]
-    fn shared_round_robins_and_counts_redeliveries_when_a_consumer_leaves() {
-        let mut d = DispatcherState::new(100, 0);
-        d.add_consumer(1, "a".into(), 0, SubType::Shared);
-        d.add_consumer(2, "b".into(), 0, SubType::Shared);
-        d.flow(1, 10);
-        d.flow(2, 10);
-        d.next_request();
-        let out = d.on_entries(0, read(0..4), false);
-        assert_eq!(ids(&out, 1), vec![0, 2]);
-        assert_eq!(ids(&out, 2), vec![1, 3]);
-        d.remove_consumer(1);
-        assert_eq!(d.next_request(), Some(ReadRequest::Replay(vec![0, 2])));
-        let out = d.on_entries(0, read(0..1).into_iter().chain(read(2..3)).collect(), true);
-        assert_eq!(ids(&out, 2), vec![0, 2]);
-        assert!(out[0].1.iter().all(|d| d.redelivery_count == 1));
-    }
-
-    #[test]
-    fn a_consumer_without_permits_does_not_stall_the_others() {
-        let mut d = DispatcherState::new(100, 0);
-        d.add_consumer(1, "slow".into(), 0, SubType::Shared);
-        d.add_consumer(2, "fast".into(), 0, SubType::Shared);
-        d.flow(2, 5);
-        d.next_request();
-        let out = d.on_entries(0, read(0..5), false);
-        assert_eq!(ids(&out, 2), vec![0, 1, 2, 3, 4]);
-        assert!(ids(&out, 1).is_empty());
-    }
-
-    #[test]
-    fn entries_of_a_stale_epoch_are_dropped() {
-        let mut d = DispatcherState::new(100, 0);
-        d.add_consumer(1, "a".into(), 0, SubType::Exclusive);
-        d.flow(1, 5);
-        d.next_request();
-        d.reset(3);
-        assert!(d.on_entries(0, read(0..2), false).is_empty());
-        assert_eq!(d.next_request(), Some(ReadRequest::Fresh(5)));
-        assert_eq!(ids(&d.on_entries(3, read(0..2), false), 1), vec![0, 1]);
-    }
-
-    #[test]
-    fn unacked_limit_pauses_shared_dispatch_until_acks_arrive() {
-        let mut d = DispatcherState::new(100, 2);
-        d.add_consumer(1, "a".into(), 0, SubType::Shared);
-        d.flow(1, 10);
-        d.next_request();
-        let out = d.on_entries(0, read(0..3), false);
-        assert_eq!(ids(&out, 1), vec![0, 1], "blocked at 2 unacked");
-        assert_eq!(d.next_request(), None);
-        d.acked(&[0, 1], None);
-        assert_eq!(d.next_request(), Some(ReadRequest::Replay(vec![2])));
     }
 }

@@ -190,7 +190,12 @@ impl Handler<SendMessage> for Producer {
         };
         // `do_send` keeps this producer's entries in SEND order; the gate bounds the queue.
         let (reply, outcome) = oneshot::channel();
-        self.topic.do_send(Publish { producer_handle: self.handle, meta, data: msg.payload.data, reply });
+        self.topic.do_send(Publish {
+            producer_handle: self.handle,
+            meta,
+            data: msg.payload.data,
+            reply,
+        });
         let fut = wrap_future::<_, Self>(outcome).map(move |sent, act, ctx| {
             let outcome = sent.unwrap_or_else(|_| Err(RequestError::unavailable("the topic")));
             let ready = act.receipts.complete(slot, outcome);

@@ -1,9 +1,6 @@
 //! The StorageWriter actor: runs each group's write and fsync on the blocking pool.
 
-use actix::{
-    fut::wrap_future, Actor, ActorFutureExt, AsyncContext, Context, Handler,
-    Supervised,
-};
+use actix::{fut::wrap_future, Actor, ActorFutureExt, AsyncContext, Context, Handler, Supervised};
 use geminga_storage::Storage;
 use tokio::sync::oneshot;
 use tracing::{error, warn};

@@ -29,7 +29,11 @@ pub fn persist(
 ) -> impl std::future::Future<Output = Result<(), RequestError>> {
     let (reply, outcome) = oneshot::channel();
     writer.do_send(Persist { ops, reply });
-    async move { outcome.await.unwrap_or_else(|_| Err(RequestError::unavailable("the storage writer"))) }
+    async move {
+        outcome
+            .await
+            .unwrap_or_else(|_| Err(RequestError::unavailable("the storage writer")))
+    }
 }
 
 /// Lifts the fence put on a ledger after a failed write, once its topic has reloaded its state.

@@ -12,11 +12,12 @@ use tokio::sync::oneshot;
 use tracing::{info_span, warn, Span};
 
 use super::{messages::*, state::AttachedConsumer, state::SubscriptionState};
+use crate::dispatcher::AddConsumerError;
 use crate::{
     consumer::{Consumer, Disconnect},
     context::BrokerContext,
     dispatcher::{
-        AddDispatchConsumer, Redeliver, Dispatcher, Entries, EntriesAcked, RemoveDispatchConsumer,
+        AddDispatchConsumer, Dispatcher, Entries, EntriesAcked, Redeliver, RemoveDispatchConsumer,
         ResetDispatcher, ShutdownDispatcher,
     },
     error::RequestError,
@@ -146,11 +147,15 @@ impl Subscription {
 
     /// Re-reads everything unacked from the ack floor; the dispatcher forgets what is pending.
     fn rewind(&mut self, ctx: &mut Context<Self>) {
-        let Some(state) = self.state.as_mut() else { return };
+        let Some(state) = self.state.as_mut() else {
+            return;
+        };
         state.rewind();
         self.last_epoch = state.epoch();
         if let Some(dispatcher) = &self.dispatcher {
-            dispatcher.do_send(ResetDispatcher { epoch: state.epoch() });
+            dispatcher.do_send(ResetDispatcher {
+                epoch: state.epoch(),
+            });
         }
         self.read_next(ctx);
     }
@@ -186,7 +191,10 @@ impl Subscription {
         };
         self.persist_in_flight = true;
         let ledger_id = self.record.ledger_id;
-        let write = persist(self.broker.writer(), vec![WriteOp::Cursor { ledger_id, update }]);
+        let write = persist(
+            self.broker.writer(),
+            vec![WriteOp::Cursor { ledger_id, update }],
+        );
         let fut = wrap_future::<_, Self>(write).map(move |result, act, ctx| {
             act.persist_in_flight = false;
             for waiter in waiters {
@@ -364,42 +372,66 @@ impl Supervised for Subscription {
 }
 
 impl Handler<AddConsumer> for Subscription {
-    type Result = Result<Attached, RequestError>;
+    type Result = ResponseActFuture<Self, Result<Attached, RequestError>>;
 
+    /// Applies the attachment rules, then lets the dispatcher check what only it knows
+    /// (Key_Shared modes and hash ranges) before the consumer counts as attached.
     fn handle(&mut self, msg: AddConsumer, ctx: &mut Context<Self>) -> Self::Result {
         let unavailable = || RequestError::unavailable("the subscription");
-        let dispatcher = self.dispatcher.clone().ok_or_else(unavailable)?;
-        let state = self.state.as_mut().ok_or_else(unavailable)?;
+        let (Some(dispatcher), Some(state)) = (self.dispatcher.clone(), self.state.as_mut()) else {
+            return Box::pin(actix::fut::ready(Err(unavailable())));
+        };
         let spec = msg.spec;
-        state.add_consumer(AttachedConsumer {
+        let attach = state.add_consumer(AttachedConsumer {
             key: spec.key,
             name: spec.name.clone(),
             sub_type: spec.sub_type,
-        })?;
-        self.consumers.insert(spec.key, spec.addr.clone());
-        dispatcher.do_send(AddDispatchConsumer { spec });
-        Ok(Attached {
+        });
+        if let Err(e) = attach {
+            return Box::pin(actix::fut::ready(Err(e)));
+        }
+        let key = spec.key;
+        self.consumers.insert(key, spec.addr.clone());
+        let attached = Attached {
             subscription: ctx.address(),
-            dispatcher,
+            dispatcher: dispatcher.clone(),
             ledger_id: self.record.ledger_id,
-        })
+        };
+        let added = dispatcher.send(AddDispatchConsumer { spec });
+        Box::pin(wrap_future::<_, Self>(added).map(move |added, act, ctx| {
+            let refusal = match added {
+                Ok(Ok(())) => return Ok(attached),
+                Ok(Err(AddConsumerError::HashRangeConflict { reason })) => {
+                    RequestError::ConsumerAssign {
+                        subscription: act.name.clone(),
+                        reason,
+                    }
+                }
+                Ok(Err(refused)) => RequestError::ConsumerBusy {
+                    subscription: act.name.clone(),
+                    reason: refused.to_string(),
+                },
+                Err(e) => RequestError::from(e),
+            };
+            act.detach(key, ctx);
+            Err(refusal)
+        }))
     }
 }
 
-impl Handler<RemoveConsumer> for Subscription {
-    type Result = ();
-
-    fn handle(&mut self, msg: RemoveConsumer, ctx: &mut Context<Self>) {
+impl Subscription {
+    /// Forgets a consumer: the dispatcher redelivers what it held; a reader may retire.
+    fn detach(&mut self, key: u64, ctx: &mut Context<Self>) {
         let Some(state) = self.state.as_mut() else {
             return;
         };
         let single_active = state.is_single_active();
-        if !state.remove_consumer(msg.key) {
+        if !state.remove_consumer(key) {
             return;
         }
-        self.consumers.remove(&msg.key);
+        self.consumers.remove(&key);
         if let Some(dispatcher) = &self.dispatcher {
-            dispatcher.do_send(RemoveDispatchConsumer { key: msg.key });
+            dispatcher.do_send(RemoveDispatchConsumer { key });
         }
         if state.should_retire() {
             return self.retire(ctx);
@@ -411,16 +443,29 @@ impl Handler<RemoveConsumer> for Subscription {
     }
 }
 
+impl Handler<RemoveConsumer> for Subscription {
+    type Result = ();
+
+    fn handle(&mut self, msg: RemoveConsumer, ctx: &mut Context<Self>) {
+        self.detach(msg.key, ctx);
+    }
+}
+
 impl Handler<RedeliverAll> for Subscription {
     type Result = ();
 
     fn handle(&mut self, msg: RedeliverAll, ctx: &mut Context<Self>) {
-        let Some(state) = self.state.as_ref() else { return };
+        let Some(state) = self.state.as_ref() else {
+            return;
+        };
         if state.is_single_active() {
             // As Pulsar's single-active dispatchers do: re-read from the ack floor, in order.
             self.rewind(ctx);
         } else if let Some(dispatcher) = &self.dispatcher {
-            dispatcher.do_send(Redeliver { key: msg.key, ids: None });
+            dispatcher.do_send(Redeliver {
+                key: msg.key,
+                ids: None,
+            });
         }
     }
 }

@@ -7,6 +7,7 @@ mod state;
 pub use actor::Subscription;
 pub use messages::{
     Ack, AddConsumer, Demand, DispatcherRestarted, EntriesAvailable, GetLastMessageId,
-    LastMessageId, ReadIds, RedeliverAll, RemoveConsumer, Seek, SeekTarget, ShutdownSubscription, Unsubscribe,
+    LastMessageId, ReadIds, RedeliverAll, RemoveConsumer, Seek, SeekTarget, ShutdownSubscription,
+    Unsubscribe,
 };
 pub use state::{AckOutcome, AttachedConsumer, SubscriptionState};

@@ -111,7 +111,10 @@ impl SubscriptionState {
 
     /// Whether one consumer at a time receives everything (Exclusive, Failover).
     pub fn is_single_active(&self) -> bool {
-        matches!(self.sub_type(), Some(SubType::Exclusive | SubType::Failover))
+        matches!(
+            self.sub_type(),
+            Some(SubType::Exclusive | SubType::Failover)
+        )
     }
 
     /// The type set by the attached consumers, if any are attached.

@@ -292,7 +292,10 @@ impl Handler<Publish> for Topic {
             }
         };
         let entry_id = entry.entry_id;
-        let write = persist(self.broker.writer(), vec![WriteOp::Append { ledger_id, entry }]);
+        let write = persist(
+            self.broker.writer(),
+            vec![WriteOp::Append { ledger_id, entry }],
+        );
         let reply = msg.reply;
         ctx.spawn(wrap_future::<_, Self>(write).map(move |result, act, ctx| {
             act.on_write_result(entry_id, &result, ctx);

@@ -83,6 +83,8 @@ pub struct ConsumerSpec {
     pub key: u64,
     /// The id the client uses for this consumer on its connection.
     pub consumer_id: u64,
+    /// Partition index of the topic (`-partition-N`), -1 when not partitioned (Failover).
+    pub partition: i32,
     /// Consumer name (used by Failover ordering).
     pub name: String,
     /// Subscription type requested.

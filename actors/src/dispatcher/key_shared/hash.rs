@@ -60,7 +60,10 @@ mod tests {
         let tail = chunks.remainder();
         for chunk in chunks {
             let k = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-            h = (h ^ mix(k)).rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64);
+            h = (h ^ mix(k))
+                .rotate_left(13)
+                .wrapping_mul(5)
+                .wrapping_add(0xe654_6b64);
         }
         let mut k = 0u32;
         for (i, b) in tail.iter().enumerate() {
@@ -77,8 +80,21 @@ mod tests {
 
     #[test]
     fn the_crate_matches_the_reference_murmur3() {
-        for key in ["", "a", "ab", "abc", "abcd", "hello", "key-1234567", "NONE_KEY"] {
-            assert_eq!(murmur3_32(key.as_bytes()), reference(key.as_bytes()), "{key}");
+        for key in [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "abcd",
+            "hello",
+            "key-1234567",
+            "NONE_KEY",
+        ] {
+            assert_eq!(
+                murmur3_32(key.as_bytes()),
+                reference(key.as_bytes()),
+                "{key}"
+            );
         }
         assert_eq!(murmur3_32(b"hello"), 0x248b_fa47, "published test vector");
     }

@@ -11,8 +11,8 @@ pub mod sticky;
 
 use geminga_protocol::proto::{KeySharedMeta, KeySharedMode};
 
-use self::{hash::ring_slot, hash::sticky_slot, order::KeyOrder, ring::HashRing};
 use self::sticky::StickyRanges;
+use self::{hash::ring_slot, hash::sticky_slot, order::KeyOrder, ring::HashRing};
 use super::consumers::{AddConsumerError, DispatchConsumer};
 
 /// How the slots are split.

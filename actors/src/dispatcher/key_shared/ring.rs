@@ -31,7 +31,9 @@ pub struct HashRing {
 }
 
 fn point_slot(name: &str, name_index: u32, point: u32) -> u32 {
-    ring_slot(murmur3_32(format!("{name}\0{name_index}\0{point}").as_bytes()))
+    ring_slot(murmur3_32(
+        format!("{name}\0{name_index}\0{point}").as_bytes(),
+    ))
 }
 
 impl HashRing {
@@ -152,7 +154,10 @@ mod tests {
         assert_eq!(total, MAX_SLOT);
         for key in 1..=4 {
             let share = owned_slots(&ring, key);
-            assert!(share > MAX_SLOT / 8, "consumer {key} owns only {share} slots");
+            assert!(
+                share > MAX_SLOT / 8,
+                "consumer {key} owns only {share} slots"
+            );
         }
     }
 
@@ -165,7 +170,10 @@ mod tests {
         ring.add(3, "c");
         for (slot, old) in (1..=MAX_SLOT).zip(before) {
             let new = ring.select(slot);
-            assert!(new == old || new == Some(3), "slot {slot} moved {old:?} -> {new:?}");
+            assert!(
+                new == old || new == Some(3),
+                "slot {slot} moved {old:?} -> {new:?}"
+            );
         }
         ring.remove(3);
         assert_eq!(owned_slots(&ring, 3), 0);

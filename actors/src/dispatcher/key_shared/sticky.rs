@@ -31,8 +31,12 @@ impl StickyRanges {
         }
         let mut accepted: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
         for range in ranges {
-            let (Ok(start), Ok(end)) = (u32::try_from(range.start), u32::try_from(range.end)) else {
-                return Err(format!("hash range [{}, {}] is negative", range.start, range.end));
+            let (Ok(start), Ok(end)) = (u32::try_from(range.start), u32::try_from(range.end))
+            else {
+                return Err(format!(
+                    "hash range [{}, {}] is negative",
+                    range.start, range.end
+                ));
             };
             if start > end || end > MAX_SLOT {
                 return Err(format!(
