@@ -186,6 +186,8 @@ async fn boot(config: BrokerConfig) -> Result<Running, BrokerError> {
     let advertised = Advertised {
         service_url: service_url.clone(),
         service_url_tls: None,
+        http_url: None,
+        listeners: std::collections::BTreeMap::new(),
     };
     let system = ActorSystem::start(
         actor_config(&config),
