@@ -237,7 +237,9 @@ impl MetadataService {
     }
 
     pub(super) fn delete_key(&self, key: &str, expected: Option<u64>) -> Result<(), MetadataError> {
-        self.store.delete(key, expected).map_err(|e| conflict_or(e, key))
+        self.store
+            .delete(key, expected)
+            .map_err(|e| conflict_or(e, key))
     }
 
     /// Read-modify-write with compare-and-set, retried when a concurrent writer got there

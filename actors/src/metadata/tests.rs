@@ -9,7 +9,8 @@ use crate::ownership::BundleRange;
 
 fn service() -> MetadataService {
     let svc = MetadataService::new(Arc::new(MemoryMetadataStore::default()), 4);
-    svc.bootstrap("standalone", &ClusterData::default()).unwrap();
+    svc.bootstrap("standalone", &ClusterData::default())
+        .unwrap();
     svc
 }
 
@@ -36,14 +37,18 @@ fn bootstrap_creates_standalone_public_and_default_once() {
     assert_eq!(svc.namespaces("public").unwrap(), ["public/default"]);
     let policies = svc.policies(&ns("public/default")).unwrap();
     assert_eq!(policies.bundles.unwrap().num_bundles, 4);
-    assert_eq!(policies.replication_clusters, BTreeSet::from(["standalone".to_owned()]));
+    assert_eq!(
+        policies.replication_clusters,
+        BTreeSet::from(["standalone".to_owned()])
+    );
     // A second start keeps what the operator changed.
     svc.update_policies(&ns("public/default"), |p| {
         p.deleted = true;
         Ok(())
     })
     .unwrap();
-    svc.bootstrap("standalone", &ClusterData::default()).unwrap();
+    svc.bootstrap("standalone", &ClusterData::default())
+        .unwrap();
     assert!(svc.policies(&ns("public/default")).unwrap().deleted);
 }
 
@@ -56,12 +61,20 @@ fn tenant_lifecycle_and_status_errors() {
         Err(MetadataError::AlreadyExists { .. })
     ));
     assert_eq!(
-        svc.create_tenant("other", &tenant_in("nowhere")).unwrap_err().http_status(),
+        svc.create_tenant("other", &tenant_in("nowhere"))
+            .unwrap_err()
+            .http_status(),
         412
     );
-    assert_eq!(svc.create_tenant("bad name", &TenantInfo::default()).unwrap_err().http_status(), 400);
+    assert_eq!(
+        svc.create_tenant("bad name", &TenantInfo::default())
+            .unwrap_err()
+            .http_status(),
+        400
+    );
     assert_eq!(svc.tenants().unwrap(), ["acme", "public"]);
-    svc.create_namespace(&ns("acme/ns1"), Policies::default()).unwrap();
+    svc.create_namespace(&ns("acme/ns1"), Policies::default())
+        .unwrap();
     let err = svc.delete_tenant("acme").unwrap_err();
     assert_eq!(err.http_status(), 409, "{err}");
     svc.delete_namespace(&ns("acme/ns1")).unwrap();
@@ -82,13 +95,18 @@ fn update_tenant_replaces_the_info_and_keeps_unknown_fields() {
     let stored = svc.tenant("t").unwrap();
     assert_eq!(stored.admin_roles.len(), 2);
     assert_eq!(stored.other.get("x"), Some(&serde_json::json!(1)));
-    assert_eq!(svc.update_tenant("nope", &info).unwrap_err().http_status(), 404);
+    assert_eq!(
+        svc.update_tenant("nope", &info).unwrap_err().http_status(),
+        404
+    );
 }
 
 #[test]
 fn namespace_needs_its_tenant_and_is_unique() {
     let svc = service();
-    let err = svc.create_namespace(&ns("ghost/ns"), Policies::default()).unwrap_err();
+    let err = svc
+        .create_namespace(&ns("ghost/ns"), Policies::default())
+        .unwrap_err();
     assert_eq!(err.http_status(), 404);
     assert_eq!(
         svc.create_namespace(&ns("public/default"), Policies::default())
@@ -114,10 +132,18 @@ fn split_bundle_is_stored() {
     let svc = service();
     let range = BundleRange::parse("0x40000000_0x80000000").unwrap();
     let (a, b) = svc.split_bundle(&ns("public/default"), &range).unwrap();
-    assert_eq!((a.to_string().as_str(), b.to_string().as_str()), ("0x40000000_0x60000000", "0x60000000_0x80000000"));
+    assert_eq!(
+        (a.to_string().as_str(), b.to_string().as_str()),
+        ("0x40000000_0x60000000", "0x60000000_0x80000000")
+    );
     let bundles = svc.bundles(&ns("public/default")).unwrap();
     assert_eq!(bundles.ranges().len(), 5);
-    assert_eq!(svc.split_bundle(&ns("public/default"), &range).unwrap_err().http_status(), 404);
+    assert_eq!(
+        svc.split_bundle(&ns("public/default"), &range)
+            .unwrap_err()
+            .http_status(),
+        404
+    );
 }
 
 #[test]
@@ -129,19 +155,43 @@ fn partitioned_topics_grow_only_and_block_namespace_deletion() {
         ..PartitionedTopicMetadata::default()
     };
     svc.create_partitioned(&t, meta.clone()).unwrap();
-    assert_eq!(svc.create_partitioned(&t, meta).unwrap_err().http_status(), 409);
+    assert_eq!(
+        svc.create_partitioned(&t, meta).unwrap_err().http_status(),
+        409
+    );
     assert_eq!(svc.partitioned_metadata(&t).unwrap().unwrap().partitions, 3);
     // A partition's name resolves to its base name's metadata.
-    assert_eq!(svc.partitioned_metadata(&t.partition_name(1)).unwrap().unwrap().partitions, 3);
-    assert_eq!(svc.update_partitioned(&t, 3).unwrap_err().http_status(), 412);
-    assert_eq!(svc.update_partitioned(&t, 2).unwrap_err().http_status(), 412);
+    assert_eq!(
+        svc.partitioned_metadata(&t.partition_name(1))
+            .unwrap()
+            .unwrap()
+            .partitions,
+        3
+    );
+    assert_eq!(
+        svc.update_partitioned(&t, 3).unwrap_err().http_status(),
+        412
+    );
+    assert_eq!(
+        svc.update_partitioned(&t, 2).unwrap_err().http_status(),
+        412
+    );
     assert_eq!(svc.update_partitioned(&t, 5).unwrap(), 3);
     assert_eq!(
-        svc.partitioned_topics(&ns("public/default"), TopicDomain::Persistent).unwrap(),
+        svc.partitioned_topics(&ns("public/default"), TopicDomain::Persistent)
+            .unwrap(),
         [("persistent://public/default/orders".to_owned(), 5)]
     );
-    assert!(svc.partitioned_topics(&ns("public/default"), TopicDomain::NonPersistent).unwrap().is_empty());
-    assert_eq!(svc.delete_namespace(&ns("public/default")).unwrap_err().http_status(), 409);
+    assert!(svc
+        .partitioned_topics(&ns("public/default"), TopicDomain::NonPersistent)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        svc.delete_namespace(&ns("public/default"))
+            .unwrap_err()
+            .http_status(),
+        409
+    );
     assert_eq!(svc.delete_partitioned(&t).unwrap().partitions, 5);
     assert_eq!(svc.delete_partitioned(&t).unwrap_err().http_status(), 404);
     svc.delete_namespace(&ns("public/default")).unwrap();
@@ -155,12 +205,29 @@ fn partitioned_topic_needs_a_namespace_and_a_sane_count() {
         ..PartitionedTopicMetadata::default()
     };
     let missing = topic("persistent://public/ghost/t");
-    assert_eq!(svc.create_partitioned(&missing, meta(2)).unwrap_err().http_status(), 404);
-    let t = topic("persistent://public/default/t");
-    assert_eq!(svc.create_partitioned(&t, meta(0)).unwrap_err().http_status(), 400);
-    assert_eq!(svc.create_partitioned(&t, meta(MAX_PARTITIONS + 1)).unwrap_err().http_status(), 400);
     assert_eq!(
-        svc.create_partitioned(&t.partition_name(0), meta(2)).unwrap_err().http_status(),
+        svc.create_partitioned(&missing, meta(2))
+            .unwrap_err()
+            .http_status(),
+        404
+    );
+    let t = topic("persistent://public/default/t");
+    assert_eq!(
+        svc.create_partitioned(&t, meta(0))
+            .unwrap_err()
+            .http_status(),
+        400
+    );
+    assert_eq!(
+        svc.create_partitioned(&t, meta(MAX_PARTITIONS + 1))
+            .unwrap_err()
+            .http_status(),
+        400
+    );
+    assert_eq!(
+        svc.create_partitioned(&t.partition_name(0), meta(2))
+            .unwrap_err()
+            .http_status(),
         400
     );
 }
@@ -169,15 +236,18 @@ fn partitioned_topic_needs_a_namespace_and_a_sane_count() {
 fn admission_follows_namespace_and_partitions() {
     let svc = service();
     let on = AutoTopicCreation::default();
-    let off = AutoTopicCreation {
-        allow: false,
-        ..on
-    };
+    let off = AutoTopicCreation { allow: false, ..on };
     let plain = topic("persistent://public/default/plain");
     assert_eq!(svc.admit_topic(&plain, on).unwrap(), TopicAdmission::Create);
-    assert_eq!(svc.admit_topic(&plain, off).unwrap(), TopicAdmission::ExistingOnly);
+    assert_eq!(
+        svc.admit_topic(&plain, off).unwrap(),
+        TopicAdmission::ExistingOnly
+    );
     let missing = topic("persistent://nobody/default/x");
-    assert_eq!(svc.admit_topic(&missing, on).unwrap_err().http_status(), 404);
+    assert_eq!(
+        svc.admit_topic(&missing, on).unwrap_err().http_status(),
+        404
+    );
 
     let parted = topic("persistent://public/default/parted");
     svc.create_partitioned(
@@ -189,8 +259,14 @@ fn admission_follows_namespace_and_partitions() {
     )
     .unwrap();
     // Partitions of a partitioned topic are created even with auto-creation off.
-    assert_eq!(svc.admit_topic(&parted.partition_name(1), off).unwrap(), TopicAdmission::Create);
-    assert_eq!(svc.admit_topic(&parted.partition_name(2), off).unwrap(), TopicAdmission::ExistingOnly);
+    assert_eq!(
+        svc.admit_topic(&parted.partition_name(1), off).unwrap(),
+        TopicAdmission::Create
+    );
+    assert_eq!(
+        svc.admit_topic(&parted.partition_name(2), off).unwrap(),
+        TopicAdmission::ExistingOnly
+    );
     assert_eq!(svc.admit_topic(&parted, on).unwrap_err().http_status(), 412);
 }
 
@@ -209,7 +285,10 @@ fn namespace_override_beats_the_broker_setting() {
         }),
     )
     .unwrap();
-    assert_eq!(svc.admit_topic(&t, broker).unwrap(), TopicAdmission::ExistingOnly);
+    assert_eq!(
+        svc.admit_topic(&t, broker).unwrap(),
+        TopicAdmission::ExistingOnly
+    );
     svc.set_auto_topic_creation(&default, None).unwrap();
     assert_eq!(svc.admit_topic(&t, broker).unwrap(), TopicAdmission::Create);
     let bad = AutoTopicCreationOverride {
@@ -217,7 +296,12 @@ fn namespace_override_beats_the_broker_setting() {
         topic_type: "sharded".into(),
         default_num_partitions: None,
     };
-    assert_eq!(svc.set_auto_topic_creation(&default, Some(bad)).unwrap_err().http_status(), 400);
+    assert_eq!(
+        svc.set_auto_topic_creation(&default, Some(bad))
+            .unwrap_err()
+            .http_status(),
+        400
+    );
 }
 
 #[test]
@@ -236,16 +320,35 @@ fn partitioned_auto_creation_creates_metadata_on_first_query() {
     let broker = AutoTopicCreation::default();
     let t = topic("persistent://public/default/fresh");
     // Without the auto-create flag (plain admin GET) nothing is created.
-    assert_eq!(svc.partitions_for_client(&t, broker, false, false).unwrap(), 0);
-    assert_eq!(svc.partitions_for_client(&t, broker, false, true).unwrap(), 3);
+    assert_eq!(
+        svc.partitions_for_client(&t, broker, false, false).unwrap(),
+        0
+    );
+    assert_eq!(
+        svc.partitions_for_client(&t, broker, false, true).unwrap(),
+        3
+    );
     assert_eq!(svc.partitioned_metadata(&t).unwrap().unwrap().partitions, 3);
     // An existing non-partitioned topic stays non-partitioned.
     let existing = topic("persistent://public/default/existing");
-    assert_eq!(svc.partitions_for_client(&existing, broker, true, true).unwrap(), 0);
+    assert_eq!(
+        svc.partitions_for_client(&existing, broker, true, true)
+            .unwrap(),
+        0
+    );
     // Partition names are never partitioned themselves.
-    assert_eq!(svc.partitions_for_client(&t.partition_name(0), broker, false, true).unwrap(), 0);
+    assert_eq!(
+        svc.partitions_for_client(&t.partition_name(0), broker, false, true)
+            .unwrap(),
+        0
+    );
     let missing = topic("persistent://public/ghost/x");
-    assert_eq!(svc.partitions_for_client(&missing, broker, false, true).unwrap_err().http_status(), 404);
+    assert_eq!(
+        svc.partitions_for_client(&missing, broker, false, true)
+            .unwrap_err()
+            .http_status(),
+        404
+    );
 }
 
 #[test]
@@ -254,14 +357,21 @@ fn topic_policies_round_trip_on_the_base_name() {
     let t = topic("persistent://public/default/pol");
     assert!(svc.topic_policies(&t).unwrap().is_none());
     let mut policies = TopicPolicies::default();
-    policies.fields.insert("messageTTLInSeconds".into(), serde_json::json!(60));
+    policies
+        .fields
+        .insert("messageTTLInSeconds".into(), serde_json::json!(60));
     svc.set_topic_policies(&t, &policies).unwrap();
-    assert_eq!(svc.topic_policies(&t.partition_name(0)).unwrap(), Some(policies));
+    assert_eq!(
+        svc.topic_policies(&t.partition_name(0)).unwrap(),
+        Some(policies)
+    );
     svc.delete_topic_policies(&t).unwrap();
     assert!(svc.topic_policies(&t).unwrap().is_none());
     let missing = topic("persistent://public/ghost/x");
     assert_eq!(
-        svc.set_topic_policies(&missing, &TopicPolicies::default()).unwrap_err().http_status(),
+        svc.set_topic_policies(&missing, &TopicPolicies::default())
+            .unwrap_err()
+            .http_status(),
         404
     );
 }
@@ -272,7 +382,10 @@ fn policies_json_uses_pulsars_names_and_keeps_unknown_fields() {
         "replication_clusters":["standalone"],"message_ttl_in_seconds":30,
         "autoTopicCreationOverride":{"allowAutoTopicCreation":true,"topicType":"partitioned","defaultNumPartitions":2}}"#;
     let policies: Policies = serde_json::from_str(json).unwrap();
-    assert_eq!(policies.other.get("message_ttl_in_seconds"), Some(&serde_json::json!(30)));
+    assert_eq!(
+        policies.other.get("message_ttl_in_seconds"),
+        Some(&serde_json::json!(30))
+    );
     let back = serde_json::to_value(&policies).unwrap();
     assert_eq!(back["message_ttl_in_seconds"], 30);
     assert_eq!(back["autoTopicCreationOverride"]["defaultNumPartitions"], 2);

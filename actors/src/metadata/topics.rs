@@ -67,7 +67,11 @@ impl MetadataService {
     /// # Errors
     /// [`MetadataError::NotFound`], [`MetadataError::Precondition`] when `partitions` is not
     /// larger than now, [`MetadataError::Invalid`] past [`MAX_PARTITIONS`], store failures.
-    pub fn update_partitioned(&self, topic: &TopicName, partitions: u32) -> Result<u32, MetadataError> {
+    pub fn update_partitioned(
+        &self,
+        topic: &TopicName,
+        partitions: u32,
+    ) -> Result<u32, MetadataError> {
         check_partition_count(partitions)?;
         let mut previous = 0;
         self.update_json::<PartitionedTopicMetadata>(
@@ -129,7 +133,10 @@ impl MetadataService {
     ///
     /// # Errors
     /// Store failures.
-    pub fn topic_policies(&self, topic: &TopicName) -> Result<Option<TopicPolicies>, MetadataError> {
+    pub fn topic_policies(
+        &self,
+        topic: &TopicName,
+    ) -> Result<Option<TopicPolicies>, MetadataError> {
         Ok(self
             .get_json(&topic_key(TOPIC_POLICIES, topic))?
             .map(|(p, _)| p))

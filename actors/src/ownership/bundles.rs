@@ -36,7 +36,8 @@ pub struct BundleRange {
 impl BundleRange {
     /// Whether `hash` falls into this bundle.
     pub fn contains(&self, hash: u32) -> bool {
-        hash >= self.lower && (hash < self.upper || (self.upper == FULL_UPPER && hash == FULL_UPPER))
+        hash >= self.lower
+            && (hash < self.upper || (self.upper == FULL_UPPER && hash == FULL_UPPER))
     }
 
     /// Parses Pulsar's bundle name `0x00000000_0x40000000`.
@@ -67,7 +68,9 @@ impl fmt::Display for BundleRange {
 
 /// `0x` + hex, as Pulsar writes boundaries.
 fn parse_boundary(text: &str) -> Option<u32> {
-    let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"))?;
+    let digits = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))?;
     u32::from_str_radix(digits, 16).ok()
 }
 
@@ -120,7 +123,8 @@ impl NamespaceBundles {
             })
             .collect::<Result<Vec<u32>, _>>()?;
         let increasing = boundaries.windows(2).all(|w| matches!(w, [a, b] if a < b));
-        let spans = boundaries.first() == Some(&FULL_LOWER) && boundaries.last() == Some(&FULL_UPPER);
+        let spans =
+            boundaries.first() == Some(&FULL_LOWER) && boundaries.last() == Some(&FULL_UPPER);
         if !increasing || !spans || boundaries.len() < 2 {
             return Err(MetadataError::invalid(
                 "bundle boundaries must increase from 0x00000000 to 0xffffffff",
@@ -132,7 +136,12 @@ impl NamespaceBundles {
     /// The stored form.
     pub fn to_data(&self) -> BundlesData {
         BundlesData {
-            boundaries: self.boundaries.iter().copied().map(format_boundary).collect(),
+            boundaries: self
+                .boundaries
+                .iter()
+                .copied()
+                .map(format_boundary)
+                .collect(),
             num_bundles: u32::try_from(self.boundaries.len().saturating_sub(1)).unwrap_or(u32::MAX),
         }
     }
@@ -180,7 +189,10 @@ impl NamespaceBundles {
     /// [`MetadataError::NotFound`] when `range` is not a bundle of this namespace,
     /// [`MetadataError::Precondition`] when it is too small to split or the namespace already
     /// has [`MAX_BUNDLES`].
-    pub fn split(&mut self, range: &BundleRange) -> Result<(BundleRange, BundleRange), MetadataError> {
+    pub fn split(
+        &mut self,
+        range: &BundleRange,
+    ) -> Result<(BundleRange, BundleRange), MetadataError> {
         if !self.contains(range) {
             return Err(MetadataError::not_found(format!("bundle {range}")));
         }
@@ -230,14 +242,28 @@ mod tests {
         assert_eq!(bundles.to_data().num_bundles, 4);
         assert_eq!(
             bundles.to_data().boundaries,
-            ["0x00000000", "0x40000000", "0x80000000", "0xc0000000", "0xffffffff"]
+            [
+                "0x00000000",
+                "0x40000000",
+                "0x80000000",
+                "0xc0000000",
+                "0xffffffff"
+            ]
         );
     }
 
     #[test]
     fn every_hash_falls_in_exactly_one_bundle_and_the_top_is_included() {
         let bundles = NamespaceBundles::equal(3).unwrap();
-        for hash in [0, 1, 0x5555_5554, 0x5555_5555, 0xaaaa_aaaa, u32::MAX - 1, u32::MAX] {
+        for hash in [
+            0,
+            1,
+            0x5555_5554,
+            0x5555_5555,
+            0xaaaa_aaaa,
+            u32::MAX - 1,
+            u32::MAX,
+        ] {
             let hits = bundles.ranges().iter().filter(|r| r.contains(hash)).count();
             assert_eq!(hits, 1, "hash {hash:#x}");
         }
@@ -267,12 +293,21 @@ mod tests {
     fn split_of_an_unknown_bundle_is_not_found() {
         let mut bundles = NamespaceBundles::equal(4).unwrap();
         let other = BundleRange::parse("0x00000000_0x20000000").unwrap();
-        assert!(matches!(bundles.split(&other), Err(MetadataError::NotFound { .. })));
+        assert!(matches!(
+            bundles.split(&other),
+            Err(MetadataError::NotFound { .. })
+        ));
     }
 
     #[test]
     fn bad_bundle_names_and_boundaries_are_invalid() {
-        for name in ["", "0x1", "0x40000000_0x00000000", "zz_0x10", "0x0_0x100000000"] {
+        for name in [
+            "",
+            "0x1",
+            "0x40000000_0x00000000",
+            "zz_0x10",
+            "0x0_0x100000000",
+        ] {
             assert!(BundleRange::parse(name).is_err(), "{name}");
         }
         let gap = BundlesData {
@@ -285,6 +320,12 @@ mod tests {
             boundaries: Vec::new(),
             num_bundles: 8,
         };
-        assert_eq!(NamespaceBundles::from_data(&by_count).unwrap().ranges().len(), 8);
+        assert_eq!(
+            NamespaceBundles::from_data(&by_count)
+                .unwrap()
+                .ranges()
+                .len(),
+            8
+        );
     }
 }

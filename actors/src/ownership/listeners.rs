@@ -122,9 +122,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(parsed.len(), 2);
-        assert_eq!(parsed["internal"].broker_url.as_deref(), Some("pulsar://10.0.0.1:6650"));
-        assert_eq!(parsed["internal"].broker_url_tls.as_deref(), Some("pulsar+ssl://10.0.0.1:6651"));
-        assert_eq!(parsed["external"].http_url.as_deref(), Some("http://b.example:8080"));
+        assert_eq!(
+            parsed["internal"].broker_url.as_deref(),
+            Some("pulsar://10.0.0.1:6650")
+        );
+        assert_eq!(
+            parsed["internal"].broker_url_tls.as_deref(),
+            Some("pulsar+ssl://10.0.0.1:6651")
+        );
+        assert_eq!(
+            parsed["external"].http_url.as_deref(),
+            Some("http://b.example:8080")
+        );
         assert!(parse_listeners("").unwrap().is_empty());
     }
 

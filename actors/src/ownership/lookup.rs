@@ -5,6 +5,7 @@ use thiserror::Error;
 
 use super::{BundleRange, ListenerAddress, OwnershipError, OwnershipService};
 use crate::{
+    context::BrokerContext,
     error::RequestError,
     metadata::{MetadataError, MetadataService, NamespaceName},
 };
@@ -90,4 +91,29 @@ pub fn lookup_topic(
     let owner = ownership.owner(&NamespaceName::of_topic(topic), &bundle);
     let address = owner.select(listener)?.clone();
     Ok(LookupAnswer { bundle, address })
+}
+
+/// The partition count a client is told for `topic` (PARTITIONED_METADATA, HTTP
+/// `/partitions`). With `auto_create`, a missing topic in a namespace that auto-creates
+/// partitioned topics becomes one here. Blocking.
+///
+/// # Errors
+/// [`LookupError::NamespaceMissing`] for a topic in a missing tenant or namespace, store
+/// failures.
+pub fn client_partitions(
+    context: &BrokerContext,
+    topic: &TopicName,
+    auto_create: bool,
+) -> Result<u32, LookupError> {
+    let exists = topic.is_persistent()
+        && context
+            .storage()
+            .topic(&topic.to_string())
+            .map_err(|e| LookupError::Metadata(MetadataError::from(e)))?
+            .is_some();
+    let auto = context.config().auto_topic_creation();
+    context
+        .metadata()
+        .partitions_for_client(topic, auto, exists, auto_create)
+        .map_err(|e| topic_error(topic, e))
 }

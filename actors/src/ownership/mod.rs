@@ -12,9 +12,10 @@ mod lookup;
 mod service;
 
 pub use bundles::{
-    topic_hash, BundleRange, NamespaceBundles, DEFAULT_BUNDLES, FULL_LOWER, FULL_UPPER,
-    MAX_BUNDLES,
+    topic_hash, BundleRange, NamespaceBundles, DEFAULT_BUNDLES, FULL_LOWER, FULL_UPPER, MAX_BUNDLES,
 };
 pub use listeners::{parse_listeners, ListenerAddress, ListenerError};
-pub use lookup::{bundle_of_topic, lookup_topic, topic_error, LookupAnswer, LookupError};
+pub use lookup::{
+    bundle_of_topic, client_partitions, lookup_topic, topic_error, LookupAnswer, LookupError,
+};
 pub use service::{BrokerAddresses, LocalOwnership, OwnershipError, OwnershipService};

@@ -128,7 +128,10 @@ mod tests {
     #[test]
     fn listener_name_selects_the_address_and_unknown_names_fail() {
         let a = addresses();
-        assert_eq!(a.select(None).unwrap().broker_url.as_deref(), Some("pulsar://internal:6650"));
+        assert_eq!(
+            a.select(None).unwrap().broker_url.as_deref(),
+            Some("pulsar://internal:6650")
+        );
         assert_eq!(a.select(Some("")).unwrap(), &a.default);
         assert_eq!(
             a.select(Some("external")).unwrap().broker_url.as_deref(),

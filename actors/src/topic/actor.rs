@@ -377,3 +377,6 @@ impl Handler<DurableEnd> for Topic {
         self.state.as_ref().map_or(0, TopicState::durable_next)
     }
 }
+
+mod unload;
+pub use unload::Unload;
