@@ -14,22 +14,26 @@ use crate::{
     error::RequestError,
     metadata::NamespaceName,
     ownership::topic_hash,
-    supervision::ActorKind,
+    supervision::{ActorKind, ActorTracker},
     topic::{Topic, Unload},
 };
 
+/// Whether a producer or consumer of `topic` is connected. Their actors are named
+/// `{topic}/{client id}` in the actor tree.
+pub fn topic_in_use(tracker: &ActorTracker, topic: &str) -> bool {
+    tracker.snapshot().iter().any(|actor| {
+        matches!(actor.kind, ActorKind::Producer | ActorKind::Consumer)
+            && actor
+                .name
+                .strip_prefix(topic)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
 impl TopicRegistry {
-    /// Whether a producer or consumer of `topic` is connected. Their actors are named
-    /// `{topic}/{client id}` in the actor tree.
     fn in_use(&self, topic: &str) -> bool {
-        self.broker.tracker().snapshot().iter().any(|actor| {
-            matches!(actor.kind, ActorKind::Producer | ActorKind::Consumer)
-                && actor
-                    .name
-                    .strip_prefix(topic)
-                    .and_then(|rest| rest.strip_prefix('/'))
-                    .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
-        })
+        topic_in_use(self.broker.tracker(), topic)
     }
 
     /// Takes `name` out of the live map and marks it closing; returns its actor if it was

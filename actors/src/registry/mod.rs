@@ -7,6 +7,7 @@ mod messages;
 mod watch;
 
 pub use actor::TopicRegistry;
+pub use admin::topic_in_use;
 pub use listing::{topics_hash, TopicPattern};
 pub use messages::{
     DeleteTopic, GetTopic, ListTopics, NotifyTopics, TopicExited, TopicsChanged, TopicsOfNamespace,
