@@ -189,7 +189,9 @@ async fn boot(config: BrokerConfig) -> Result<Running, BrokerError> {
     let host = advertised_host(&config, bound);
     let admin_url = format!("http://{host}:{}", admin_listener.local_addr()?.port());
     let advertised = advertised(&config, &host, bound.port(), &admin_url)?;
-    let service_url = advertised.service_url.clone();
+    // The READY line and handles name the bound listener, which is reachable from here even
+    // when the advertised listeners are for other networks.
+    let service_url = format!("pulsar://{host}:{}", bound.port());
     let system = ActorSystem::start(
         actor_config(&config),
         storage,
@@ -197,7 +199,8 @@ async fn boot(config: BrokerConfig) -> Result<Running, BrokerError> {
         config.worker_threads,
     );
     let context = system.context.clone();
-    bootstrap_metadata(&context, &config, &service_url, &admin_url).await?;
+    let cluster_url = context.advertised().service_url.clone();
+    bootstrap_metadata(&context, &config, &cluster_url, &admin_url).await?;
     actix_rt::spawn(geminga_actors::connection::serve(listener, context.clone()));
     admin::serve(admin_listener, &config, context.clone())?;
     // The worker arbiters live until the System stops; the handles are not needed.
