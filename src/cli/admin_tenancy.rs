@@ -306,13 +306,13 @@ impl NamespacesCommand {
                 if !enable && !disable {
                     return Err(AdminError::Usage("give --enable or --disable".into()));
                 }
-                let mut body = json!({
-                    "allowAutoTopicCreation": enable,
-                    "topicType": topic_type,
-                });
+                let mut body = serde_json::Map::new();
+                body.insert("allowAutoTopicCreation".into(), json!(enable));
+                body.insert("topicType".into(), json!(topic_type));
                 if let Some(n) = num_partitions {
-                    body["defaultNumPartitions"] = json!(n);
+                    body.insert("defaultNumPartitions".into(), json!(n));
                 }
+                let body = Value::Object(body);
                 let path = format!("{}/autoTopicCreation", ns_path(&namespace)?);
                 client.post(&path, Some(&body)).map(drop)
             }
