@@ -16,3 +16,4 @@ mod reader;
 mod round_trip;
 mod seek;
 mod subscription;
+mod tenancy;
