@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use geminga_protocol::proto::{
-    command_get_topics_of_namespace::Mode, base_command::Type, CommandGetTopicsOfNamespace,
+    base_command::Type, command_get_topics_of_namespace::Mode, CommandGetTopicsOfNamespace,
     CommandWatchTopicList, CommandWatchTopicListClose, ServerError,
 };
 use pulsar::consumer::InitialPosition;
@@ -56,9 +56,18 @@ async fn topics_of_namespace_by_mode_hash_and_pattern() {
     let hash = response.topics_hash.expect("hash");
 
     let answer = raw.request(topics_request(2, Mode::NonPersistent)).await;
-    assert_eq!(answer.get_topics_of_namespace_response.expect("response").topics, [np.clone()]);
+    assert_eq!(
+        answer
+            .get_topics_of_namespace_response
+            .expect("response")
+            .topics,
+        std::slice::from_ref(&np)
+    );
     let answer = raw.request(topics_request(3, Mode::All)).await;
-    let all = answer.get_topics_of_namespace_response.expect("response").topics;
+    let all = answer
+        .get_topics_of_namespace_response
+        .expect("response")
+        .topics;
     assert_eq!(all.len(), 4);
     assert!(all.contains(&np) && !all.contains(&full_name(&parted)));
 
@@ -66,7 +75,11 @@ async fn topics_of_namespace_by_mode_hash_and_pattern() {
         topics_hash: Some(hash.clone()),
         ..topics_request(4, Mode::Persistent)
     };
-    let response = raw.request(unchanged).await.get_topics_of_namespace_response.expect("response");
+    let response = raw
+        .request(unchanged)
+        .await
+        .get_topics_of_namespace_response
+        .expect("response");
     assert_eq!(response.changed, Some(false));
     assert!(response.topics.is_empty());
     assert_eq!(response.topics_hash.as_deref(), Some(hash.as_str()));
@@ -75,7 +88,11 @@ async fn topics_of_namespace_by_mode_hash_and_pattern() {
         topics_pattern: Some(format!("persistent://public/default/{base}-parted")),
         ..topics_request(5, Mode::Persistent)
     };
-    let response = raw.request(pattern).await.get_topics_of_namespace_response.expect("response");
+    let response = raw
+        .request(pattern)
+        .await
+        .get_topics_of_namespace_response
+        .expect("response");
     assert_eq!(response.filtered, Some(true));
     assert_eq!(response.topics, persistent[..2].to_vec());
 
@@ -111,20 +128,30 @@ async fn watch_topic_list_pushes_changes_to_clients_that_ask() {
     send_all(&mut p, numbered("x", 1)).await;
 
     let mut raw = Raw::connect(&broker.service_url, true).await;
-    let flags = raw.connected.connected.as_ref().and_then(|c| c.feature_flags);
+    let flags = raw
+        .connected
+        .connected
+        .as_ref()
+        .and_then(|c| c.feature_flags);
     assert_eq!(flags.and_then(|f| f.supports_topic_watchers), Some(true));
     let pattern = format!("persistent://public/default/{base}-.*");
     let success = raw.request(watch(1, 7, &pattern)).await;
-    let success = success.watch_topic_list_success.expect("WATCH_TOPIC_LIST_SUCCESS");
+    let success = success
+        .watch_topic_list_success
+        .expect("WATCH_TOPIC_LIST_SUCCESS");
     assert_eq!((success.request_id, success.watcher_id), (1, 7));
-    assert_eq!(success.topic, [first.clone()]);
+    assert_eq!(success.topic, std::slice::from_ref(&first));
     assert!(!success.topics_hash.is_empty());
 
     let second = full_name(&format!("{base}-b"));
     let _p2 = producer(&client, &second, "p2").await;
-    let update = raw.next().await.watch_topic_update.expect("WATCH_TOPIC_UPDATE");
+    let update = raw
+        .next()
+        .await
+        .watch_topic_update
+        .expect("WATCH_TOPIC_UPDATE");
     assert_eq!(update.watcher_id, 7);
-    assert_eq!(update.new_topics, [second.clone()]);
+    assert_eq!(update.new_topics, std::slice::from_ref(&second));
     assert!(update.deleted_topics.is_empty());
     assert_ne!(update.topics_hash, success.topics_hash);
 
@@ -134,16 +161,29 @@ async fn watch_topic_list_pushes_changes_to_clients_that_ask() {
     let parted = format!("{base}-c");
     let path = format!("/admin/v2/persistent/public/default/{parted}/partitions");
     expect(http::put(&broker.admin_url, &path, Some("2")).await, 204);
-    let update = raw.next().await.watch_topic_update.expect("update for partitions");
-    let partitions: Vec<String> = (0..2).map(|i| format!("{}-partition-{i}", full_name(&parted))).collect();
+    let update = raw
+        .next()
+        .await
+        .watch_topic_update
+        .expect("update for partitions");
+    let partitions: Vec<String> = (0..2)
+        .map(|i| format!("{}-partition-{i}", full_name(&parted)))
+        .collect();
     assert_eq!(update.new_topics, partitions);
     expect(http::delete(&broker.admin_url, &path).await, 204);
-    let update = raw.next().await.watch_topic_update.expect("update for deletion");
+    let update = raw
+        .next()
+        .await
+        .watch_topic_update
+        .expect("update for deletion");
     assert_eq!(update.deleted_topics, partitions);
     assert!(update.new_topics.is_empty());
 
     let closed = raw
-        .request(CommandWatchTopicListClose { request_id: 2, watcher_id: 7 })
+        .request(CommandWatchTopicListClose {
+            request_id: 2,
+            watcher_id: 7,
+        })
         .await;
     assert_eq!(closed.success.map(|s| s.request_id), Some(2));
     let _p3 = producer(&client, &full_name(&format!("{base}-d")), "p3").await;
@@ -157,10 +197,15 @@ async fn watch_topic_list_pushes_changes_to_clients_that_ask() {
 async fn watch_topic_list_is_refused_without_the_feature_flag() {
     let broker = TestBroker::start();
     let mut raw = Raw::connect(&broker.service_url, false).await;
-    let answer = raw.request(watch(1, 1, "persistent://public/default/.*")).await;
+    let answer = raw
+        .request(watch(1, 1, "persistent://public/default/.*"))
+        .await;
     assert_eq!(answer.command_type(), Some(Type::Error));
     let error = answer.error.expect("error");
-    assert_eq!((error.request_id, error.error), (1, ServerError::NotAllowedError as i32));
+    assert_eq!(
+        (error.request_id, error.error),
+        (1, ServerError::NotAllowedError as i32)
+    );
     let client = broker.client().await;
     let _p = producer(&client, &unique_topic("no-watch"), "p").await;
     raw.expect_silence(500).await;

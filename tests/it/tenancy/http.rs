@@ -22,7 +22,10 @@ impl Reply {
 
     /// The `reason` of an error body.
     pub fn reason(&self) -> String {
-        self.json()["reason"].as_str().unwrap_or_default().to_owned()
+        self.json()["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 }
 
@@ -37,9 +40,15 @@ pub async fn call(method: &str, url: String, body: Option<String>) -> Reply {
         let sent = match (method.as_str(), body) {
             ("GET", _) => agent.get(&url).call(),
             ("DELETE", _) => agent.delete(&url).call(),
-            ("PUT", Some(b)) => agent.put(&url).header("Content-Type", "application/json").send(b),
+            ("PUT", Some(b)) => agent
+                .put(&url)
+                .header("Content-Type", "application/json")
+                .send(b),
             ("PUT", None) => agent.put(&url).send_empty(),
-            ("POST", Some(b)) => agent.post(&url).header("Content-Type", "application/json").send(b),
+            ("POST", Some(b)) => agent
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .send(b),
             ("POST", None) => agent.post(&url).send_empty(),
             (other, _) => panic!("unsupported method {other}"),
         };
@@ -63,7 +72,12 @@ pub async fn put(admin_url: &str, path: &str, body: Option<&str>) -> Reply {
 
 /// POST `admin_url + path` with `body`.
 pub async fn post(admin_url: &str, path: &str, body: Option<&str>) -> Reply {
-    call("POST", format!("{admin_url}{path}"), body.map(str::to_owned)).await
+    call(
+        "POST",
+        format!("{admin_url}{path}"),
+        body.map(str::to_owned),
+    )
+    .await
 }
 
 /// DELETE `admin_url + path`.

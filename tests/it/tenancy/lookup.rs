@@ -30,16 +30,33 @@ fn lookup(topic: &str, request_id: u64, listener: Option<&str>) -> CommandLookup
 async fn http_lookup_answers_urls_and_bundle() {
     let broker = TestBroker::start();
     let a = &broker.admin_url;
-    let answer = expect(http::get(a, "/lookup/v2/topic/persistent/public/default/t1").await, 200).json();
+    let answer = expect(
+        http::get(a, "/lookup/v2/topic/persistent/public/default/t1").await,
+        200,
+    )
+    .json();
     assert_eq!(answer["brokerUrl"], broker.service_url.as_str());
     assert_eq!(answer["brokerUrlTls"], "");
     assert_eq!(answer["httpUrl"], a.as_str());
-    expect(http::get(a, "/lookup/v2/topic/persistent/public/ghost/t1").await, 404);
-    expect(http::get(a, "/lookup/v2/topic/persistent/ghost/default/t1").await, 404);
-    let non_persistent = expect(http::get(a, "/lookup/v2/topic/non-persistent/public/default/t1").await, 200).json();
+    expect(
+        http::get(a, "/lookup/v2/topic/persistent/public/ghost/t1").await,
+        404,
+    );
+    expect(
+        http::get(a, "/lookup/v2/topic/persistent/ghost/default/t1").await,
+        404,
+    );
+    let non_persistent = expect(
+        http::get(a, "/lookup/v2/topic/non-persistent/public/default/t1").await,
+        200,
+    )
+    .json();
     assert_eq!(non_persistent["brokerUrl"], broker.service_url.as_str());
 
-    let bundle = expect(http::get(a, "/lookup/v2/topic/persistent/public/default/t1/bundle").await, 200);
+    let bundle = expect(
+        http::get(a, "/lookup/v2/topic/persistent/public/default/t1/bundle").await,
+        200,
+    );
     let bundles = NamespaceBundles::equal(4).unwrap();
     let expected = bundles.find(topic_hash("persistent://public/default/t1"));
     assert_eq!(bundle.body, expected.to_string());
@@ -51,7 +68,9 @@ async fn http_lookup_answers_urls_and_bundle() {
 async fn binary_lookup_of_a_missing_namespace_is_topic_not_found() {
     let broker = TestBroker::start();
     let mut raw = Raw::connect(&broker.service_url, false).await;
-    let answer = raw.request(lookup("persistent://public/ghost/t", 1, None)).await;
+    let answer = raw
+        .request(lookup("persistent://public/ghost/t", 1, None))
+        .await;
     let response = answer.lookup_topic_response.expect("lookup response");
     assert_eq!(response.response, Some(LookupType::Failed as i32));
     assert_eq!(response.error, Some(ServerError::TopicNotFound as i32));
@@ -61,21 +80,41 @@ async fn binary_lookup_of_a_missing_namespace_is_topic_not_found() {
         request_id: 2,
         ..CommandPartitionedTopicMetadata::default()
     };
-    let answer = raw.request(meta).await.partition_metadata_response.expect("response");
+    let answer = raw
+        .request(meta)
+        .await
+        .partition_metadata_response
+        .expect("response");
     assert_eq!(
         answer.response,
         Some(command_partitioned_topic_metadata_response::LookupType::Failed as i32)
     );
     assert_eq!(answer.error, Some(ServerError::TopicNotFound as i32));
 
-    expect(http::put(&broker.admin_url, "/admin/v2/persistent/public/default/pm/partitions", Some("3")).await, 204);
-    for (topic, partitions) in [("pm", 3), ("persistent://public/default/pm-partition-1", 0), ("fresh", 0)] {
+    expect(
+        http::put(
+            &broker.admin_url,
+            "/admin/v2/persistent/public/default/pm/partitions",
+            Some("3"),
+        )
+        .await,
+        204,
+    );
+    for (topic, partitions) in [
+        ("pm", 3),
+        ("persistent://public/default/pm-partition-1", 0),
+        ("fresh", 0),
+    ] {
         let meta = CommandPartitionedTopicMetadata {
             topic: topic.to_owned(),
             request_id: 3,
             ..CommandPartitionedTopicMetadata::default()
         };
-        let answer = raw.request(meta).await.partition_metadata_response.expect("response");
+        let answer = raw
+            .request(meta)
+            .await
+            .partition_metadata_response
+            .expect("response");
         assert_eq!(answer.partitions, Some(partitions), "{topic}");
     }
 }
@@ -100,11 +139,21 @@ async fn listener_name_selects_the_advertised_url() {
     for (i, (listener, url)) in cases.into_iter().enumerate() {
         let answer = raw.request(lookup("t", i as u64, listener)).await;
         let response = answer.lookup_topic_response.expect("lookup response");
-        assert_eq!(response.response, Some(LookupType::Connect as i32), "{listener:?}");
-        assert_eq!(response.broker_service_url.as_deref(), Some(url), "{listener:?}");
+        assert_eq!(
+            response.response,
+            Some(LookupType::Connect as i32),
+            "{listener:?}"
+        );
+        assert_eq!(
+            response.broker_service_url.as_deref(),
+            Some(url),
+            "{listener:?}"
+        );
     }
     let answer = raw.request(lookup("t", 9, Some("external"))).await;
-    let tls = answer.lookup_topic_response.and_then(|r| r.broker_service_url_tls);
+    let tls = answer
+        .lookup_topic_response
+        .and_then(|r| r.broker_service_url_tls);
     assert_eq!(tls.as_deref(), Some("pulsar+ssl://external.example:16651"));
 
     let answer = raw.request(lookup("t", 10, Some("nope"))).await;
@@ -113,17 +162,31 @@ async fn listener_name_selects_the_advertised_url() {
     assert_eq!(response.error, Some(ServerError::ServiceNotReady as i32));
     // C++ matches on Pulsar's phrase, so it must appear in the message.
     let message = response.message.unwrap_or_default();
-    assert!(message.contains("the broker do not have nope listener"), "{message}");
+    assert!(
+        message.contains("the broker do not have nope listener"),
+        "{message}"
+    );
 
     let a = &broker.admin_url;
     let path = "/lookup/v2/topic/persistent/public/default/t";
-    let by_query = expect(http::get(a, &format!("{path}?listenerName=external")).await, 200).json();
+    let by_query = expect(
+        http::get(a, &format!("{path}?listenerName=external")).await,
+        200,
+    )
+    .json();
     assert_eq!(by_query["brokerUrl"], "pulsar://external.example:16650");
-    let header = http::call_with_header(&format!("{a}{path}"), "X-Pulsar-ListenerName", "external").await;
-    assert_eq!(expect(header, 200).json()["brokerUrl"], "pulsar://external.example:16650");
+    let header =
+        http::call_with_header(&format!("{a}{path}"), "X-Pulsar-ListenerName", "external").await;
+    assert_eq!(
+        expect(header, 200).json()["brokerUrl"],
+        "pulsar://external.example:16650"
+    );
     let default = expect(http::get(a, path).await, 200).json();
     assert_eq!(default["brokerUrl"], "pulsar://internal.example:6650");
-    expect(http::get(a, &format!("{path}?listenerName=nope")).await, 503);
+    expect(
+        http::get(a, &format!("{path}?listenerName=nope")).await,
+        503,
+    );
 }
 
 /// Receives and acks `count` messages.
@@ -177,23 +240,56 @@ async fn bundle_unload_reloads_topics_and_clients_carry_on() {
     let mut consumer = exclusive(&client, &topic, "s", InitialPosition::Earliest).await;
     let mut p = producer(&client, &topic, "p").await;
     send_all(&mut p, numbered("before", 3)).await;
-    assert_eq!(receive_acked(&mut consumer, 3).await, ["before-0", "before-1", "before-2"]);
+    assert_eq!(
+        receive_acked(&mut consumer, 3).await,
+        ["before-0", "before-1", "before-2"]
+    );
     let actors = expect(http::get(a, "/admin/v2/broker/actors").await, 200).json();
     let before = topic_actor_ids(&actors, &full);
     assert_eq!(before.len(), 1);
 
-    let bundle = expect(http::get(a, &format!("/lookup/v2/topic/persistent/public/default/{topic}/bundle")).await, 200).body;
-    expect(http::put(a, &format!("/admin/v2/namespaces/public/default/{bundle}/unload"), None).await, 204);
-    expect(http::put(a, "/admin/v2/namespaces/public/default/0x00000000_0x00000010/unload", None).await, 404);
+    let bundle = expect(
+        http::get(
+            a,
+            &format!("/lookup/v2/topic/persistent/public/default/{topic}/bundle"),
+        )
+        .await,
+        200,
+    )
+    .body;
+    expect(
+        http::put(
+            a,
+            &format!("/admin/v2/namespaces/public/default/{bundle}/unload"),
+            None,
+        )
+        .await,
+        204,
+    );
+    expect(
+        http::put(
+            a,
+            "/admin/v2/namespaces/public/default/0x00000000_0x00000010/unload",
+            None,
+        )
+        .await,
+        404,
+    );
 
     send_all(&mut p, numbered("after", 3)).await;
-    assert_eq!(receive_new(&mut consumer, "after", 3).await, ["after-0", "after-1", "after-2"]);
+    assert_eq!(
+        receive_new(&mut consumer, "after", 3).await,
+        ["after-0", "after-1", "after-2"]
+    );
     let actors = expect(http::get(a, "/admin/v2/broker/actors").await, 200).json();
     let after = topic_actor_ids(&actors, &full);
     assert_eq!(after.len(), 1);
     assert_ne!(before, after, "the topic was not reloaded");
 
-    expect(http::put(a, "/admin/v2/namespaces/public/default/unload", None).await, 204);
+    expect(
+        http::put(a, "/admin/v2/namespaces/public/default/unload", None).await,
+        204,
+    );
     send_all(&mut p, numbered("again", 1)).await;
     assert_eq!(receive_new(&mut consumer, "again", 1).await, ["again-0"]);
 }
@@ -205,15 +301,34 @@ async fn split_bundle_halves_the_range() {
     let broker = TestBroker::start();
     let a = &broker.admin_url;
     let ns = "/admin/v2/namespaces/public/default";
-    expect(http::put(a, &format!("{ns}/0x00000000_0x40000000/split?unload=true"), None).await, 204);
+    expect(
+        http::put(
+            a,
+            &format!("{ns}/0x00000000_0x40000000/split?unload=true"),
+            None,
+        )
+        .await,
+        204,
+    );
     let bundles = expect(http::get(a, &format!("{ns}/bundles")).await, 200).json();
     assert_eq!(
         bundles["boundaries"],
-        serde_json::json!(["0x00000000", "0x20000000", "0x40000000", "0x80000000", "0xc0000000", "0xffffffff"])
+        serde_json::json!([
+            "0x00000000",
+            "0x20000000",
+            "0x40000000",
+            "0x80000000",
+            "0xc0000000",
+            "0xffffffff"
+        ])
     );
     assert_eq!(bundles["numBundles"], 5);
-    expect(http::put(a, &format!("{ns}/0x00000000_0x40000000/split"), None).await, 404);
+    expect(
+        http::put(a, &format!("{ns}/0x00000000_0x40000000/split"), None).await,
+        404,
+    );
     expect(http::put(a, &format!("{ns}/zz/split"), None).await, 400);
-    let odd = format!("{ns}/0x40000000_0x80000000/split?splitAlgorithmName=topic_count_equally_divide");
+    let odd =
+        format!("{ns}/0x40000000_0x80000000/split?splitAlgorithmName=topic_count_equally_divide");
     expect(http::put(a, &odd, None).await, 412);
 }

@@ -19,7 +19,10 @@ fn partitions_path(topic: &str) -> String {
 
 async fn create_partitioned(broker: &TestBroker, topic: &str, partitions: u32) {
     let body = partitions.to_string();
-    expect(http::put(&broker.admin_url, &partitions_path(topic), Some(&body)).await, 204);
+    expect(
+        http::put(&broker.admin_url, &partitions_path(topic), Some(&body)).await,
+        204,
+    );
 }
 
 /// A consumer of every partition of `topic`, refreshing its partitions every `refresh`.
@@ -32,11 +35,16 @@ async fn partitioned_consumer(client: &Client, topic: &str, refresh: Duration) -
         .with_topic_refresh(refresh)
         .with_options(ConsumerOptions::default().with_initial_position(InitialPosition::Earliest))
         .build::<Vec<u8>>();
-    within("subscribe partitioned", build).await.expect("subscribe")
+    within("subscribe partitioned", build)
+        .await
+        .expect("subscribe")
 }
 
 /// Receives `count` messages and counts them per partition topic; payloads per key.
-async fn receive_by_partition(consumer: &mut ByteConsumer, count: usize) -> BTreeMap<String, Vec<String>> {
+async fn receive_by_partition(
+    consumer: &mut ByteConsumer,
+    count: usize,
+) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for _ in 0..count {
         let msg = receive(consumer).await;
@@ -58,29 +66,66 @@ async fn partitioned_admin_paths_follow_pulsar() {
     let path = partitions_path(&topic);
     expect(http::put(a, &path, Some("\"3\"")).await, 204);
     expect(http::put(a, &path, Some("3")).await, 409);
-    assert_eq!(expect(http::get(a, &path).await, 200).json()["partitions"], 3);
+    assert_eq!(
+        expect(http::get(a, &path).await, 200).json()["partitions"],
+        3
+    );
     expect(http::post(a, &path, Some("2")).await, 412);
     expect(http::post(a, &path, Some("3")).await, 412);
     expect(http::post(a, &path, Some("5")).await, 204);
-    assert_eq!(expect(http::get(a, &path).await, 200).json()["partitions"], 5);
+    assert_eq!(
+        expect(http::get(a, &path).await, 200).json()["partitions"],
+        5
+    );
     expect(http::put(a, &path, Some("many")).await, 400);
     let other = partitions_path(&format!("{topic}-zero"));
     expect(http::put(a, &other, Some("0")).await, 400);
 
-    let listed = expect(http::get(a, "/admin/v2/persistent/public/default").await, 200).json();
-    let expected: Vec<String> = (0..5).map(|i| format!("{}-partition-{i}", full_name(&topic))).collect();
+    let listed = expect(
+        http::get(a, "/admin/v2/persistent/public/default").await,
+        200,
+    )
+    .json();
+    let expected: Vec<String> = (0..5)
+        .map(|i| format!("{}-partition-{i}", full_name(&topic)))
+        .collect();
     assert_eq!(listed, serde_json::json!(expected));
-    let partitioned = expect(http::get(a, "/admin/v2/persistent/public/default/partitioned").await, 200).json();
+    let partitioned = expect(
+        http::get(a, "/admin/v2/persistent/public/default/partitioned").await,
+        200,
+    )
+    .json();
     assert_eq!(partitioned, serde_json::json!([full_name(&topic)]));
-    let empty = expect(http::get(a, "/admin/v2/non-persistent/public/default/partitioned").await, 200).json();
+    let empty = expect(
+        http::get(a, "/admin/v2/non-persistent/public/default/partitioned").await,
+        200,
+    )
+    .json();
     assert_eq!(empty, serde_json::json!([]));
 
     expect(http::delete(a, &path).await, 204);
     expect(http::delete(a, &path).await, 404);
-    assert_eq!(expect(http::get(a, &path).await, 200).json()["partitions"], 0);
-    expect(http::put(a, "/admin/v2/persistent/public/ghost/t/partitions", Some("2")).await, 404);
-    expect(http::get(a, "/admin/v2/persistent/public/ghost/t/partitions").await, 404);
-    expect(http::get(a, "/admin/v2/persistent/public/ghost/partitioned").await, 404);
+    assert_eq!(
+        expect(http::get(a, &path).await, 200).json()["partitions"],
+        0
+    );
+    expect(
+        http::put(
+            a,
+            "/admin/v2/persistent/public/ghost/t/partitions",
+            Some("2"),
+        )
+        .await,
+        404,
+    );
+    expect(
+        http::get(a, "/admin/v2/persistent/public/ghost/t/partitions").await,
+        404,
+    );
+    expect(
+        http::get(a, "/admin/v2/persistent/public/ghost/partitioned").await,
+        404,
+    );
 }
 
 /// Goal: a partitioned topic may not shadow an existing non-partitioned topic. Method:
@@ -92,7 +137,10 @@ async fn partitioned_create_over_a_plain_topic_conflicts() {
     let topic = unique_topic("shadow");
     let mut p = producer(&client, &topic, "p").await;
     send_all(&mut p, numbered("s", 1)).await;
-    expect(http::put(&broker.admin_url, &partitions_path(&topic), Some("2")).await, 409);
+    expect(
+        http::put(&broker.admin_url, &partitions_path(&topic), Some("2")).await,
+        409,
+    );
 }
 
 /// Goal: round-robin routing spreads unkeyed messages evenly over the partitions and the
@@ -114,7 +162,9 @@ async fn round_robin_reaches_every_partition() {
     let counts: Vec<usize> = by_partition.values().map(Vec::len).collect();
     assert_eq!(counts, [3, 3, 3], "{by_partition:?}");
     let names: BTreeSet<&String> = by_partition.keys().collect();
-    let expected: Vec<String> = (0..3).map(|i| format!("{}-partition-{i}", full_name(&topic))).collect();
+    let expected: Vec<String> = (0..3)
+        .map(|i| format!("{}-partition-{i}", full_name(&topic)))
+        .collect();
     assert_eq!(names, expected.iter().collect());
 }
 
@@ -140,7 +190,9 @@ async fn keys_hash_to_one_partition_each() {
                 partition_key: Some(format!("key-{key}")),
                 ..Default::default()
             };
-            let receipt = within("send", p.send_non_blocking(message)).await.expect("send");
+            let receipt = within("send", p.send_non_blocking(message))
+                .await
+                .expect("send");
             within("receipt", receipt).await.expect("receipt");
         }
     }
@@ -148,10 +200,16 @@ async fn keys_hash_to_one_partition_each() {
     for _ in 0..12 {
         let msg = receive(&mut consumer).await;
         let key = msg.key().expect("keyed");
-        partitions_of_key.entry(key).or_default().insert(msg.topic.clone());
+        partitions_of_key
+            .entry(key)
+            .or_default()
+            .insert(msg.topic.clone());
     }
     assert_eq!(partitions_of_key.len(), 4);
-    assert!(partitions_of_key.values().all(|p| p.len() == 1), "{partitions_of_key:?}");
+    assert!(
+        partitions_of_key.values().all(|p| p.len() == 1),
+        "{partitions_of_key:?}"
+    );
 }
 
 struct LastPartition;
@@ -218,7 +276,10 @@ async fn growth_is_seen_by_a_running_consumer() {
     send_all(&mut p, numbered("early", 1)).await;
     assert_eq!(receive(&mut consumer).await.topic, old_partition);
 
-    expect(http::post(&broker.admin_url, &partitions_path(&topic), Some("3")).await, 204);
+    expect(
+        http::post(&broker.admin_url, &partitions_path(&topic), Some("3")).await,
+        204,
+    );
     let new_partition = format!("{}-partition-2", full_name(&topic));
     let mut p = producer(&client, &new_partition, "late").await;
     send_all(&mut p, numbered("late", 1)).await;
@@ -258,8 +319,15 @@ async fn delete_refuses_busy_partitions_unless_forced() {
     send_all(&mut p, numbered("b", 2)).await;
     let refused = expect(http::delete(a, &partitions_path(&topic)).await, 412);
     assert!(refused.reason().contains("partition"), "{}", refused.body);
-    expect(http::delete(a, &format!("{}?force=true", partitions_path(&topic))).await, 204);
-    let listed = expect(http::get(a, "/admin/v2/persistent/public/default").await, 200).json();
+    expect(
+        http::delete(a, &format!("{}?force=true", partitions_path(&topic))).await,
+        204,
+    );
+    let listed = expect(
+        http::get(a, "/admin/v2/persistent/public/default").await,
+        200,
+    )
+    .json();
     assert_eq!(listed, serde_json::json!([]));
 }
 
@@ -279,6 +347,10 @@ async fn broker_partitioned_auto_creation_creates_partitions() {
     send_all(&mut p, numbered("a", 4)).await;
     let by_partition = receive_by_partition(&mut consumer, 4).await;
     assert_eq!(by_partition.len(), 2, "{by_partition:?}");
-    let meta = expect(http::get(&broker.admin_url, &partitions_path(&topic)).await, 200).json();
+    let meta = expect(
+        http::get(&broker.admin_url, &partitions_path(&topic)).await,
+        200,
+    )
+    .json();
     assert_eq!(meta["partitions"], 2);
 }

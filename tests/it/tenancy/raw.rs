@@ -24,7 +24,9 @@ impl Raw {
     /// when `watchers` is set.
     pub async fn connect(service_url: &str, watchers: bool) -> Raw {
         let addr = service_url.trim_start_matches("pulsar://").to_owned();
-        let stream = within("tcp connect", TcpStream::connect(addr)).await.expect("connect");
+        let stream = within("tcp connect", TcpStream::connect(addr))
+            .await
+            .expect("connect");
         let mut framed = Framed::new(stream, PulsarCodec::default());
         let connect = CommandConnect {
             client_version: "geminga-raw-test".to_owned(),
@@ -35,7 +37,10 @@ impl Raw {
             }),
             ..CommandConnect::default()
         };
-        framed.send(Frame::new(connect)).await.expect("send CONNECT");
+        framed
+            .send(Frame::new(connect))
+            .await
+            .expect("send CONNECT");
         let mut raw = Raw {
             framed,
             connected: BaseCommand::default(),
@@ -73,11 +78,8 @@ impl Raw {
 
     /// Asserts that nothing arrives for `ms` milliseconds.
     pub async fn expect_silence(&mut self, ms: u64) {
-        let waited = tokio::time::timeout(
-            std::time::Duration::from_millis(ms),
-            self.framed.next(),
-        )
-        .await;
+        let waited =
+            tokio::time::timeout(std::time::Duration::from_millis(ms), self.framed.next()).await;
         if let Ok(Some(Ok(frame))) = waited {
             panic!("expected no frame, got {:?}", frame.command.command_type());
         }
