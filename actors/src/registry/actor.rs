@@ -37,7 +37,7 @@ pub struct TopicRegistry {
     lifecycle: Lifecycle,
     pub(super) topics: HashMap<String, TopicSlot>,
     /// Callers waiting for a topic being loaded, by name.
-    loading: HashMap<String, Vec<Waiter>>,
+    pub(super) loading: HashMap<String, Vec<Waiter>>,
     /// Topics being unloaded or deleted, with the callers (and their `create` flag) waiting
     /// for it to finish, so a new instance never loads while the old one still writes.
     pub(super) closing: HashMap<String, Vec<(Waiter, bool)>>,

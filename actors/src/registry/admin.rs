@@ -85,7 +85,8 @@ impl Handler<DeleteTopic> for TopicRegistry {
 
     fn handle(&mut self, msg: DeleteTopic, _ctx: &mut Context<Self>) -> Self::Result {
         let name = msg.name;
-        if self.closing.contains_key(&name) {
+        // A load in flight would start an actor on the log being deleted: retry after it.
+        if self.closing.contains_key(&name) || self.loading.contains_key(&name) {
             let busy = RequestError::unavailable(&format!("topic {name}"));
             return Box::pin(actix::fut::ready(Err(busy)));
         }
