@@ -6,6 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{parse_host_port, BrokerConfig, ConfigError};
+
+pub mod admin;
+pub mod admin_http;
+pub mod admin_partitioned;
+pub mod admin_tenancy;
 use crate::perf::PerfArgs;
 
 /// The parsed command line. Without a subcommand the top-level flags run `standalone`.
@@ -33,6 +38,9 @@ pub enum Command {
     Standalone(StandaloneArgs),
     /// Load generator in the spirit of `pulsar-perf`.
     Perf(PerfArgs),
+    /// Administer clusters, tenants, namespaces and topics over the admin API, like
+    /// `pulsar-admin`.
+    Admin(admin::AdminArgs),
 }
 
 /// Flags of `geminga standalone`; they override values read from `--config`.

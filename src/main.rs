@@ -29,6 +29,7 @@ fn run(cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
             init_tracing(None);
             geminga::perf::run(args)?;
         }
+        Command::Admin(args) => geminga::cli::admin::run(args)?,
         other => return Err(format!("command not supported yet: {other:?}").into()),
     }
     Ok(())

@@ -24,6 +24,12 @@ pub enum RequestError {
         /// Full topic name.
         topic: String,
     },
+    /// The tenant or namespace does not exist.
+    #[error("namespace {namespace} does not exist")]
+    NamespaceNotFound {
+        /// `tenant/namespace` as asked for.
+        namespace: String,
+    },
     /// The subscription does not exist.
     #[error("subscription {subscription} not found on {topic}")]
     SubscriptionNotFound {
@@ -98,7 +104,9 @@ impl RequestError {
     pub fn server_error(&self) -> ServerError {
         match self {
             RequestError::InvalidTopicName { .. } => ServerError::InvalidTopicName,
-            RequestError::TopicNotFound { .. } => ServerError::TopicNotFound,
+            RequestError::TopicNotFound { .. } | RequestError::NamespaceNotFound { .. } => {
+                ServerError::TopicNotFound
+            }
             RequestError::SubscriptionNotFound { .. } => ServerError::SubscriptionNotFound,
             RequestError::ConsumerBusy { .. } => ServerError::ConsumerBusy,
             RequestError::ConsumerAssign { .. } => ServerError::ConsumerAssignError,

@@ -3,6 +3,8 @@
 //! # Layout
 //! - [`connection`]: one actor per client TCP session; decodes commands, routes them.
 //! - [`producer`] / [`consumer`]: one actor per client handle.
+//! - [`metadata`]: tenants, namespaces, partitioned topics and policies in the metadata store.
+//! - [`ownership`]: namespace bundles, which broker owns them, and topic lookup.
 //! - [`registry`]: finds, loads and creates [`topic`] actors by name.
 //! - [`topic`]: owns a topic's log end, its producers and its [`subscription`]s.
 //! - [`subscription`]: owns a cursor (acks, seeks) and reads the log for its [`dispatcher`].
@@ -19,6 +21,8 @@ pub mod consumer;
 pub mod context;
 pub mod dispatcher;
 pub mod error;
+pub mod metadata;
+pub mod ownership;
 pub mod producer;
 pub mod registry;
 pub mod storage_writer;

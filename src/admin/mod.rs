@@ -1,6 +1,12 @@
 //! The admin HTTP server: Pulsar-style REST paths, broker health and the actor tree.
 
 mod broker;
+mod clusters;
+pub mod errors;
+mod lookup;
+mod namespaces;
+mod partitioned;
+mod tenants;
 
 use std::net::SocketAddr;
 
@@ -14,11 +20,30 @@ use crate::{config::BrokerConfig, error::BrokerError};
 /// # Errors
 /// The address cannot be bound.
 pub fn start(config: &BrokerConfig, context: BrokerContext) -> Result<SocketAddr, BrokerError> {
-    let listener =
-        std::net::TcpListener::bind(&config.admin_bind).map_err(|source| BrokerError::Bind {
-            addr: config.admin_bind.clone(),
-            source,
-        })?;
+    serve(bind(config)?, config, context)
+}
+
+/// Binds the admin listener without serving yet, so its port is known before the broker
+/// advertises its addresses.
+///
+/// # Errors
+/// The address cannot be bound.
+pub fn bind(config: &BrokerConfig) -> Result<std::net::TcpListener, BrokerError> {
+    std::net::TcpListener::bind(&config.admin_bind).map_err(|source| BrokerError::Bind {
+        addr: config.admin_bind.clone(),
+        source,
+    })
+}
+
+/// Serves the admin API on a bound listener on the current System; returns its address.
+///
+/// # Errors
+/// The listener cannot be used.
+pub fn serve(
+    listener: std::net::TcpListener,
+    config: &BrokerConfig,
+    context: BrokerContext,
+) -> Result<SocketAddr, BrokerError> {
     let addr = listener.local_addr()?;
     let cluster = config.cluster_name.clone();
     let server = HttpServer::new(move || {
@@ -26,6 +51,11 @@ pub fn start(config: &BrokerConfig, context: BrokerContext) -> Result<SocketAddr
             .app_data(web::Data::new(context.clone()))
             .app_data(web::Data::new(ClusterName(cluster.clone())))
             .configure(broker::routes)
+            .configure(clusters::routes)
+            .configure(tenants::routes)
+            .configure(namespaces::routes)
+            .configure(lookup::routes)
+            .configure(partitioned::routes)
     })
     .workers(1)
     .disable_signals()

@@ -20,3 +20,4 @@ mod round_trip;
 mod seek;
 mod subscription;
 mod subscriptions;
+mod tenancy;

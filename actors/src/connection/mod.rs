@@ -1,7 +1,9 @@
 //! Connection: one client TCP session; decodes commands and routes them to the actors.
 
 mod actor;
+mod admission;
 mod consume;
+mod discovery;
 mod listener;
 mod messages;
 mod produce;

@@ -15,7 +15,6 @@ use super::{
 use crate::{
     error::RequestError,
     producer::{CloseProducer, Producer, ProducerWiring, Register, SendMessage},
-    registry::GetTopic,
     supervision::{supervise, ActorKind},
     topic::{ProducerGrant, Topic},
 };
@@ -45,24 +44,13 @@ impl Connection {
             Ok(topic) => topic,
             Err(e) => return self.send_error(c.request_id, e.server_error(), e.to_string()),
         };
-        let Some(registry) = self.broker.registry().cloned() else {
-            return self.send_error(
-                c.request_id,
-                ServerError::ServiceNotReady,
-                "broker starting",
-            );
-        };
         let producer_id = c.producer_id;
         let handle = self.broker.next_id();
-        let create = self.broker.config().allow_auto_topic_creation;
-        let lookup = registry.send(GetTopic {
-            name: topic.to_string(),
-            create,
-        });
+        let lookup = self.open_topic(&topic, true);
         let requested_name = c.producer_name.clone();
         let fut = wrap_future::<_, Self>(lookup)
             .then(move |found, act, ctx| {
-                let registered = match found.unwrap_or_else(|e| Err(RequestError::from(e))) {
+                let registered = match found {
                     Ok(topic_addr) => {
                         let addr = act.start_producer(
                             producer_id,

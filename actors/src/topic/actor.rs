@@ -380,3 +380,6 @@ impl Handler<DurableEnd> for Topic {
         self.state.as_ref().map_or(0, TopicState::durable_next)
     }
 }
+
+mod unload;
+pub use unload::Unload;

@@ -5,7 +5,7 @@ mod cache;
 mod messages;
 mod state;
 
-pub use actor::Topic;
+pub use actor::{Topic, Unload};
 pub use cache::{CacheRead, EntryCache};
 pub use messages::{
     AddProducer, Attached, ConsumerSpec, DurableEnd, ProducerGrant, Publish, RemoveProducer,
