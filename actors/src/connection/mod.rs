@@ -2,6 +2,7 @@
 
 mod actor;
 mod consume;
+mod end_of_topic;
 mod listener;
 mod messages;
 mod produce;
@@ -10,5 +11,6 @@ mod session;
 pub use actor::Connection;
 pub use listener::serve;
 pub use messages::{
-    ConsumerClosedByBroker, ConsumerExited, ProducerClosedByBroker, ProducerExited, WriteFrames,
+    ConsumerClosedByBroker, ConsumerExited, EndOfTopic, ProducerClosedByBroker, ProducerExited,
+    WriteFrames,
 };

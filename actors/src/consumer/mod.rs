@@ -4,4 +4,4 @@ mod actor;
 mod messages;
 
 pub use actor::Consumer;
-pub use messages::{CloseConsumer, Deliver, Disconnect, Join, JoinRequest};
+pub use messages::{CloseConsumer, Deliver, Disconnect, Join, JoinRequest, ReachedEndOfTopic};

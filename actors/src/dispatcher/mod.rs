@@ -11,6 +11,6 @@ mod state;
 pub use actor::Dispatcher;
 pub use messages::{
     AddDispatchConsumer, Entries, EntriesAcked, Flow, Redeliver, RemoveDispatchConsumer,
-    ResetDispatcher, ShutdownDispatcher,
+    ResetDispatcher, SetConsumerUnackedLimit, ShutdownDispatcher,
 };
 pub use state::{Delivery, DispatcherState, ReadEntry, ReadRequest};

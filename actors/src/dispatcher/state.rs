@@ -114,6 +114,11 @@ impl DispatcherState {
         self.requeue(&orphaned, self.counts_redeliveries());
     }
 
+    /// Changes the unacked-message limit per consumer (a topic policy; 0 = none).
+    pub fn set_max_unacked_per_consumer(&mut self, limit: u32) {
+        self.max_unacked_per_consumer = u64::from(limit);
+    }
+
     /// Adds FLOW permits.
     pub fn flow(&mut self, key: u64, permits: u32) {
         if let Some(slot) = self.consumers.iter_mut().find(|c| c.key == key) {

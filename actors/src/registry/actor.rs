@@ -14,25 +14,26 @@ use super::messages::{GetTopic, ListTopics, TopicExited};
 use crate::{
     context::BrokerContext,
     error::RequestError,
+    nonpersistent,
     supervision::{supervise, ActorKind, Lifecycle},
     topic::Topic,
 };
 
 type Waiter = oneshot::Sender<Result<Addr<Topic>, RequestError>>;
 
-struct TopicSlot {
-    addr: Addr<Topic>,
-    instance: u64,
+pub(super) struct TopicSlot {
+    pub(super) addr: Addr<Topic>,
+    pub(super) instance: u64,
 }
 
 /// One per broker. Supervised; its map of live topics survives a restart (entries whose actor
 /// is gone are dropped), so a restart never starts a second actor for a loaded topic.
 pub struct TopicRegistry {
-    broker: BrokerContext,
-    lifecycle: Lifecycle,
-    topics: HashMap<String, TopicSlot>,
+    pub(super) broker: BrokerContext,
+    pub(super) lifecycle: Lifecycle,
+    pub(super) topics: HashMap<String, TopicSlot>,
     /// Callers waiting for a topic being loaded, by name.
-    loading: HashMap<String, Vec<Waiter>>,
+    pub(super) loading: HashMap<String, Vec<Waiter>>,
 }
 
 impl TopicRegistry {
@@ -76,6 +77,23 @@ impl TopicRegistry {
     }
 
     fn load(&mut self, name: String, create: bool, ctx: &mut Context<Self>) {
+        if nonpersistent::is_non_persistent(&name) {
+            // Never stored: it exists while loaded, and using it creates it.
+            let result = if create {
+                let record = nonpersistent::transient_record(&name, self.broker.next_id());
+                info!(topic = %name, "loading non-persistent topic");
+                self.start_topic(record, ctx)
+                    .ok_or_else(|| RequestError::unavailable("the broker"))
+            } else {
+                Err(RequestError::TopicNotFound {
+                    topic: name.clone(),
+                })
+            };
+            for waiter in self.loading.remove(&name).unwrap_or_default() {
+                let _ = waiter.send(result.clone());
+            }
+            return;
+        }
         let storage = self.broker.storage().clone();
         let lookup = name.clone();
         let work =
