@@ -1,6 +1,7 @@
 //! The admin HTTP server: Pulsar-style REST paths, broker health and the actor tree.
 
 mod broker;
+mod topics;
 
 use std::net::SocketAddr;
 
@@ -26,6 +27,7 @@ pub fn start(config: &BrokerConfig, context: BrokerContext) -> Result<SocketAddr
             .app_data(web::Data::new(context.clone()))
             .app_data(web::Data::new(ClusterName(cluster.clone())))
             .configure(broker::routes)
+            .configure(topics::routes)
     })
     .workers(1)
     .disable_signals()
