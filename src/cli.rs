@@ -6,6 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{parse_host_port, BrokerConfig, ConfigError};
+
+pub mod client_cmd;
+pub mod topics;
+pub mod topics_http;
+pub mod topics_policies;
 use crate::perf::PerfArgs;
 
 /// The parsed command line. Without a subcommand the top-level flags run `standalone`.
@@ -33,6 +38,29 @@ pub enum Command {
     Standalone(StandaloneArgs),
     /// Load generator in the spirit of `pulsar-perf`.
     Perf(PerfArgs),
+    /// Administration over the admin REST API, in the spirit of `pulsar-admin`.
+    Admin(AdminArgs),
+    /// Produce and consume messages, in the spirit of `pulsar-client`.
+    Client(client_cmd::ClientArgs),
+}
+
+/// `geminga admin [--admin-url URL] <resource> <command>`.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The broker's admin URL.
+    #[arg(long = "admin-url", global = true, default_value = topics_http::DEFAULT_ADMIN_URL)]
+    pub admin_url: String,
+    /// The resource to administer.
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// The resources of `geminga admin`.
+#[derive(Debug, Subcommand)]
+#[non_exhaustive]
+pub enum AdminCommand {
+    /// Topics: create, delete, stats, subscriptions, messages, policies...
+    Topics(topics::TopicsArgs),
 }
 
 /// Flags of `geminga standalone`; they override values read from `--config`.

@@ -29,6 +29,19 @@ fn run(cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
             init_tracing(None);
             geminga::perf::run(args)?;
         }
+        Command::Admin(args) => {
+            init_tracing(None);
+            match args.command {
+                cli::AdminCommand::Topics(topics) => {
+                    cli::topics::run(&args.admin_url, topics, &mut std::io::stdout().lock())?;
+                }
+                other => return Err(format!("command not supported yet: {other:?}").into()),
+            }
+        }
+        Command::Client(args) => {
+            init_tracing(None);
+            cli::client_cmd::run(args)?;
+        }
         other => return Err(format!("command not supported yet: {other:?}").into()),
     }
     Ok(())

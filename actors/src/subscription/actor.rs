@@ -89,7 +89,7 @@ impl Subscription {
             persist_in_flight: false,
             ack_waiters: Vec::new(),
             span,
-            admin: SubscriptionAdmin::default(),
+            admin: SubscriptionAdmin::new(),
         }
     }
 

@@ -67,13 +67,18 @@ pub struct SubscriptionAdmin {
 }
 
 impl SubscriptionAdmin {
+    /// Fresh counters for a subscription loaded now.
+    pub fn new() -> Self {
+        Self {
+            loaded_at_ms: now_ms(),
+            ..Self::default()
+        }
+    }
+
     /// Records a consumer attaching.
     pub(super) fn on_consumer_added(&mut self, key: u64, sub_type: SubType) {
         self.connected_since.insert(key, now_ms());
         self.last_sub_type = Some(sub_type);
-        if self.loaded_at_ms == 0 {
-            self.loaded_at_ms = now_ms();
-        }
     }
 
     /// Records a consumer leaving.
