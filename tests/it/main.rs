@@ -8,11 +8,16 @@
 // (clippy.toml only exempts `#[test]` functions themselves).
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
+mod admin_http;
+mod cli_topics;
 mod common;
 mod durability;
 mod kill9;
+mod nonpersistent;
 mod ordering;
 mod reader;
 mod round_trip;
 mod seek;
 mod subscription;
+mod topic_policies;
+mod topics_admin;

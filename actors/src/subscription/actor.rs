@@ -466,6 +466,7 @@ impl Handler<Ack> for Subscription {
                 });
             }
         }
+        self.tell_end_of_topic();
         if !self.durable {
             return Box::pin(async { Ok(()) });
         }

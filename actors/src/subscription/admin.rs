@@ -250,11 +250,14 @@ impl Subscription {
         }
     }
 
-    fn tell_end_of_topic(&mut self) {
+    /// Tells the consumers that they reached the end of a terminated topic once everything up
+    /// to its end is acknowledged (as Pulsar's dispatchers do, so no delivered message is left
+    /// unacknowledged by a client that stops at the notice).
+    pub(super) fn tell_end_of_topic(&mut self) {
         let (Some(end), Some(state)) = (self.admin.end_of_topic, self.state.as_ref()) else {
             return;
         };
-        if state.read_position() < end || state.demand() == 0 {
+        if state.read_position() < end || state.backlog_entries() > 0 {
             return;
         }
         for (key, consumer) in &self.consumers {
