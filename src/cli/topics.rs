@@ -229,7 +229,8 @@ pub fn run(admin_url: &str, args: TopicsArgs, out: &mut impl Write) -> Result<()
             writeln!(
                 out,
                 "Topic successfully terminated at {}:{}",
-                id["ledgerId"], id["entryId"]
+                id.get("ledgerId").unwrap_or(&Value::Null),
+                id.get("entryId").unwrap_or(&Value::Null)
             )?;
             Ok(())
         }

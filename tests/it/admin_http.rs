@@ -36,7 +36,10 @@ impl Answer {
 
     /// The `reason` of an error answer.
     pub fn reason(&self) -> String {
-        self.json()["reason"].as_str().unwrap_or_default().to_owned()
+        self.json()["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 }
 
@@ -49,9 +52,15 @@ fn call_blocking(method: &str, url: &str, body: Option<&str>) -> Answer {
     let sent = match (method, body) {
         ("GET", _) => agent.get(url).call(),
         ("DELETE", _) => agent.delete(url).call(),
-        ("PUT", Some(b)) => agent.put(url).header("Content-Type", "application/json").send(b),
+        ("PUT", Some(b)) => agent
+            .put(url)
+            .header("Content-Type", "application/json")
+            .send(b),
         ("PUT", None) => agent.put(url).send_empty(),
-        (_, Some(b)) => agent.post(url).header("Content-Type", "application/json").send(b),
+        (_, Some(b)) => agent
+            .post(url)
+            .header("Content-Type", "application/json")
+            .send(b),
         (_, None) => agent.post(url).send_empty(),
     };
     let mut response = sent.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
@@ -97,7 +106,13 @@ pub async fn get_json(base: &str, path: &str) -> Value {
 }
 
 /// Calls and asserts the status.
-pub async fn expect(method: &str, base: &str, path: &str, body: Option<&str>, status: u16) -> Answer {
+pub async fn expect(
+    method: &str,
+    base: &str,
+    path: &str,
+    body: Option<&str>,
+    status: u16,
+) -> Answer {
     let answer = call(method, base, path, body).await;
     assert_eq!(
         answer.status,

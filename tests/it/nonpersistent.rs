@@ -59,12 +59,26 @@ async fn messages_go_to_connected_consumers_and_never_to_disk() {
     assert!(listed.as_array().unwrap().contains(&topic.clone().into()));
     let persistent = get_json(&admin, "/admin/v2/persistent/public/default").await;
     assert!(persistent.as_array().unwrap().is_empty(), "{persistent}");
-    expect("GET", &admin, &format!("{}/internalStats", np_path(&short)), None, 405).await;
+    expect(
+        "GET",
+        &admin,
+        &format!("{}/internalStats", np_path(&short)),
+        None,
+        405,
+    )
+    .await;
 
     drop((consumer, producer, client));
     broker.restart();
     let admin = broker.admin_url.clone();
-    expect("GET", &admin, &format!("{}/stats", np_path(&short)), None, 404).await;
+    expect(
+        "GET",
+        &admin,
+        &format!("{}/stats", np_path(&short)),
+        None,
+        404,
+    )
+    .await;
     let client = broker.client().await;
     let mut fresh = np_consumer(&client, &topic, "sub").await;
     assert_no_message(&mut fresh, "nothing survives a restart").await;
@@ -94,7 +108,9 @@ async fn messages_are_dropped_for_consumers_without_permits() {
     send_all(&mut producer, numbered("dropped", 5)).await;
 
     let stats = get_json(&broker.admin_url, &format!("{}/stats", np_path(&short))).await;
-    let drop_rate = stats["subscriptions"]["sub"]["msgDropRate"].as_f64().unwrap();
+    let drop_rate = stats["subscriptions"]["sub"]["msgDropRate"]
+        .as_f64()
+        .unwrap();
     assert!(drop_rate > 0.0, "drops are counted: {stats}");
     assert_eq!(stats["subscriptions"]["sub"]["msgBacklog"], 0);
 

@@ -46,7 +46,14 @@ async fn max_unacked_messages_on_consumer_applies() {
     let topic = unique_topic("unacked");
     let path = topic_path(&topic);
     expect("PUT", admin, &path, None, 204).await;
-    expect("POST", admin, &format!("{path}/maxUnackedMessagesOnConsumer"), Some("2"), 204).await;
+    expect(
+        "POST",
+        admin,
+        &format!("{path}/maxUnackedMessagesOnConsumer"),
+        Some("2"),
+        204,
+    )
+    .await;
     let client = broker.client().await;
     let options = ConsumerOptions::default().with_initial_position(InitialPosition::Earliest);
     let mut consumer = within(
@@ -78,7 +85,14 @@ async fn max_producers_applies() {
     let topic = unique_topic("maxprod");
     let path = topic_path(&topic);
     expect("PUT", admin, &path, None, 204).await;
-    expect("POST", admin, &format!("{path}/maxProducers"), Some("1"), 204).await;
+    expect(
+        "POST",
+        admin,
+        &format!("{path}/maxProducers"),
+        Some("1"),
+        204,
+    )
+    .await;
     let client = broker.client_without_retries().await;
     let _first = producer(&client, &topic, "first").await;
     let second = client
@@ -103,7 +117,14 @@ async fn message_ttl_expires_backlog() {
     let client = broker.client().await;
     let mut producer = producer(&client, &topic, "ttl-producer").await;
     send_all(&mut producer, numbered("x", 3)).await;
-    expect("POST", admin, &format!("{path}/messageTTL?messageTTL=1"), None, 204).await;
+    expect(
+        "POST",
+        admin,
+        &format!("{path}/messageTTL?messageTTL=1"),
+        None,
+        204,
+    )
+    .await;
     eventually("the TTL expires the backlog", || async {
         get_json(admin, &format!("{path}/stats")).await["subscriptions"]["s"]["msgBacklog"] == 0
     })

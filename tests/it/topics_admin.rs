@@ -97,11 +97,39 @@ async fn subscriptions_are_created_at_a_message_id_and_deleted() {
         r#"{{"ledgerId":{},"entryId":{},"partitionIndex":-1}}"#,
         third.ledger_id, third.entry_id
     );
-    expect("PUT", admin, &format!("{path}/subscription/at-id"), Some(&at), 204).await;
-    expect("PUT", admin, &format!("{path}/subscription/at-id"), None, 409).await;
-    expect("PUT", admin, &format!("{path}/subscription/latest"), None, 204).await;
+    expect(
+        "PUT",
+        admin,
+        &format!("{path}/subscription/at-id"),
+        Some(&at),
+        204,
+    )
+    .await;
+    expect(
+        "PUT",
+        admin,
+        &format!("{path}/subscription/at-id"),
+        None,
+        409,
+    )
+    .await;
+    expect(
+        "PUT",
+        admin,
+        &format!("{path}/subscription/latest"),
+        None,
+        204,
+    )
+    .await;
     let earliest = r#"{"ledgerId":-1,"entryId":-1}"#;
-    expect("PUT", admin, &format!("{path}/subscription/first"), Some(earliest), 204).await;
+    expect(
+        "PUT",
+        admin,
+        &format!("{path}/subscription/first"),
+        Some(earliest),
+        204,
+    )
+    .await;
     let names = get_json(admin, &format!("{path}/subscriptions")).await;
     assert_eq!(names, serde_json::json!(["at-id", "first", "latest"]));
     let stats = get_json(admin, &format!("{path}/stats")).await;
@@ -111,15 +139,43 @@ async fn subscriptions_are_created_at_a_message_id_and_deleted() {
 
     let mut consumer = exclusive(&client, &topic, "at-id", InitialPosition::Earliest).await;
     assert_eq!(receive_payloads(&mut consumer, 2).await, vec!["m-2", "m-3"]);
-    let busy = expect("DELETE", admin, &format!("{path}/subscription/at-id"), None, 412).await;
+    let busy = expect(
+        "DELETE",
+        admin,
+        &format!("{path}/subscription/at-id"),
+        None,
+        412,
+    )
+    .await;
     assert!(busy.reason().contains("consumers"), "{busy:?}");
     // Forced: the consumer is disconnected (and, being a client, subscribes again).
-    expect("DELETE", admin, &format!("{path}/subscription/at-id?force=true"), None, 204).await;
+    expect(
+        "DELETE",
+        admin,
+        &format!("{path}/subscription/at-id?force=true"),
+        None,
+        204,
+    )
+    .await;
     within("close", consumer.close()).await.expect("close");
     let cleanup = call("DELETE", admin, &format!("{path}/subscription/at-id"), None).await;
     assert!(matches!(cleanup.status, 204 | 404), "{cleanup:?}");
-    expect("DELETE", admin, &format!("{path}/subscription/latest"), None, 204).await;
-    expect("DELETE", admin, &format!("{path}/subscription/nope"), None, 404).await;
+    expect(
+        "DELETE",
+        admin,
+        &format!("{path}/subscription/latest"),
+        None,
+        204,
+    )
+    .await;
+    expect(
+        "DELETE",
+        admin,
+        &format!("{path}/subscription/nope"),
+        None,
+        404,
+    )
+    .await;
     let names = get_json(admin, &format!("{path}/subscriptions")).await;
     assert_eq!(names, serde_json::json!(["first"]));
 }
@@ -144,21 +200,56 @@ async fn skip_clear_backlog_and_expire_acknowledge_messages() {
             .unwrap()
     };
     assert_eq!(backlog().await, 6);
-    expect("POST", admin, &format!("{path}/subscription/s/skip/2"), None, 204).await;
+    expect(
+        "POST",
+        admin,
+        &format!("{path}/subscription/s/skip/2"),
+        None,
+        204,
+    )
+    .await;
     assert_eq!(backlog().await, 4);
-    let peeked = expect("GET", admin, &format!("{path}/subscription/s/position/1"), None, 200).await;
+    let peeked = expect(
+        "GET",
+        admin,
+        &format!("{path}/subscription/s/position/1"),
+        None,
+        200,
+    )
+    .await;
     assert_eq!(peeked.body, b"k-2");
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    expect("POST", admin, &format!("{path}/subscription/s/expireMessages/0"), None, 204).await;
+    expect(
+        "POST",
+        admin,
+        &format!("{path}/subscription/s/expireMessages/0"),
+        None,
+        204,
+    )
+    .await;
     assert_eq!(backlog().await, 0);
     let stats = get_json(admin, &format!("{path}/stats")).await;
     assert_eq!(stats["subscriptions"]["s"]["totalMsgExpired"], 4);
 
     send_all(&mut producer, numbered("l", 3)).await;
     assert_eq!(backlog().await, 3);
-    expect("POST", admin, &format!("{path}/subscription/s/skip_all"), None, 204).await;
+    expect(
+        "POST",
+        admin,
+        &format!("{path}/subscription/s/skip_all"),
+        None,
+        204,
+    )
+    .await;
     assert_eq!(backlog().await, 0);
-    expect("GET", admin, &format!("{path}/subscription/s/position/1"), None, 404).await;
+    expect(
+        "GET",
+        admin,
+        &format!("{path}/subscription/s/position/1"),
+        None,
+        404,
+    )
+    .await;
 }
 
 /// Goal: reset-cursor by time and by message id rewinds an attached consumer. Method: consume
@@ -184,8 +275,18 @@ async fn reset_cursor_by_id_and_by_time_redelivers() {
         r#"{{"ledgerId":{},"entryId":{}}}"#,
         second.ledger_id, second.entry_id
     );
-    expect("POST", admin, &format!("{path}/subscription/sub/resetcursor"), Some(&body), 204).await;
-    assert_eq!(receive_payloads(&mut consumer, 3).await, vec!["m-1", "m-2", "m-3"]);
+    expect(
+        "POST",
+        admin,
+        &format!("{path}/subscription/sub/resetcursor"),
+        Some(&body),
+        204,
+    )
+    .await;
+    assert_eq!(
+        receive_payloads(&mut consumer, 3).await,
+        vec!["m-1", "m-2", "m-3"]
+    );
     let by_time = format!("{path}/subscription/sub/resetcursor/{start}");
     expect("POST", admin, &by_time, None, 204).await;
     assert_eq!(receive_payloads(&mut consumer, 1).await, vec!["m-0"]);
@@ -208,19 +309,38 @@ async fn peek_and_get_message_by_id_return_payload_and_headers() {
         .with_content(b"hello".to_vec())
         .with_key("k1")
         .with_property("color", "blue");
-    let receipt = within("send", within("queue", message.send_non_blocking()).await.unwrap())
-        .await
-        .unwrap();
+    let receipt = within(
+        "send",
+        within("queue", message.send_non_blocking()).await.unwrap(),
+    )
+    .await
+    .unwrap();
     let id = receipt_id(&receipt);
     let expected_id = format!("{}:{}", id.ledger_id, id.entry_id);
 
-    let peeked = expect("GET", admin, &format!("{path}/subscription/s/position/1"), None, 200).await;
+    let peeked = expect(
+        "GET",
+        admin,
+        &format!("{path}/subscription/s/position/1"),
+        None,
+        200,
+    )
+    .await;
     assert_eq!(peeked.body, b"hello");
-    assert_eq!(peeked.header("X-Pulsar-Message-ID"), Some(expected_id.as_str()));
+    assert_eq!(
+        peeked.header("X-Pulsar-Message-ID"),
+        Some(expected_id.as_str())
+    );
     assert_eq!(peeked.header("X-Pulsar-PROPERTY-color"), Some("blue"));
     assert_eq!(peeked.header("X-Pulsar-partition-key"), Some("k1"));
-    assert_eq!(peeked.header("X-Pulsar-producer-name"), Some("peek-producer"));
-    assert!(peeked.header("X-Pulsar-publish-time").unwrap().ends_with('Z'));
+    assert_eq!(
+        peeked.header("X-Pulsar-producer-name"),
+        Some("peek-producer")
+    );
+    assert!(peeked
+        .header("X-Pulsar-publish-time")
+        .unwrap()
+        .ends_with('Z'));
 
     let by_id = format!("{path}/ledger/{}/entry/{}", id.ledger_id, id.entry_id);
     let fetched = expect("GET", admin, &by_id, None, 200).await;
@@ -232,7 +352,14 @@ async fn peek_and_get_message_by_id_return_payload_and_headers() {
     assert_eq!(last["ledgerId"], id.ledger_id);
     assert_eq!(last["entryId"], id.entry_id);
     assert_eq!(last["partitionIndex"], -1);
-    expect("GET", admin, &topic_path("never-created/lastMessageId"), None, 404).await;
+    expect(
+        "GET",
+        admin,
+        &topic_path("never-created/lastMessageId"),
+        None,
+        404,
+    )
+    .await;
 }
 
 /// Goal: unload closes producers and consumers and they carry on after reconnecting. Method:
@@ -249,7 +376,14 @@ async fn unload_disconnects_clients_which_reconnect() {
     assert_eq!(before.payload.data, b"before");
     within("ack", consumer.ack(&before)).await.expect("ack");
     let admin = &broker.admin_url;
-    expect("PUT", admin, &format!("{}/unload", topic_path(&topic)), None, 204).await;
+    expect(
+        "PUT",
+        admin,
+        &format!("{}/unload", topic_path(&topic)),
+        None,
+        204,
+    )
+    .await;
     send_all(&mut producer, vec![b"after".to_vec()]).await;
     assert_eq!(receive_payloads(&mut consumer, 1).await, vec!["after"]);
     expect("PUT", admin, &topic_path("never-created/unload"), None, 404).await;
@@ -279,7 +413,14 @@ async fn terminate_refuses_publishes_and_ends_consumers() {
     let receipts = send_all(&mut producer, numbered("t", 2)).await;
     let last = receipt_id(&receipts[1]);
     let admin = &broker.admin_url;
-    let answer = expect("POST", admin, &format!("{}/terminate", topic_path(&topic)), None, 200).await;
+    let answer = expect(
+        "POST",
+        admin,
+        &format!("{}/terminate", topic_path(&topic)),
+        None,
+        200,
+    )
+    .await;
     assert_eq!(answer.json()["entryId"], last.entry_id);
 
     let refused = client
@@ -296,7 +437,11 @@ async fn terminate_refuses_publishes_and_ends_consumers() {
         within("ack", consumer.ack(&msg)).await.unwrap();
     }
     let end = within("end of topic", consumer.next()).await;
-    assert!(end.is_none(), "stream should end, got {:?}", end.map(|r| r.is_ok()));
+    assert!(
+        end.is_none(),
+        "stream should end, got {:?}",
+        end.map(|r| r.is_ok())
+    );
     let internal = get_json(admin, &format!("{}/internalStats", topic_path(&topic))).await;
     assert_eq!(internal["state"], "Terminated");
     let _ = call("GET", admin, "/admin/v2/brokers/health", None).await;

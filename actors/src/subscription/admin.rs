@@ -412,13 +412,9 @@ fn first_unacked(state: &SubscriptionState, count: u64) -> Vec<u64> {
         .collect()
 }
 
-fn wait_durable(
-    rx: oneshot::Receiver<Result<(), RequestError>>,
-) -> impl std::future::Future<Output = Result<(), RequestError>> {
-    async move {
-        rx.await
-            .unwrap_or_else(|_| Err(RequestError::unavailable("the subscription")))
-    }
+async fn wait_durable(rx: oneshot::Receiver<Result<(), RequestError>>) -> Result<(), RequestError> {
+    rx.await
+        .unwrap_or_else(|_| Err(RequestError::unavailable("the subscription")))
 }
 
 impl Handler<GetSubscriptionStats> for Subscription {
