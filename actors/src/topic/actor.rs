@@ -341,7 +341,10 @@ impl Handler<Publish> for Topic {
             let _ = reply.send(Ok(entry_id));
             return;
         }
-        let write = persist(self.broker.writer(), vec![WriteOp::Append { ledger_id, entry }]);
+        let write = persist(
+            self.broker.writer(),
+            vec![WriteOp::Append { ledger_id, entry }],
+        );
         ctx.spawn(wrap_future::<_, Self>(write).map(move |result, act, ctx| {
             act.on_write_result(entry_id, &result, ctx);
             if result.is_ok() {
