@@ -2,7 +2,7 @@
 //! termination notices, topic policies, and the drops of non-persistent subscriptions.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{HashMap, HashSet},
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -20,14 +20,8 @@ use crate::{
     error::RequestError,
     nonpersistent,
     storage_writer::persist,
-    topic::admin_stats::{
-        format_time, position, ConsumerStatsReport, CursorReport, Meter, SubscriptionStatsReport,
-    },
+    topic::admin_stats::{CursorReport, Meter, SubscriptionStatsReport},
 };
-
-/// Ack ranges listed at most in `individuallyDeletedMessages`, and ids scanned for them.
-const MAX_LISTED_RANGES: usize = 1000;
-const MAX_SCANNED_IDS: u64 = 1 << 20;
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> u64 {
@@ -41,29 +35,29 @@ pub(crate) fn now_ms() -> u64 {
 /// the actor (counters describe the subscription, not one incarnation).
 #[derive(Debug, Default)]
 pub struct SubscriptionAdmin {
-    msgs_out: Meter,
-    bytes_out: Meter,
-    redelivered: Meter,
-    dropped: Meter,
-    expired: Meter,
-    last_expire_ms: u64,
-    last_consumed_ms: u64,
+    pub(super) msgs_out: Meter,
+    pub(super) bytes_out: Meter,
+    pub(super) redelivered: Meter,
+    pub(super) dropped: Meter,
+    pub(super) expired: Meter,
+    pub(super) last_expire_ms: u64,
+    pub(super) last_consumed_ms: u64,
     pub(super) last_acked_ms: u64,
     /// The type of the last consumer that attached (kept when all leave, as Pulsar shows it).
-    last_sub_type: Option<SubType>,
+    pub(super) last_sub_type: Option<SubType>,
     /// Consumer key -> when it attached (epoch ms).
-    connected_since: HashMap<u64, u64>,
+    pub(super) connected_since: HashMap<u64, u64>,
     /// Set once the topic is terminated: no entry at or after this id will ever exist.
-    end_of_topic: Option<u64>,
+    pub(super) end_of_topic: Option<u64>,
     /// Consumers already told that they reached the end of the topic.
-    told_end: HashSet<u64>,
+    pub(super) told_end: HashSet<u64>,
     /// The last demand of the dispatcher (non-persistent drops depend on it).
     pub(super) last_demand: usize,
     /// The topic's `maxUnackedMessagesOnConsumer`, re-applied to a restarted dispatcher.
-    consumer_unacked_limit: Option<u32>,
+    pub(super) consumer_unacked_limit: Option<u32>,
     /// The topic's `maxConsumersPerSubscription`, re-applied when the state is rebuilt.
     pub(super) max_consumers: Option<u32>,
-    loaded_at_ms: u64,
+    pub(super) loaded_at_ms: u64,
 }
 
 impl SubscriptionAdmin {
@@ -275,132 +269,6 @@ impl Subscription {
             dispatcher.do_send(SetConsumerUnackedLimit { limit });
         }
     }
-
-    fn snapshot(&mut self) -> Result<SubscriptionSnapshot, RequestError> {
-        let ledger_id = self.record.ledger_id;
-        let non_persistent = nonpersistent::is_non_persistent(&self.record.name);
-        let now = Instant::now();
-        let state = self
-            .state
-            .as_ref()
-            .ok_or_else(|| RequestError::unavailable("the subscription"))?;
-        let cursor = state.cursor();
-        let floor = cursor.ack_floor();
-        let read_position = state.read_position();
-        let (ranges, holes) = acked_ranges(state, ledger_id);
-        let backlog = state.backlog_entries();
-        let unacked = match read_position.checked_sub(1) {
-            Some(last_read) if last_read >= floor => cursor.unacked_in(floor, last_read),
-            _ => 0,
-        };
-        let sub_type = state.sub_type().or(self.admin.last_sub_type);
-        let consumers: Vec<ConsumerStatsReport> = state
-            .consumers()
-            .iter()
-            .map(|c| ConsumerStatsReport {
-                consumer_name: c.name.clone(),
-                connected_since: format_time(
-                    self.admin.connected_since.get(&c.key).copied().unwrap_or(0),
-                ),
-                metadata: BTreeMap::new(),
-            })
-            .collect();
-        let active_consumer_name = match state.sub_type() {
-            Some(SubType::Exclusive) => state.consumers().first().map(|c| c.name.clone()),
-            Some(SubType::Failover) => state.consumers().iter().map(|c| c.name.clone()).min(),
-            _ => None,
-        };
-        let admin = &mut self.admin;
-        let stats = SubscriptionStatsReport {
-            msg_rate_out: admin.msgs_out.rate(now),
-            msg_throughput_out: admin.bytes_out.rate(now),
-            bytes_out_counter: admin.bytes_out.total(),
-            msg_out_counter: admin.msgs_out.total(),
-            msg_rate_redeliver: admin.redelivered.rate(now),
-            msg_backlog: backlog,
-            msg_backlog_no_delayed: backlog,
-            unacked_messages: unacked,
-            sub_type: sub_type.map(sub_type_name),
-            active_consumer_name,
-            msg_rate_expired: admin.expired.rate(now),
-            total_msg_expired: admin.expired.total(),
-            last_expire_timestamp: admin.last_expire_ms,
-            last_consumed_timestamp: admin.last_consumed_ms,
-            last_acked_timestamp: admin.last_acked_ms,
-            consumers,
-            is_durable: state.durable(),
-            non_contiguous_deleted_messages_ranges: holes,
-            subscription_properties: cursor.properties().clone(),
-            msg_drop_rate: non_persistent.then(|| admin.dropped.rate(now)),
-            ..SubscriptionStatsReport::default()
-        };
-        let cursor_report = CursorReport {
-            mark_delete_position: position(ledger_id, cursor.mark_delete()),
-            read_position: position(ledger_id, Some(read_position)),
-            pending_read_ops: u64::from(self.reading),
-            messages_consumed_counter: admin.msgs_out.total(),
-            cursor_ledger: -1,
-            cursor_ledger_last_entry: -1,
-            individually_deleted_messages: ranges,
-            last_ledger_switch_timestamp: format_time(admin.loaded_at_ms),
-            state: "Open".to_owned(),
-            active: !state.consumers().is_empty(),
-            number_of_entries_since_first_not_acked_message: state
-                .durable_next()
-                .saturating_sub(floor),
-            total_non_contiguous_deleted_messages_range: holes,
-            subscription_have_pending_read: self.reading,
-            properties: cursor.properties().clone(),
-            ..CursorReport::default()
-        };
-        Ok(SubscriptionSnapshot {
-            stats,
-            cursor: cursor_report,
-        })
-    }
-}
-
-/// Pulsar's names of subscription types.
-pub(crate) fn sub_type_name(sub_type: SubType) -> String {
-    match sub_type {
-        SubType::KeyShared => "Key_Shared".to_owned(),
-        other => other.as_str_name().to_owned(),
-    }
-}
-
-/// `individuallyDeletedMessages` (`[(l:a..l:b],...]`: entries a+1..=b acked) and the number
-/// of ack holes, from a bounded scan above the ack floor.
-fn acked_ranges(state: &SubscriptionState, ledger_id: u64) -> (String, u64) {
-    let cursor = state.cursor();
-    if cursor.individually_acked() == 0 {
-        return ("[]".to_owned(), 0);
-    }
-    let floor = cursor.ack_floor();
-    let end = state
-        .durable_next()
-        .min(floor.saturating_add(MAX_SCANNED_IDS));
-    let mut ranges: Vec<(u64, u64)> = Vec::new();
-    for id in floor..end {
-        if !cursor.is_acked(id) {
-            continue;
-        }
-        match ranges.last_mut() {
-            Some((_, last)) if *last + 1 == id => *last = id,
-            _ => ranges.push((id, id)),
-        }
-    }
-    let listed: Vec<String> = ranges
-        .iter()
-        .take(MAX_LISTED_RANGES)
-        .map(|(first, last)| {
-            // Pulsar's ranges are open at the start: (a..b] holds a+1..=b.
-            format!(
-                "({ledger_id}:{}..{ledger_id}:{last}]",
-                first.saturating_sub(1)
-            )
-        })
-        .collect();
-    (format!("[{}]", listed.join(",")), ranges.len() as u64)
 }
 
 /// The `count` first unacked entry ids at or after the ack floor.
@@ -415,14 +283,6 @@ fn first_unacked(state: &SubscriptionState, count: u64) -> Vec<u64> {
 async fn wait_durable(rx: oneshot::Receiver<Result<(), RequestError>>) -> Result<(), RequestError> {
     rx.await
         .unwrap_or_else(|_| Err(RequestError::unavailable("the subscription")))
-}
-
-impl Handler<GetSubscriptionStats> for Subscription {
-    type Result = Result<SubscriptionSnapshot, RequestError>;
-
-    fn handle(&mut self, _msg: GetSubscriptionStats, _ctx: &mut Context<Self>) -> Self::Result {
-        self.snapshot()
-    }
 }
 
 impl Handler<SkipEntries> for Subscription {

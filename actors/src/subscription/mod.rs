@@ -2,6 +2,7 @@
 
 mod actor;
 mod admin;
+mod admin_stats;
 mod messages;
 mod state;
 

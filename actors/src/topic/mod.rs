@@ -2,6 +2,7 @@
 
 mod actor;
 mod admin;
+mod admin_report;
 pub mod admin_stats;
 mod cache;
 mod messages;
