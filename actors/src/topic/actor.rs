@@ -303,6 +303,7 @@ impl Supervised for Topic {
             slot.addr.do_send(ShutdownSubscription);
         }
         self.producers.clear();
+        self.admin.forget_producers();
         self.subscriptions.clear();
         self.state = None;
         self.recovering = false;

@@ -75,6 +75,11 @@ impl TopicAdmin {
         self.producers.remove(&handle);
     }
 
+    /// Forgets every producer (the topic restarted and closed them).
+    pub(super) fn forget_producers(&mut self) {
+        self.producers.clear();
+    }
+
     /// Counts one durable entry of `messages` messages and `bytes` bytes.
     pub(super) fn on_published(&mut self, handle: u64, messages: u32, bytes: usize) {
         let now = Instant::now();
