@@ -11,6 +11,10 @@ pub mod admin;
 pub mod admin_http;
 pub mod admin_partitioned;
 pub mod admin_tenancy;
+pub mod client_cmd;
+pub mod topics;
+pub mod topics_http;
+pub mod topics_policies;
 use crate::perf::PerfArgs;
 
 /// The parsed command line. Without a subcommand the top-level flags run `standalone`.
@@ -41,6 +45,8 @@ pub enum Command {
     /// Administer clusters, tenants, namespaces and topics over the admin API, like
     /// `pulsar-admin`.
     Admin(admin::AdminArgs),
+    /// Produce and consume messages, in the spirit of `pulsar-client`.
+    Client(client_cmd::ClientArgs),
 }
 
 /// Flags of `geminga standalone`; they override values read from `--config`.

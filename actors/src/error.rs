@@ -97,6 +97,25 @@ pub enum RequestError {
         /// What is wrong.
         reason: String,
     },
+    /// The topic was terminated: it takes no more messages. Producers must stop.
+    #[error("topic {topic} is terminated")]
+    TopicTerminated {
+        /// Full topic name.
+        topic: String,
+    },
+    /// An admin request would create something that exists already.
+    #[error("{what} already exists")]
+    AlreadyExists {
+        /// What exists (for example `subscription s on persistent://t/n/x`).
+        what: String,
+    },
+    /// An admin request's precondition does not hold (clients still attached, for example);
+    /// the caller may retry with `force` or after detaching them.
+    #[error("precondition failed: {reason}")]
+    PreconditionFailed {
+        /// Which precondition.
+        reason: String,
+    },
 }
 
 impl RequestError {
@@ -117,6 +136,10 @@ impl RequestError {
             RequestError::ChecksumMismatch => ServerError::ChecksumError,
             RequestError::MessageTooLarge { .. } => ServerError::NotAllowedError,
             RequestError::Malformed { .. } => ServerError::UnknownError,
+            RequestError::TopicTerminated { .. } => ServerError::TopicTerminatedError,
+            RequestError::AlreadyExists { .. } | RequestError::PreconditionFailed { .. } => {
+                ServerError::NotAllowedError
+            }
         }
     }
 

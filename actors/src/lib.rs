@@ -9,6 +9,7 @@
 //! - [`topic`]: owns a topic's log end, its producers and its [`subscription`]s.
 //! - [`subscription`]: owns a cursor (acks, seeks) and reads the log for its [`dispatcher`].
 //! - [`dispatcher`]: picks the consumer for each entry within flow permits.
+//! - [`nonpersistent`]: the memory-only mode of `non-persistent://` topics.
 //! - [`storage_writer`]: the single writer to storage, group-committing many requests per fsync.
 //! - [`supervision`]: the panic-catching supervisor and the live actor tree.
 //!
@@ -23,6 +24,7 @@ pub mod dispatcher;
 pub mod error;
 pub mod metadata;
 pub mod ownership;
+pub mod nonpersistent;
 pub mod producer;
 pub mod registry;
 pub mod storage_writer;

@@ -66,20 +66,38 @@ impl From<MetadataError> for ApiError {
 
 impl From<RequestError> for ApiError {
     fn from(e: RequestError) -> Self {
-        let status = match &e {
-            RequestError::TopicNotFound { .. }
-            | RequestError::NamespaceNotFound { .. }
-            | RequestError::SubscriptionNotFound { .. } => StatusCode::NOT_FOUND,
-            RequestError::InvalidTopicName { .. } | RequestError::Malformed { .. } => {
-                StatusCode::BAD_REQUEST
-            }
-            RequestError::NotAllowed { .. }
-            | RequestError::ConsumerBusy { .. }
-            | RequestError::ProducerBusy { .. } => StatusCode::PRECONDITION_FAILED,
-            RequestError::ServiceNotReady { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        Self::new(status, e.to_string())
+        Self::new(status_of(&e), reason_of(&e))
+    }
+}
+
+/// The HTTP status Pulsar's admin API answers for a request error.
+pub fn status_of(error: &RequestError) -> StatusCode {
+    match error {
+        RequestError::TopicNotFound { .. }
+        | RequestError::NamespaceNotFound { .. }
+        | RequestError::SubscriptionNotFound { .. } => StatusCode::NOT_FOUND,
+        RequestError::InvalidTopicName { .. } | RequestError::Malformed { .. } => {
+            StatusCode::BAD_REQUEST
+        }
+        RequestError::AlreadyExists { .. } => StatusCode::CONFLICT,
+        RequestError::PreconditionFailed { .. }
+        | RequestError::ConsumerBusy { .. }
+        | RequestError::ProducerBusy { .. }
+        | RequestError::TopicTerminated { .. } => StatusCode::PRECONDITION_FAILED,
+        RequestError::NotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+        RequestError::ServiceNotReady { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The `reason` text, worded as Pulsar's where clients match on it.
+pub fn reason_of(error: &RequestError) -> String {
+    match error {
+        RequestError::TopicNotFound { topic } => format!("Topic {topic} not found"),
+        RequestError::SubscriptionNotFound { subscription, .. } => {
+            format!("Subscription {subscription} not found")
+        }
+        other => other.to_string(),
     }
 }
 

@@ -7,6 +7,7 @@ mod lookup;
 mod namespaces;
 mod partitioned;
 mod tenants;
+mod topics;
 
 use std::net::SocketAddr;
 
@@ -56,6 +57,7 @@ pub fn serve(
             .configure(namespaces::routes)
             .configure(lookup::routes)
             .configure(partitioned::routes)
+            .configure(topics::routes)
     })
     .workers(1)
     .disable_signals()

@@ -38,24 +38,42 @@ pub enum AdminCommand {
     /// Namespaces, their policies and bundles.
     #[command(subcommand)]
     Namespaces(NamespacesCommand),
-    /// Topics.
+    /// Topics: partitioning, administration, subscriptions, messages and policies.
     #[command(subcommand)]
-    Topics(TopicsCommand),
+    Topics(AllTopicsCommand),
+}
+
+/// `geminga admin topics ...`: partitioned-topic commands and the per-topic ones, flattened
+/// into one list as pulsar-admin shows them.
+#[derive(Debug, Subcommand)]
+pub enum AllTopicsCommand {
+    /// Partitioned topics, listing by namespace, lookup.
+    #[command(flatten)]
+    Partitioned(TopicsCommand),
+    /// Create, delete, stats, subscriptions, messages, policies.
+    #[command(flatten)]
+    Topic(super::topics::TopicsCommand),
 }
 
 /// Runs one admin command, printing what pulsar-admin would.
 ///
 /// # Errors
 /// The broker's error (with its status and reason), a transport failure or bad arguments.
-pub fn run(args: AdminArgs) -> Result<(), AdminError> {
+pub fn run(args: AdminArgs) -> Result<(), Box<dyn std::error::Error>> {
     let client = AdminClient::new(&args.admin_url);
+    let admin_url = args.admin_url;
     let mut out = std::io::stdout().lock();
     match args.command {
-        AdminCommand::Clusters(c) => c.run(&client, &mut out),
-        AdminCommand::Tenants(c) => c.run(&client, &mut out),
-        AdminCommand::Namespaces(c) => c.run(&client, &mut out),
-        AdminCommand::Topics(c) => c.run(&client, &mut out),
+        AdminCommand::Clusters(c) => c.run(&client, &mut out)?,
+        AdminCommand::Tenants(c) => c.run(&client, &mut out)?,
+        AdminCommand::Namespaces(c) => c.run(&client, &mut out)?,
+        AdminCommand::Topics(AllTopicsCommand::Partitioned(c)) => c.run(&client, &mut out)?,
+        AdminCommand::Topics(AllTopicsCommand::Topic(command)) => {
+            let args = super::topics::TopicsArgs { command };
+            super::topics::run(&admin_url, args, &mut out)?;
+        }
     }
+    Ok(())
 }
 
 /// Prints a list one item per line, as pulsar-admin's list commands do.

@@ -44,11 +44,6 @@ pub enum TopicsCommand {
         #[arg(short = 'f', long = "force")]
         force: bool,
     },
-    /// List a namespace's topics (persistent and non-persistent; partitions by name).
-    List {
-        /// `tenant/namespace`.
-        namespace: String,
-    },
     /// List a namespace's partitioned topics.
     ListPartitionedTopics {
         /// `tenant/namespace`.
@@ -112,16 +107,6 @@ impl TopicsCommand {
             Self::DeletePartitionedTopic { topic, force } => {
                 let path = format!("/admin/v2/{}/partitions?force={force}", topic_path(&topic)?);
                 client.delete(&path).map(drop)
-            }
-            Self::List { namespace } => {
-                let ns = namespace_path(&namespace)?;
-                let mut all = Vec::new();
-                for domain in ["persistent", "non-persistent"] {
-                    if let Value::Array(items) = client.get(&format!("/admin/v2/{domain}/{ns}"))? {
-                        all.extend(items);
-                    }
-                }
-                print_list(out, &Value::Array(all))
             }
             Self::ListPartitionedTopics { namespace } => {
                 let ns = namespace_path(&namespace)?;

@@ -8,10 +8,13 @@
 // (clippy.toml only exempts `#[test]` functions themselves).
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
+mod admin_http;
+mod cli_topics;
 mod common;
 mod durability;
 mod key_shared;
 mod kill9;
+mod nonpersistent;
 mod ordering;
 mod raw_client;
 mod reader;
@@ -21,3 +24,5 @@ mod seek;
 mod subscription;
 mod subscriptions;
 mod tenancy;
+mod topic_policies;
+mod topics_admin;

@@ -203,11 +203,14 @@ impl Connection {
             ));
         };
         let Some(ProducerSlot::Ready { addr, .. }) = self.producers.get(&c.producer_id) else {
-            let message = format!("producer {} is not ready on this connection", c.producer_id);
+            // Usually a SEND that crossed the broker's CLOSE_PRODUCER. PersistenceError makes
+            // pulsar-rs re-create the producer and resend (other codes fail the message), and
+            // C++ reconnects and resends on any error but ChecksumError.
+            let message = format!("producer {} is closed on this connection", c.producer_id);
             return self.send(commands::send_error(
                 c.producer_id,
                 c.sequence_id,
-                ServerError::NotAllowedError,
+                ServerError::PersistenceError,
                 message,
             ));
         };

@@ -25,6 +25,7 @@ pub use actor::Dispatcher;
 pub use consumers::{ActiveChange, AddConsumerError, DispatchConsumer};
 pub use messages::{
     AddDispatchConsumer, Entries, EntriesAcked, Flow, GetDispatcherStats, Redeliver,
+    SetConsumerUnackedLimit,
     RemoveDispatchConsumer, ResetDispatcher, ShutdownDispatcher,
 };
 pub use placement::Deliveries;

@@ -19,6 +19,7 @@ use crate::{
     context::BrokerContext,
     error::RequestError,
     metadata::NamespaceName,
+    nonpersistent,
     supervision::{supervise, ActorKind, Lifecycle},
     topic::Topic,
 };
@@ -27,14 +28,14 @@ pub(super) type Waiter = oneshot::Sender<Result<Addr<Topic>, RequestError>>;
 
 pub(super) struct TopicSlot {
     pub(super) addr: Addr<Topic>,
-    instance: u64,
+    pub(super) instance: u64,
 }
 
 /// One per broker. Supervised; its map of live topics survives a restart (entries whose actor
 /// is gone are dropped), so a restart never starts a second actor for a loaded topic.
 pub struct TopicRegistry {
     pub(super) broker: BrokerContext,
-    lifecycle: Lifecycle,
+    pub(super) lifecycle: Lifecycle,
     pub(super) topics: HashMap<String, TopicSlot>,
     /// Callers waiting for a topic being loaded, by name.
     pub(super) loading: HashMap<String, Vec<Waiter>>,
@@ -88,6 +89,23 @@ impl TopicRegistry {
     }
 
     pub(super) fn load(&mut self, name: String, create: bool, ctx: &mut Context<Self>) {
+        if nonpersistent::is_non_persistent(&name) {
+            // Never stored: it exists while loaded, and using it creates it.
+            let result = if create {
+                let record = nonpersistent::transient_record(&name, self.broker.next_id());
+                info!(topic = %name, "loading non-persistent topic");
+                self.start_topic(record, ctx)
+                    .ok_or_else(|| RequestError::unavailable("the broker"))
+            } else {
+                Err(RequestError::TopicNotFound {
+                    topic: name.clone(),
+                })
+            };
+            for waiter in self.loading.remove(&name).unwrap_or_default() {
+                let _ = waiter.send(result.clone());
+            }
+            return;
+        }
         let storage = self.broker.storage().clone();
         let metadata = self.broker.metadata().clone();
         let lookup = name.clone();

@@ -8,7 +8,7 @@ use tracing::info;
 
 use super::{
     actor::TopicRegistry,
-    messages::{DeleteTopic, UnloadTopics},
+    messages::{DeleteTopic, ListLoadedTopics, UnloadTopic, UnloadTopics},
 };
 use crate::{
     error::RequestError,
@@ -91,8 +91,8 @@ impl Handler<DeleteTopic> for TopicRegistry {
             return Box::pin(actix::fut::ready(Err(busy)));
         }
         if !msg.force && self.in_use(&name) {
-            let refused = RequestError::NotAllowed {
-                reason: format!("topic {name} has connected producers or consumers"),
+            let refused = RequestError::PreconditionFailed {
+                reason: format!("Topic {name} has active producers/subscriptions"),
             };
             return Box::pin(actix::fut::ready(Err(refused)));
         }
@@ -104,8 +104,11 @@ impl Handler<DeleteTopic> for TopicRegistry {
             if let Some(addr) = live {
                 let _ = addr.send(Unload).await;
             }
-            let deleted =
-                actix_rt::task::spawn_blocking(move || storage.delete_topic(&target)).await;
+            let deleted = actix_rt::task::spawn_blocking(move || {
+                crate::topic::policies::forget_topic(storage.metadata(), &target)?;
+                storage.delete_topic(&target)
+            })
+            .await;
             match deleted {
                 Ok(Ok(())) => Ok(true),
                 // Only a live topic without a record (non-persistent) may be "deleted" so.
@@ -130,5 +133,51 @@ impl Handler<DeleteTopic> for TopicRegistry {
                 Err(e) => Err(e),
             }
         }))
+    }
+}
+
+impl Handler<UnloadTopic> for TopicRegistry {
+    type Result = ResponseActFuture<Self, Result<(), RequestError>>;
+
+    /// Closes one loaded topic (its clients reconnect and load it again). A topic that exists
+    /// but is not loaded is already "unloaded"; one that does not exist is not found.
+    fn handle(&mut self, msg: UnloadTopic, ctx: &mut Context<Self>) -> Self::Result {
+        let name = msg.name;
+        if self.closing.contains_key(&name) {
+            return Box::pin(actix::fut::ready(Ok(())));
+        }
+        if let Some(addr) = self.begin_closing(&name) {
+            info!(topic = %name, "unloading topic");
+            return Box::pin(wrap_future::<_, Self>(addr.send(Unload)).map(move |_, act, ctx| {
+                act.finish_closing(&name, ctx);
+                Ok(())
+            }));
+        }
+        self.finish_closing(&name, ctx);
+        if crate::nonpersistent::is_non_persistent(&name) {
+            return Box::pin(actix::fut::ready(Err(RequestError::TopicNotFound { topic: name })));
+        }
+        let storage = self.broker.storage().clone();
+        let lookup = name.clone();
+        let exists = async move {
+            match actix_rt::task::spawn_blocking(move || storage.topic(&lookup)).await {
+                Ok(Ok(Some(_))) => Ok(()),
+                Ok(Ok(None)) => Err(RequestError::TopicNotFound { topic: name }),
+                Ok(Err(e)) => Err(RequestError::from(e)),
+                Err(_) => Err(RequestError::unavailable("topic lookup")),
+            }
+        };
+        Box::pin(wrap_future::<_, Self>(exists))
+    }
+}
+
+impl Handler<ListLoadedTopics> for TopicRegistry {
+    type Result = Vec<String>;
+
+    fn handle(&mut self, msg: ListLoadedTopics, _ctx: &mut Context<Self>) -> Vec<String> {
+        let mut names: Vec<String> =
+            self.topics.keys().filter(|name| name.starts_with(&msg.prefix)).cloned().collect();
+        names.sort();
+        names
     }
 }

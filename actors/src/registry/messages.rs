@@ -109,3 +109,20 @@ pub struct TopicsChanged {
     /// Full names that went away.
     pub removed: Vec<String>,
 }
+
+/// Unloads one topic: its producers and consumers are disconnected (they reconnect and load it
+/// again). Answers `TopicNotFound` when the topic does not exist.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), RequestError>")]
+pub struct UnloadTopic {
+    /// Full topic name.
+    pub name: String,
+}
+
+/// Full names of the loaded topics starting with `prefix`, sorted.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<String>")]
+pub struct ListLoadedTopics {
+    /// For example `non-persistent://public/default/`.
+    pub prefix: String,
+}

@@ -11,7 +11,9 @@ use geminga_storage::{Cursor, Entry, StorageError, TopicRecord, WriteOp};
 use tokio::sync::oneshot;
 use tracing::{info_span, warn, Span};
 
-use super::{messages::*, state::AttachedConsumer, state::SubscriptionState};
+use super::{
+    admin::SubscriptionAdmin, messages::*, state::AttachedConsumer, state::SubscriptionState,
+};
 use crate::dispatcher::AddConsumerError;
 use crate::{
     consumer::{Consumer, Disconnect},
@@ -21,6 +23,7 @@ use crate::{
         ResetDispatcher, ShutdownDispatcher,
     },
     error::RequestError,
+    nonpersistent,
     storage_writer::persist,
     supervision::{supervise, ActorKind, Lifecycle},
     topic::{Attached, CacheRead, DurableEnd, EntryCache, Topic},
@@ -34,24 +37,26 @@ type AckWaiter = oneshot::Sender<Result<(), RequestError>>;
 /// One subscription of a topic. Supervised: a restart disconnects its consumers and reloads
 /// the cursor from storage (readers, whose cursor lives in memory, end instead).
 pub struct Subscription {
-    broker: BrokerContext,
-    lifecycle: Lifecycle,
-    topic: Addr<Topic>,
-    record: TopicRecord,
-    cache: EntryCache,
-    durable: bool,
-    name: String,
+    pub(super) broker: BrokerContext,
+    pub(super) lifecycle: Lifecycle,
+    pub(super) topic: Addr<Topic>,
+    pub(super) record: TopicRecord,
+    pub(super) cache: EntryCache,
+    pub(super) durable: bool,
+    pub(super) name: String,
     /// The cursor and durable end to start from; used by the first start only.
-    initial: Option<(Cursor, u64)>,
-    state: Option<SubscriptionState>,
+    pub(super) initial: Option<(Cursor, u64)>,
+    pub(super) state: Option<SubscriptionState>,
     /// Survives restarts so stale reads are always recognised.
-    last_epoch: u64,
-    dispatcher: Option<Addr<Dispatcher>>,
-    consumers: HashMap<u64, Addr<Consumer>>,
-    reading: bool,
-    persist_in_flight: bool,
-    ack_waiters: Vec<AckWaiter>,
-    span: Span,
+    pub(super) last_epoch: u64,
+    pub(super) dispatcher: Option<Addr<Dispatcher>>,
+    pub(super) consumers: HashMap<u64, Addr<Consumer>>,
+    pub(super) reading: bool,
+    pub(super) persist_in_flight: bool,
+    pub(super) ack_waiters: Vec<AckWaiter>,
+    pub(super) span: Span,
+    /// Counters, termination and policy state for the admin API; survives restarts.
+    pub(super) admin: SubscriptionAdmin,
 }
 
 impl Subscription {
@@ -85,11 +90,15 @@ impl Subscription {
             persist_in_flight: false,
             ack_waiters: Vec::new(),
             span,
+            admin: SubscriptionAdmin::new(),
         }
     }
 
     fn install(&mut self, cursor: Cursor, durable_next: u64) {
-        let max = self.broker.config().max_consumers_per_subscription;
+        let max = self
+            .admin
+            .max_consumers
+            .unwrap_or(self.broker.config().max_consumers_per_subscription);
         let mut state = SubscriptionState::new(
             self.record.ledger_id,
             cursor,
@@ -124,7 +133,7 @@ impl Subscription {
     }
 
     /// Disconnects every consumer (their clients reconnect) and forgets them.
-    fn disconnect_all(&mut self) {
+    pub(super) fn disconnect_all(&mut self) {
         self.disconnect_all_except(None);
     }
 
@@ -161,7 +170,7 @@ impl Subscription {
     }
 
     /// Ends the subscription for good.
-    fn retire(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn retire(&mut self, ctx: &mut Context<Self>) {
         self.disconnect_all();
         if let Some(dispatcher) = self.dispatcher.take() {
             dispatcher.do_send(ShutdownDispatcher);
@@ -174,7 +183,7 @@ impl Subscription {
     }
 
     /// Writes the cursor's pending changes; one write in flight at a time.
-    fn persist(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn persist(&mut self, ctx: &mut Context<Self>) {
         if self.persist_in_flight {
             return;
         }
@@ -213,7 +222,7 @@ impl Subscription {
     }
 
     /// Serves the dispatcher's demand from the cache or storage, one storage read at a time.
-    fn read_next(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn read_next(&mut self, ctx: &mut Context<Self>) {
         loop {
             if self.reading {
                 return;
@@ -222,14 +231,22 @@ impl Subscription {
                 return;
             };
             let Some((from, max)) = state.next_read() else {
-                return;
+                return self.on_read_idle();
             };
-            let CacheRead::Hit(entries) = self.cache.read(from, max, MAX_READ_BYTES) else {
+            let hit = match self.cache.read(from, max, MAX_READ_BYTES) {
+                CacheRead::Hit(entries) if entries.first().map(|e| e.entry_id) == Some(from) => {
+                    Some(entries)
+                }
+                _ => None,
+            };
+            let Some(entries) = hit else {
+                if nonpersistent::is_non_persistent(&self.record.name) {
+                    // Evicted from memory before anyone could take it: nowhere else to read.
+                    self.drop_unread_entries();
+                    continue;
+                }
                 return self.read_storage(from, max, ctx);
             };
-            if entries.first().map(|e| e.entry_id) != Some(from) {
-                return self.read_storage(from, max, ctx);
-            }
             self.hand_over(from, entries);
         }
     }
@@ -263,6 +280,8 @@ impl Subscription {
         };
         let epoch = state.epoch();
         let out = state.on_read(from, entries);
+        self.admin
+            .on_handed_over(out.iter().map(|r| &r.entry), false);
         if let (false, Some(dispatcher)) = (out.is_empty(), &self.dispatcher) {
             dispatcher.do_send(Entries {
                 epoch,
@@ -306,7 +325,7 @@ impl Subscription {
     }
 }
 
-fn flatten<T>(
+pub(super) fn flatten<T>(
     joined: Result<Result<T, StorageError>, tokio::task::JoinError>,
 ) -> Result<T, RequestError> {
     match joined {
@@ -390,6 +409,7 @@ impl Handler<AddConsumer> for Subscription {
         if let Err(e) = attach {
             return Box::pin(actix::fut::ready(Err(e)));
         }
+        self.admin.on_consumer_added(spec.key, spec.sub_type);
         let key = spec.key;
         self.consumers.insert(key, spec.addr.clone());
         let attached = Attached {
@@ -430,6 +450,7 @@ impl Subscription {
             return;
         }
         self.consumers.remove(&key);
+        self.admin.on_consumer_removed(key);
         if let Some(dispatcher) = &self.dispatcher {
             dispatcher.do_send(RemoveDispatchConsumer { key });
         }
@@ -481,6 +502,7 @@ impl Handler<Ack> for Subscription {
             Ok(outcome) => outcome,
             Err(e) => return Box::pin(async move { Err(e) }),
         };
+        self.admin.last_acked_ms = super::admin::now_ms();
         if let Some(dispatcher) = &self.dispatcher {
             if !outcome.acked.is_empty() || outcome.up_to.is_some() {
                 dispatcher.do_send(EntriesAcked {
@@ -489,6 +511,7 @@ impl Handler<Ack> for Subscription {
                 });
             }
         }
+        self.tell_end_of_topic();
         if !self.durable {
             return Box::pin(async { Ok(()) });
         }
@@ -621,6 +644,7 @@ impl Handler<Demand> for Subscription {
     fn handle(&mut self, msg: Demand, ctx: &mut Context<Self>) {
         if let Some(state) = self.state.as_mut() {
             if state.set_demand(msg.epoch, msg.entries) {
+                self.admin.last_demand = msg.entries;
                 self.read_next(ctx);
             }
         }
@@ -656,6 +680,8 @@ impl Handler<ReadIds> for Subscription {
                     return;
                 };
                 let entries = state.filter_unacked(entries);
+                act.admin
+                    .on_handed_over(entries.iter().map(|r| &r.entry), true);
                 if let Some(dispatcher) = &act.dispatcher {
                     dispatcher.do_send(Entries {
                         epoch: msg.epoch,
@@ -689,6 +715,7 @@ impl Handler<DispatcherRestarted> for Subscription {
 
     fn handle(&mut self, _msg: DispatcherRestarted, ctx: &mut Context<Self>) {
         self.disconnect_all();
+        self.reapply_dispatcher_policies();
         if let Some(state) = self.state.as_mut() {
             state.rewind();
             self.last_epoch = state.epoch();

@@ -11,16 +11,19 @@ use geminga_storage::{Cursor, StorageError, TopicRecord, WriteOp};
 use tracing::{info, info_span, warn, Span};
 
 use super::{
+    admin::TopicAdmin,
     cache::EntryCache,
     messages::{
         AddProducer, Attached, DurableEnd, ProducerGrant, Publish, RemoveProducer, Subscribe,
         SubscriptionRetired,
     },
+    policies::{self, TopicPolicies},
     state::TopicState,
 };
 use crate::{
     context::BrokerContext,
     error::RequestError,
+    nonpersistent,
     producer::{Producer, TopicClosing},
     storage_writer::{persist, Unfence},
     subscription::{AddConsumer, EntriesAvailable, ShutdownSubscription, Subscription},
@@ -32,30 +35,36 @@ struct Loaded {
     first_entry: u64,
     next_entry: u64,
     cursors: Vec<Cursor>,
+    policies: TopicPolicies,
+    terminated: bool,
 }
 
 /// A subscription of this topic and the instance number that tells restarts apart.
-struct SubscriptionSlot {
-    addr: Addr<Subscription>,
-    instance: u64,
+pub(super) struct SubscriptionSlot {
+    pub(super) addr: Addr<Subscription>,
+    pub(super) instance: u64,
 }
 
 /// One topic. Supervised: after a crash it closes every producer and consumer attached (their
 /// clients reconnect), reloads its log end and cursors from storage and carries on.
 pub struct Topic {
-    broker: BrokerContext,
-    lifecycle: Lifecycle,
-    record: TopicRecord,
+    pub(super) broker: BrokerContext,
+    pub(super) lifecycle: Lifecycle,
+    pub(super) record: TopicRecord,
     /// `None` until the log end is loaded.
-    state: Option<TopicState>,
+    pub(super) state: Option<TopicState>,
     /// Lowest entry id still stored (Earliest positions start here).
-    first_entry: u64,
-    cache: EntryCache,
-    subscriptions: HashMap<String, SubscriptionSlot>,
-    producers: HashMap<u64, Addr<Producer>>,
+    pub(super) first_entry: u64,
+    pub(super) cache: EntryCache,
+    pub(super) subscriptions: HashMap<String, SubscriptionSlot>,
+    pub(super) producers: HashMap<u64, Addr<Producer>>,
     /// Set while reloading the log end after a failed write.
-    recovering: bool,
-    span: Span,
+    pub(super) recovering: bool,
+    pub(super) span: Span,
+    /// Memory-only mode (`non-persistent://`): nothing goes through storage.
+    pub(super) non_persistent: bool,
+    /// Counters, termination, closing and policies for the admin API.
+    pub(super) admin: TopicAdmin,
 }
 
 impl Topic {
@@ -63,6 +72,7 @@ impl Topic {
     pub fn new(broker: BrokerContext, lifecycle: Lifecycle, record: TopicRecord) -> Self {
         let cache = EntryCache::new(broker.config().topic_cache_bytes);
         let span = info_span!("topic", topic = %record.name);
+        let non_persistent = nonpersistent::is_non_persistent(&record.name);
         Self {
             broker,
             lifecycle,
@@ -74,14 +84,29 @@ impl Topic {
             producers: HashMap::new(),
             recovering: false,
             span,
+            non_persistent,
+            admin: TopicAdmin::default(),
         }
     }
 
     fn load(&self) -> impl std::future::Future<Output = Result<Loaded, StorageError>> {
         let storage = self.broker.storage().clone();
         let ledger_id = self.record.ledger_id;
+        let (name, non_persistent) = (self.record.name.clone(), self.non_persistent);
         async move {
             let joined = actix_rt::task::spawn_blocking(move || -> Result<Loaded, StorageError> {
+                let policies = policies::load_policies(storage.metadata(), &name)?;
+                if non_persistent {
+                    // Memory only: an empty log, no cursors, never terminated.
+                    return Ok(Loaded {
+                        first_entry: 0,
+                        next_entry: 0,
+                        cursors: Vec::new(),
+                        policies,
+                        terminated: false,
+                    });
+                }
+                let terminated = policies::load_terminated(storage.metadata(), &name)?;
                 let bounds = storage.log_bounds(ledger_id)?;
                 let cursors = storage.load_cursors(ledger_id)?;
                 let floors = cursors.iter().map(Cursor::ack_floor).max().unwrap_or(0);
@@ -94,6 +119,8 @@ impl Topic {
                     first_entry,
                     next_entry,
                     cursors,
+                    policies,
+                    terminated,
                 })
             })
             .await;
@@ -107,13 +134,15 @@ impl Topic {
         state.recover(loaded.next_entry);
         self.first_entry = loaded.first_entry;
         self.state = Some(state);
+        self.admin.policies = loaded.policies;
+        self.admin.terminated = loaded.terminated;
         for cursor in loaded.cursors {
             self.start_subscription(cursor, true, ctx);
         }
         info!(parent: &self.span, next_entry = loaded.next_entry, "topic loaded");
     }
 
-    fn start_subscription(
+    pub(super) fn start_subscription(
         &mut self,
         cursor: Cursor,
         durable: bool,
@@ -158,6 +187,7 @@ impl Topic {
                 instance,
             },
         );
+        self.brief_subscription(&addr);
         addr
     }
 
@@ -165,6 +195,8 @@ impl Topic {
     fn start_floor(&self, msg: &Subscribe) -> u64 {
         let durable_next = self.state.as_ref().map_or(0, TopicState::durable_next);
         let by_position = match msg.initial_position {
+            // Non-persistent consumers only get what is published after they attach.
+            _ if self.non_persistent => return durable_next,
             InitialPosition::Earliest => self.first_entry,
             InitialPosition::Latest => durable_next,
         };
@@ -207,6 +239,8 @@ impl Topic {
                 self.maybe_recover(ctx);
             }
         }
+        let in_flight = self.state.as_ref().is_some_and(TopicState::has_in_flight);
+        self.admin.on_write_settled(in_flight);
     }
 
     /// After a failed write: once nothing is in flight, reload the log end and lift the fence.
@@ -254,6 +288,7 @@ impl Actor for Topic {
         });
         // Hold every message until the log end is known.
         ctx.wait(fut);
+        self.start_ttl_timer(ctx);
     }
 }
 
@@ -268,6 +303,7 @@ impl Supervised for Topic {
             slot.addr.do_send(ShutdownSubscription);
         }
         self.producers.clear();
+        self.admin.forget_producers();
         self.subscriptions.clear();
         self.state = None;
         self.recovering = false;
@@ -279,7 +315,13 @@ impl Handler<Publish> for Topic {
     type Result = ();
 
     fn handle(&mut self, msg: Publish, ctx: &mut Context<Self>) {
+        if let Some(refused) = self.admin.refusal(&self.record.name) {
+            let _ = msg.reply.send(Err(refused));
+            return;
+        }
         let ledger_id = self.record.ledger_id;
+        let (handle, messages, bytes) =
+            (msg.producer_handle, msg.meta.num_messages, msg.data.len());
         let allocated = match self.state.as_mut() {
             Some(state) => state.allocate(msg.meta, msg.data),
             None => Err(RequestError::unavailable("the topic")),
@@ -292,13 +334,23 @@ impl Handler<Publish> for Topic {
             }
         };
         let entry_id = entry.entry_id;
+        let reply = msg.reply;
+        if self.non_persistent {
+            // Never written anywhere: an entry counts as durable once it has its id.
+            self.on_write_result(entry_id, &Ok(()), ctx);
+            self.admin.on_published(handle, messages, bytes);
+            let _ = reply.send(Ok(entry_id));
+            return;
+        }
         let write = persist(
             self.broker.writer(),
             vec![WriteOp::Append { ledger_id, entry }],
         );
-        let reply = msg.reply;
         ctx.spawn(wrap_future::<_, Self>(write).map(move |result, act, ctx| {
             act.on_write_result(entry_id, &result, ctx);
+            if result.is_ok() {
+                act.admin.on_published(handle, messages, bytes);
+            }
             let _ = reply.send(result.map(|()| entry_id));
         }));
     }
@@ -308,17 +360,25 @@ impl Handler<AddProducer> for Topic {
     type Result = Result<ProducerGrant, RequestError>;
 
     fn handle(&mut self, msg: AddProducer, _ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(refused) = self.admin.refusal(&self.record.name) {
+            return Err(refused);
+        }
         let prefix = format!(
             "{}-{}",
             self.broker.config().cluster_name,
             self.record.ledger_id
         );
-        let max = self.broker.config().max_producers_per_topic;
+        let max = self
+            .admin
+            .policies
+            .max_producer_per_topic
+            .unwrap_or(self.broker.config().max_producers_per_topic);
         let state = self
             .state
             .as_mut()
             .ok_or_else(|| RequestError::unavailable("the topic"))?;
         let name = state.add_producer(msg.handle, msg.name, &prefix, max)?;
+        self.admin.on_producer_added(msg.handle, &name);
         self.producers.insert(msg.handle, msg.producer);
         Ok(ProducerGrant {
             name,
@@ -336,6 +396,7 @@ impl Handler<RemoveProducer> for Topic {
             state.remove_producer(msg.handle);
         }
         self.producers.remove(&msg.handle);
+        self.admin.on_producer_removed(msg.handle);
     }
 }
 
@@ -343,14 +404,16 @@ impl Handler<Subscribe> for Topic {
     type Result = ResponseFuture<Result<Attached, RequestError>>;
 
     fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
-        if self.state.is_none() {
+        if self.state.is_none() || self.admin.closing {
             return Box::pin(async { Err(RequestError::unavailable("the topic")) });
         }
+        // A non-persistent subscription keeps its cursor in memory and ends with its consumers.
+        let durable = msg.durable && !self.non_persistent;
         let addr = match self.subscriptions.get(&msg.subscription) {
             Some(slot) => slot.addr.clone(),
             None => {
                 let cursor = Cursor::new(&msg.subscription, self.start_floor(&msg));
-                self.start_subscription(cursor, msg.durable, ctx)
+                self.start_subscription(cursor, durable, ctx)
             }
         };
         let request = addr.send(AddConsumer { spec: msg.consumer });
