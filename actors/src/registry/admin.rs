@@ -148,14 +148,18 @@ impl Handler<UnloadTopic> for TopicRegistry {
         }
         if let Some(addr) = self.begin_closing(&name) {
             info!(topic = %name, "unloading topic");
-            return Box::pin(wrap_future::<_, Self>(addr.send(Unload)).map(move |_, act, ctx| {
-                act.finish_closing(&name, ctx);
-                Ok(())
-            }));
+            return Box::pin(
+                wrap_future::<_, Self>(addr.send(Unload)).map(move |_, act, ctx| {
+                    act.finish_closing(&name, ctx);
+                    Ok(())
+                }),
+            );
         }
         self.finish_closing(&name, ctx);
         if crate::nonpersistent::is_non_persistent(&name) {
-            return Box::pin(actix::fut::ready(Err(RequestError::TopicNotFound { topic: name })));
+            return Box::pin(actix::fut::ready(Err(RequestError::TopicNotFound {
+                topic: name,
+            })));
         }
         let storage = self.broker.storage().clone();
         let lookup = name.clone();
@@ -175,8 +179,12 @@ impl Handler<ListLoadedTopics> for TopicRegistry {
     type Result = Vec<String>;
 
     fn handle(&mut self, msg: ListLoadedTopics, _ctx: &mut Context<Self>) -> Vec<String> {
-        let mut names: Vec<String> =
-            self.topics.keys().filter(|name| name.starts_with(&msg.prefix)).cloned().collect();
+        let mut names: Vec<String> = self
+            .topics
+            .keys()
+            .filter(|name| name.starts_with(&msg.prefix))
+            .cloned()
+            .collect();
         names.sort();
         names
     }

@@ -10,6 +10,6 @@ pub use actor::TopicRegistry;
 pub use admin::topic_in_use;
 pub use listing::{topics_hash, TopicPattern};
 pub use messages::{
-    DeleteTopic, GetTopic, ListLoadedTopics, ListTopics, NotifyTopics, TopicExited, TopicsChanged, TopicsOfNamespace,
-    UnloadTopic, UnloadTopics, UnwatchTopics, WatchTopics,
+    DeleteTopic, GetTopic, ListLoadedTopics, ListTopics, NotifyTopics, TopicExited, TopicsChanged,
+    TopicsOfNamespace, UnloadTopic, UnloadTopics, UnwatchTopics, WatchTopics,
 };
