@@ -35,6 +35,37 @@ pub struct ActorConfig {
     pub max_consumers_per_subscription: u32,
     /// Sent as `server_version` in CONNECTED.
     pub server_version: String,
+    /// Retention, TTL, backlog quota and compaction defaults and check periods.
+    pub storage_policies: StoragePolicyConfig,
+}
+
+/// Broker-wide settings of the storage policies (retention, TTL, backlog quotas, compaction).
+#[derive(Clone, Debug)]
+pub struct StoragePolicyConfig {
+    /// Values a topic gets when neither it nor its namespace sets one.
+    pub defaults: crate::metadata::PolicyDefaults,
+    /// How often messages past their TTL are expired (`messageExpiryCheckIntervalInMinutes`).
+    pub message_expiry_check_interval: Duration,
+    /// How often a topic re-checks retention, backlog quotas and the compaction threshold
+    /// when nothing else makes it (time bounds move with the clock). Acks, publishes and
+    /// policy changes trigger a check at once (`retentionCheckIntervalInSeconds`).
+    pub retention_check_interval: Duration,
+    /// Whether backlog quotas are enforced (`backlogQuotaCheckEnabled`).
+    pub backlog_quota_check_enabled: bool,
+    /// Whether compaction keeps messages without a key (`topicCompactionRetainNullKey`).
+    pub compaction_retain_null_key: bool,
+}
+
+impl Default for StoragePolicyConfig {
+    fn default() -> Self {
+        Self {
+            defaults: crate::metadata::PolicyDefaults::default(),
+            message_expiry_check_interval: Duration::from_secs(5 * 60),
+            retention_check_interval: Duration::from_secs(60),
+            backlog_quota_check_enabled: true,
+            compaction_retain_null_key: false,
+        }
+    }
 }
 
 impl ActorConfig {
@@ -66,6 +97,7 @@ impl Default for ActorConfig {
             max_producers_per_topic: 0,
             max_consumers_per_subscription: 0,
             server_version: concat!("Geminga ", env!("CARGO_PKG_VERSION")).to_owned(),
+            storage_policies: StoragePolicyConfig::default(),
         }
     }
 }

@@ -63,4 +63,4 @@ pub use entry::{Entry, EntryMeta};
 pub use error::StorageError;
 pub use faults::StorageFaults;
 pub use metadata::{MetadataStore, Versioned};
-pub use store::{LogBounds, Storage, TopicRecord, WriteOp};
+pub use store::{EntryPosition, LogBounds, Storage, TopicRecord, WriteOp};

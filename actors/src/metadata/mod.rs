@@ -6,10 +6,12 @@
 //!
 //! [`MetadataService`] is plain blocking code: actors call it on the blocking pool.
 
+mod effective;
 mod error;
 mod model;
 mod names;
 mod namespaces;
+mod policies;
 mod service;
 mod store;
 mod topics;
@@ -17,13 +19,18 @@ mod topics;
 #[cfg(test)]
 mod tests;
 
+pub use effective::{EffectivePolicies, PolicyDefaults, PolicySource, Sourced};
 pub use error::MetadataError;
 pub use model::{
     AutoTopicCreation, AutoTopicCreationOverride, BundlesData, ClusterData,
-    PartitionedTopicMetadata, Policies, TenantInfo, TopicPolicies, TOPIC_TYPE_NON_PARTITIONED,
+    PartitionedTopicMetadata, Policies, TenantInfo, TOPIC_TYPE_NON_PARTITIONED,
     TOPIC_TYPE_PARTITIONED,
 };
 pub use names::{check_name, NamespaceName};
+pub use policies::{
+    BacklogQuota, BacklogQuotaMap, BacklogQuotaPolicy, BacklogQuotaType, RetentionPolicies,
+    TopicPolicies,
+};
 pub use service::MetadataService;
 pub use store::{MemoryMetadataStore, StorageMetadata};
 pub use topics::{TopicAdmission, MAX_PARTITIONS};

@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::policies::{BacklogQuotaMap, RetentionPolicies};
+
 /// A cluster's service addresses (`/admin/clusters/{cluster}`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -84,7 +86,18 @@ pub struct Policies {
     pub auto_topic_creation_override: Option<AutoTopicCreationOverride>,
     /// Set while the namespace is being deleted.
     pub deleted: bool,
-    /// Fields not modelled yet (retention, TTL, backlog quotas...), kept as sent.
+    /// Backlog quotas of the namespace's topics, by type (may be empty).
+    pub backlog_quota_map: BacklogQuotaMap,
+    /// Retention of acknowledged messages of the namespace's topics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_policies: Option<RetentionPolicies>,
+    /// Message TTL of the namespace's topics, in seconds (0: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_ttl_in_seconds: Option<u32>,
+    /// Compaction-cursor backlog bytes that trigger a compaction (0: never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compaction_threshold: Option<i64>,
+    /// Fields not modelled yet, kept as sent.
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
@@ -99,16 +112,6 @@ pub struct PartitionedTopicMetadata {
     /// User properties given at creation.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub properties: BTreeMap<String, String>,
-}
-
-/// Topic-level policies (`/admin/topic-policies/...`). Typed fields are added by the policy
-/// work; until then every field is kept as sent.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TopicPolicies {
-    /// The policy fields, by Pulsar's names (`maxUnackedMessagesOnConsumer`, `messageTTLInSeconds`...).
-    #[serde(flatten)]
-    pub fields: Map<String, Value>,
 }
 
 /// Whether an unknown topic is created by using it, and as what; a broker's settings or a

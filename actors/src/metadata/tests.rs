@@ -356,10 +356,10 @@ fn topic_policies_round_trip_on_the_base_name() {
     let svc = service();
     let t = topic("persistent://public/default/pol");
     assert!(svc.topic_policies(&t).unwrap().is_none());
-    let mut policies = TopicPolicies::default();
-    policies
-        .fields
-        .insert("messageTTLInSeconds".into(), serde_json::json!(60));
+    let policies = TopicPolicies {
+        message_ttl_in_seconds: Some(60),
+        ..TopicPolicies::default()
+    };
     svc.set_topic_policies(&t, &policies).unwrap();
     assert_eq!(
         svc.topic_policies(&t.partition_name(0)).unwrap(),
@@ -382,10 +382,8 @@ fn policies_json_uses_pulsars_names_and_keeps_unknown_fields() {
         "replication_clusters":["standalone"],"message_ttl_in_seconds":30,
         "autoTopicCreationOverride":{"allowAutoTopicCreation":true,"topicType":"partitioned","defaultNumPartitions":2}}"#;
     let policies: Policies = serde_json::from_str(json).unwrap();
-    assert_eq!(
-        policies.other.get("message_ttl_in_seconds"),
-        Some(&serde_json::json!(30))
-    );
+    assert_eq!(policies.message_ttl_in_seconds, Some(30));
+    assert!(policies.other.is_empty());
     let back = serde_json::to_value(&policies).unwrap();
     assert_eq!(back["message_ttl_in_seconds"], 30);
     assert_eq!(back["autoTopicCreationOverride"]["defaultNumPartitions"], 2);

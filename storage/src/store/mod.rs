@@ -1,7 +1,9 @@
 //! `Storage`: one fjall database per broker data dir, shared by every topic.
 
 mod cursors;
+mod ledgers;
 mod log;
+mod offsets;
 mod reclaim;
 mod topics;
 mod write;
@@ -20,6 +22,7 @@ use crate::metadata::{FjallMetadataStore, MetadataStore};
 use reclaim::Reclaimer;
 
 pub use log::LogBounds;
+pub use offsets::EntryPosition;
 pub use topics::TopicRecord;
 pub use write::WriteOp;
 
@@ -163,3 +166,5 @@ impl Storage {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ledgers;
