@@ -50,6 +50,11 @@ pub struct StoragePolicyConfig {
     /// when nothing else makes it (time bounds move with the clock). Acks, publishes and
     /// policy changes trigger a check at once (`retentionCheckIntervalInSeconds`).
     pub retention_check_interval: Duration,
+    /// Entries younger than this are never trimmed, even when nothing holds them, so a
+    /// reader started right after publishing still finds them (Pulsar keeps them at least
+    /// until its ledger rolls over, `managedLedgerMinLedgerRolloverTimeInMinutes`). Geminga
+    /// key `retentionGracePeriodSeconds`; 0 trims as soon as nothing holds an entry.
+    pub retention_grace: Duration,
     /// Whether backlog quotas are enforced (`backlogQuotaCheckEnabled`).
     pub backlog_quota_check_enabled: bool,
     /// Whether compaction keeps messages without a key (`topicCompactionRetainNullKey`).
@@ -62,6 +67,7 @@ impl Default for StoragePolicyConfig {
             defaults: crate::metadata::PolicyDefaults::default(),
             message_expiry_check_interval: Duration::from_secs(5 * 60),
             retention_check_interval: Duration::from_secs(60),
+            retention_grace: Duration::from_secs(60),
             backlog_quota_check_enabled: true,
             compaction_retain_null_key: false,
         }

@@ -79,7 +79,7 @@ pub fn status_of(error: &RequestError) -> StatusCode {
         RequestError::InvalidTopicName { .. } | RequestError::Malformed { .. } => {
             StatusCode::BAD_REQUEST
         }
-        RequestError::AlreadyExists { .. } => StatusCode::CONFLICT,
+        RequestError::AlreadyExists { .. } | RequestError::Conflict { .. } => StatusCode::CONFLICT,
         RequestError::PreconditionFailed { .. }
         | RequestError::ConsumerBusy { .. }
         | RequestError::ProducerBusy { .. }

@@ -5,6 +5,7 @@ mod admin;
 mod admin_stats;
 mod messages;
 mod state;
+mod upkeep;
 
 pub use actor::Subscription;
 pub(crate) use admin::now_ms;
@@ -19,3 +20,4 @@ pub use messages::{
     Unsubscribe,
 };
 pub use state::{AckOutcome, AttachedConsumer, SubscriptionState};
+pub use upkeep::{CommitCompaction, EvictBacklog, SetCompactedView};

@@ -253,13 +253,25 @@ impl SubscriptionState {
     /// Takes entries read from `from` onwards: skips acked ones, attaches partial batch acks,
     /// advances the read position and consumes demand.
     pub fn on_read(&mut self, from: u64, entries: Vec<Entry>) -> Vec<ReadEntry> {
+        let end = self.durable_next;
+        self.on_read_until(from, entries, end)
+    }
+
+    /// Like [`Self::on_read`] for a read of a log that ends at `skip_to` (a compacted log up to
+    /// its horizon): an empty read moves the read position to `skip_to`.
+    pub fn on_read_until(
+        &mut self,
+        from: u64,
+        entries: Vec<Entry>,
+        skip_to: u64,
+    ) -> Vec<ReadEntry> {
         if from != self.read_position {
             return Vec::new(); // a rewind happened while reading
         }
         match entries.last() {
             Some(last) => self.read_position = last.entry_id + 1,
-            // Nothing stored from here to the durable end (trimmed): skip ahead.
-            None => self.read_position = self.durable_next,
+            // Nothing stored from here to the end (trimmed, or compacted away): skip ahead.
+            None => self.read_position = skip_to.min(self.durable_next),
         }
         let out = self.filter_unacked(entries);
         self.demand = self.demand.saturating_sub(out.len());

@@ -13,16 +13,19 @@ use tracing::{info, info_span, warn, Span};
 use super::{
     admin::TopicAdmin,
     cache::EntryCache,
+    compaction::{view_of, CompactedView, CompactionState},
     messages::{
         AddProducer, Attached, DurableEnd, ProducerGrant, Publish, RemoveProducer, Subscribe,
         SubscriptionRetired,
     },
     policies::{self, TopicPolicies},
     state::TopicState,
+    upkeep::{Upkeep, COMPACTION_SUBSCRIPTION},
 };
 use crate::{
     context::BrokerContext,
     error::RequestError,
+    metadata::{MetadataService, NamespaceName, Policies},
     nonpersistent,
     producer::{Producer, TopicClosing},
     storage_writer::{persist, Unfence},
@@ -36,6 +39,8 @@ struct Loaded {
     next_entry: u64,
     cursors: Vec<Cursor>,
     policies: TopicPolicies,
+    namespace: Policies,
+    compacted: Option<CompactedView>,
     terminated: bool,
 }
 
@@ -65,6 +70,10 @@ pub struct Topic {
     pub(super) non_persistent: bool,
     /// Counters, termination, closing and policies for the admin API.
     pub(super) admin: TopicAdmin,
+    /// Retention, backlog quotas and the cursor floors that hold the log.
+    pub(super) upkeep: Upkeep,
+    /// The compacted log and the compaction status.
+    pub(super) compaction: CompactionState,
 }
 
 impl Topic {
@@ -86,16 +95,20 @@ impl Topic {
             span,
             non_persistent,
             admin: TopicAdmin::default(),
+            upkeep: Upkeep::default(),
+            compaction: CompactionState::default(),
         }
     }
 
     fn load(&self) -> impl std::future::Future<Output = Result<Loaded, StorageError>> {
         let storage = self.broker.storage().clone();
+        let metadata = self.broker.metadata().clone();
         let ledger_id = self.record.ledger_id;
         let (name, non_persistent) = (self.record.name.clone(), self.non_persistent);
         async move {
             let joined = actix_rt::task::spawn_blocking(move || -> Result<Loaded, StorageError> {
                 let policies = policies::load_policies(storage.metadata(), &name)?;
+                let namespace = namespace_policies(&metadata, &name);
                 if non_persistent {
                     // Memory only: an empty log, no cursors, never terminated.
                     return Ok(Loaded {
@@ -103,6 +116,8 @@ impl Topic {
                         next_entry: 0,
                         cursors: Vec::new(),
                         policies,
+                        namespace,
+                        compacted: None,
                         terminated: false,
                     });
                 }
@@ -115,11 +130,14 @@ impl Topic {
                 let trimmed = storage.trimmed_before(ledger_id)?;
                 let next_entry = bounds.map_or(0, |b| b.last + 1).max(floors).max(trimmed);
                 let first_entry = bounds.map_or(next_entry, |b| b.first);
+                let compacted = compacted_view(&storage, ledger_id, &cursors)?;
                 Ok(Loaded {
                     first_entry,
                     next_entry,
                     cursors,
                     policies,
+                    namespace,
+                    compacted,
                     terminated,
                 })
             })
@@ -136,9 +154,12 @@ impl Topic {
         self.state = Some(state);
         self.admin.policies = loaded.policies;
         self.admin.terminated = loaded.terminated;
+        self.upkeep.namespace = loaded.namespace;
+        self.compaction.restore(loaded.compacted);
         for cursor in loaded.cursors {
             self.start_subscription(cursor, true, ctx);
         }
+        self.policies_changed(ctx);
         info!(parent: &self.span, next_entry = loaded.next_entry, "topic loaded");
     }
 
@@ -149,6 +170,7 @@ impl Topic {
         ctx: &mut Context<Self>,
     ) -> Addr<Subscription> {
         let name = cursor.name().to_owned();
+        self.upkeep.add_hold(&name, durable, cursor.ack_floor());
         let instance = self.broker.next_id();
         let topic = ctx.address();
         let mut spec = self.broker.spec(
@@ -231,6 +253,14 @@ impl Topic {
                 if !ready.is_empty() {
                     self.cache.push(ready);
                     self.notify_subscriptions();
+                    let quotas = self
+                        .broker
+                        .config()
+                        .storage_policies
+                        .backlog_quota_check_enabled;
+                    if self.upkeep.publish_matters(quotas) {
+                        self.request_upkeep(ctx);
+                    }
                 }
             }
             Err(e) => {
@@ -289,6 +319,7 @@ impl Actor for Topic {
         // Hold every message until the log end is known.
         ctx.wait(fut);
         self.start_ttl_timer(ctx);
+        self.start_upkeep_timer(ctx);
     }
 }
 
@@ -305,6 +336,7 @@ impl Supervised for Topic {
         self.producers.clear();
         self.admin.forget_producers();
         self.subscriptions.clear();
+        self.upkeep.clear_holds();
         self.state = None;
         self.recovering = false;
         self.cache.clear();
@@ -361,6 +393,9 @@ impl Handler<AddProducer> for Topic {
 
     fn handle(&mut self, msg: AddProducer, _ctx: &mut Context<Self>) -> Self::Result {
         if let Some(refused) = self.admin.refusal(&self.record.name) {
+            return Err(refused);
+        }
+        if let Some(refused) = self.quota_refusal() {
             return Err(refused);
         }
         let prefix = format!(
@@ -424,7 +459,7 @@ impl Handler<Subscribe> for Topic {
 impl Handler<SubscriptionRetired> for Topic {
     type Result = ();
 
-    fn handle(&mut self, msg: SubscriptionRetired, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: SubscriptionRetired, ctx: &mut Context<Self>) {
         // A stale notice from an instance replaced by a restart must not remove its successor.
         if self
             .subscriptions
@@ -432,6 +467,9 @@ impl Handler<SubscriptionRetired> for Topic {
             .is_some_and(|s| s.instance == msg.instance)
         {
             self.subscriptions.remove(&msg.name);
+            if self.upkeep.remove_hold(&msg.name) {
+                self.request_upkeep(ctx);
+            }
         }
     }
 }
@@ -442,6 +480,33 @@ impl Handler<DurableEnd> for Topic {
     fn handle(&mut self, _msg: DurableEnd, _ctx: &mut Context<Self>) -> u64 {
         self.state.as_ref().map_or(0, TopicState::durable_next)
     }
+}
+
+/// The policies of the namespace of topic `name` (defaults when it has none or is gone).
+fn namespace_policies(metadata: &MetadataService, name: &str) -> Policies {
+    geminga_protocol::topic_name::TopicName::parse(name)
+        .ok()
+        .and_then(|topic| metadata.policies(&NamespaceName::of_topic(&topic)).ok())
+        .unwrap_or_default()
+}
+
+/// The compacted log recorded in the `__compaction` cursor, if any; deletes compacted ledgers
+/// a crash left behind (written but never committed, or replaced but not yet deleted).
+fn compacted_view(
+    storage: &geminga_storage::Storage,
+    ledger_id: u64,
+    cursors: &[Cursor],
+) -> Result<Option<CompactedView>, StorageError> {
+    let view = cursors
+        .iter()
+        .find(|c| c.name() == COMPACTION_SUBSCRIPTION)
+        .and_then(view_of);
+    for orphan in storage.owned_ledgers(ledger_id)? {
+        if view.map(|v| v.ledger_id) != Some(orphan) {
+            storage.delete_ledger(ledger_id, orphan)?;
+        }
+    }
+    Ok(view)
 }
 
 mod unload;

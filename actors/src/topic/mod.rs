@@ -5,9 +5,11 @@ mod admin;
 mod admin_report;
 pub mod admin_stats;
 mod cache;
+pub mod compaction;
 mod messages;
 pub mod policies;
 mod state;
+pub mod upkeep;
 
 pub use actor::{Topic, Unload};
 pub use admin::{
@@ -21,3 +23,4 @@ pub use messages::{
     Subscribe, SubscriptionRetired,
 };
 pub use state::TopicState;
+pub use upkeep::{ApplyNamespacePolicies, FloorMoved, GetStorageHolds, StorageHoldsReport};
