@@ -312,6 +312,7 @@ fn actor_config(config: &BrokerConfig) -> ActorConfig {
         max_pending_publish_per_connection: config.max_pending_publish_requests_per_connection,
         max_producers_per_topic: config.max_producers_per_topic,
         max_consumers_per_subscription: config.max_consumers_per_subscription,
+        storage_policies: config.policies.to_actor_config(),
         ..ActorConfig::default()
     }
 }

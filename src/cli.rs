@@ -9,12 +9,14 @@ use crate::config::{parse_host_port, BrokerConfig, ConfigError};
 
 pub mod admin;
 pub mod admin_http;
+pub mod admin_ns_policies;
 pub mod admin_partitioned;
 pub mod admin_tenancy;
 pub mod client_cmd;
 pub mod topics;
 pub mod topics_http;
 pub mod topics_policies;
+pub mod topics_storage;
 use crate::perf::PerfArgs;
 
 /// The parsed command line. Without a subcommand the top-level flags run `standalone`.

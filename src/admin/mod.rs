@@ -4,6 +4,7 @@ mod broker;
 mod clusters;
 pub mod errors;
 mod lookup;
+mod namespace_policies;
 mod namespaces;
 mod partitioned;
 mod tenants;
@@ -54,6 +55,7 @@ pub fn serve(
             .configure(broker::routes)
             .configure(clusters::routes)
             .configure(tenants::routes)
+            .configure(namespace_policies::routes)
             .configure(namespaces::routes)
             .configure(lookup::routes)
             .configure(partitioned::routes)

@@ -5,6 +5,7 @@
 mod messages;
 mod policies;
 mod stats;
+mod storage;
 mod subscriptions;
 
 use actix::Addr;
@@ -48,6 +49,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     subscriptions::routes(cfg, &topic);
     messages::routes(cfg, &topic);
     policies::routes(cfg, &topic);
+    storage::routes(cfg, &topic);
 }
 
 /// `{domain}/{tenant}/{namespace}` of a namespace path.

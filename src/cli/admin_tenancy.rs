@@ -220,10 +220,13 @@ pub enum NamespacesCommand {
         /// `tenant/namespace`.
         namespace: String,
     },
+    /// Retention, message TTL, backlog quotas, compaction threshold.
+    #[command(flatten)]
+    StoragePolicy(super::admin_ns_policies::NamespacePolicyCommand),
 }
 
 /// `/admin/v2/namespaces/{tenant}/{namespace}` for `tenant/namespace`.
-fn ns_path(namespace: &str) -> Result<String, AdminError> {
+pub(super) fn ns_path(namespace: &str) -> Result<String, AdminError> {
     match namespace.split_once('/') {
         Some((tenant, ns)) if !tenant.is_empty() && !ns.is_empty() && !ns.contains('/') => {
             Ok(format!(
@@ -323,6 +326,7 @@ impl NamespacesCommand {
             Self::RemoveAutoTopicCreation { namespace } => client
                 .delete(&format!("{}/autoTopicCreation", ns_path(&namespace)?))
                 .map(drop),
+            Self::StoragePolicy(command) => command.run(client, out),
         }
     }
 }

@@ -183,6 +183,9 @@ pub enum TopicsCommand {
     /// Topic policies (set-/get-/remove-...).
     #[command(flatten)]
     Policy(PolicyCommand),
+    /// Backlog quotas, compaction and storage holds.
+    #[command(flatten)]
+    Storage(super::topics_storage::StorageCommand),
 }
 
 /// Runs a topics command against `admin_url`, printing to `out`.
@@ -252,6 +255,7 @@ pub fn run(admin_url: &str, args: TopicsArgs, out: &mut impl Write) -> Result<()
             print_message(&reply, out, u64::MAX).map(drop)
         }
         TopicsCommand::Policy(command) => command.run(&http, out),
+        TopicsCommand::Storage(command) => command.run(&http, out),
         other => run_subscription_command(&http, other, out),
     }
 }

@@ -70,7 +70,7 @@ pub(super) fn parse(text: &str) -> Result<(BrokerConfig, Vec<String>), ConfigErr
             });
         };
         let (key, value) = (key.trim(), value.trim());
-        if !KNOWN_KEYS.contains(&key) {
+        if !KNOWN_KEYS.contains(&key) && !super::policies::KEYS.contains(&key) {
             if !unknown.iter().any(|k| k == key) {
                 unknown.push(key.to_owned());
             }
@@ -154,6 +154,9 @@ fn apply(c: &mut BrokerConfig, l: &mut Listeners, key: &str, v: &str) -> Result<
         }
         "faultInjectionEnabled" => c.fault_injection_enabled = boolean(v)?,
         "logLevel" => c.log_level = Some(log_filter(v)?),
+        key if super::policies::KEYS.contains(&key) => {
+            super::policies::apply(&mut c.policies, key, v)?
+        }
         // Only keys listed in KNOWN_KEYS reach this function.
         _ => return Err("key is not handled".to_owned()),
     }
@@ -161,7 +164,7 @@ fn apply(c: &mut BrokerConfig, l: &mut Listeners, key: &str, v: &str) -> Result<
 }
 
 /// Parses an integer within `min..=max`.
-fn number<T>(value: &str, min: T, max: T) -> Result<T, String>
+pub(super) fn number<T>(value: &str, min: T, max: T) -> Result<T, String>
 where
     T: FromStr + PartialOrd + std::fmt::Display + Copy,
 {
@@ -172,7 +175,7 @@ where
 }
 
 /// Accepts `true`/`false` in any case; Java's lenient "anything else is false" hides typos.
-fn boolean(value: &str) -> Result<bool, String> {
+pub(super) fn boolean(value: &str) -> Result<bool, String> {
     if value.eq_ignore_ascii_case("true") {
         Ok(true)
     } else if value.eq_ignore_ascii_case("false") {

@@ -21,6 +21,7 @@ mod reader;
 mod redelivery;
 mod round_trip;
 mod seek;
+mod storage_policies;
 mod subscription;
 mod subscriptions;
 mod tenancy;

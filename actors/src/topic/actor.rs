@@ -216,17 +216,23 @@ impl Topic {
     /// Where a new subscription's cursor starts.
     fn start_floor(&self, msg: &Subscribe) -> u64 {
         let durable_next = self.state.as_ref().map_or(0, TopicState::durable_next);
+        // Read-compacted consumers start with the compacted log, which may reach below the
+        // first entry still stored.
+        let earliest = match self.compaction.view() {
+            Some(_) if msg.consumer.read_compacted => 0,
+            _ => self.first_entry,
+        };
         let by_position = match msg.initial_position {
             // Non-persistent consumers only get what is published after they attach.
             _ if self.non_persistent => return durable_next,
-            InitialPosition::Earliest => self.first_entry,
+            InitialPosition::Earliest => earliest,
             InitialPosition::Latest => durable_next,
         };
         match msg.start_message_id.filter(|_| !msg.durable) {
             None => by_position,
-            Some(id) if id.is_earliest() => self.first_entry,
+            Some(id) if id.is_earliest() => earliest,
             Some(id) if id.is_latest() => durable_next,
-            Some(id) => id.entry_id.clamp(self.first_entry, durable_next),
+            Some(id) => id.entry_id.clamp(earliest, durable_next),
         }
     }
 

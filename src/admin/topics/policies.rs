@@ -27,6 +27,8 @@ enum Kind {
     Flag,
     /// A `RetentionPolicies` object.
     Retention,
+    /// A non-negative byte count (may exceed 4 GiB).
+    Bytes,
 }
 
 /// One policy: its path segment, its field in the `TopicPolicies` document and its type.
@@ -64,6 +66,7 @@ const POLICIES: &[Policy] = &[
         Kind::Count,
     ),
     policy("deduplicationEnabled", "deduplicationEnabled", Kind::Flag),
+    policy("compactionThreshold", "compactionThreshold", Kind::Bytes),
 ];
 
 const fn policy(path: &'static str, field: &'static str, kind: Kind) -> Policy {
@@ -102,7 +105,7 @@ struct PolicyQuery {
 }
 
 /// The topic of a policy path; 404 when it does not exist.
-async fn existing_topic(
+pub(super) async fn existing_topic(
     context: &BrokerContext,
     path: &TopicPath,
 ) -> Result<TopicName, RequestError> {
@@ -115,7 +118,7 @@ async fn existing_topic(
     Ok(topic)
 }
 
-async fn read_document(
+pub(super) async fn read_document(
     context: &BrokerContext,
     topic: &TopicName,
 ) -> Result<Map<String, Value>, RequestError> {
@@ -127,7 +130,7 @@ async fn read_document(
 }
 
 /// Stores the changed document and hands the policies to the loaded topic and partitions.
-async fn write_document(
+pub(super) async fn write_document(
     context: &BrokerContext,
     topic: &TopicName,
     document: Map<String, Value>,
@@ -155,15 +158,41 @@ async fn write_document(
 /// The broker-wide value a policy falls back to, for `?applied=true`.
 fn broker_default(context: &BrokerContext, policy: &Policy) -> Option<Value> {
     let config = context.config();
+    let defaults = &config.storage_policies.defaults;
     match policy.field {
         "maxUnackedMessagesOnConsumer" => Some(config.max_unacked_per_consumer.into()),
         "maxUnackedMessagesOnSubscription" => Some(config.max_unacked_per_subscription.into()),
         "maxProducerPerTopic" => Some(config.max_producers_per_topic.into()),
         "maxConsumersPerSubscription" => Some(config.max_consumers_per_subscription.into()),
         "maxMessageSize" => u64::try_from(config.max_message_size).ok().map(Value::from),
-        "messageTTLInSeconds" => Some(0.into()),
+        "messageTTLInSeconds" => Some(defaults.message_ttl_seconds.into()),
+        "retentionPolicies" => serde_json::to_value(defaults.retention).ok(),
+        "compactionThreshold" => Some(defaults.compaction_threshold_bytes.into()),
         _ => None,
     }
+}
+
+/// The value in effect when the topic sets none: its namespace's (for the policies a
+/// namespace can set), else the broker's.
+async fn applied_value(
+    context: &BrokerContext,
+    topic: &TopicName,
+    policy: &Policy,
+) -> Result<Option<Value>, RequestError> {
+    let metadata = context.metadata().clone();
+    let ns = geminga_actors::metadata::NamespaceName::of_topic(topic);
+    let namespace = actix_rt::task::spawn_blocking(move || metadata.policies(&ns))
+        .await
+        .map_err(|_| RequestError::unavailable("the metadata store"))??;
+    let from_namespace = match policy.field {
+        "messageTTLInSeconds" => namespace.message_ttl_in_seconds.map(Value::from),
+        "retentionPolicies" => namespace
+            .retention_policies
+            .and_then(|r| serde_json::to_value(r).ok()),
+        "compactionThreshold" => namespace.compaction_threshold.map(Value::from),
+        _ => None,
+    };
+    Ok(from_namespace.or_else(|| broker_default(context, policy)))
 }
 
 async fn get(
@@ -175,12 +204,11 @@ async fn get(
     let found = async {
         let topic = existing_topic(&context, &path).await?;
         let document = read_document(&context, &topic).await?;
-        let value = document.get(policy.field).cloned().or_else(|| {
-            query
-                .applied
-                .then(|| broker_default(&context, policy))
-                .flatten()
-        });
+        let value = match document.get(policy.field) {
+            Some(value) => Some(value.clone()),
+            None if query.applied => applied_value(&context, &topic, policy).await?,
+            None => None,
+        };
         // Pulsar answers an unset policy with an empty 204.
         Ok(match value {
             Some(value) => HttpResponse::Ok().json(value),
@@ -194,6 +222,7 @@ async fn get(
 fn validate(policy: &Policy, value: Value) -> Result<Value, RequestError> {
     let valid = match policy.kind {
         Kind::Count => value.as_u64().is_some_and(|v| v <= u64::from(u32::MAX)),
+        Kind::Bytes => value.as_i64().is_some_and(|v| v >= 0),
         Kind::Flag => value.is_boolean(),
         Kind::Retention => {
             value.is_object()

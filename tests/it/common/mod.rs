@@ -110,6 +110,19 @@ impl TestBroker {
         self.handle = Some(handle);
     }
 
+    /// Like [`TestBroker::restart`], with the configuration `adjust` changes first.
+    pub fn restart_with(&mut self, adjust: impl FnOnce(&mut BrokerConfig)) {
+        if let Some(handle) = self.handle.take() {
+            handle.shutdown();
+        }
+        let mut config = test_config(&self.data_dir());
+        adjust(&mut config);
+        let handle = boot_config(config);
+        self.service_url = handle.service_url.clone();
+        self.admin_url = handle.admin_url.clone();
+        self.handle = Some(handle);
+    }
+
     /// The broker's data directory (kept across [`TestBroker::restart`]).
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")

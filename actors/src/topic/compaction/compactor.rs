@@ -29,7 +29,8 @@ enum Parsed {
     },
     /// An uncompressed batch.
     Batch {
-        metadata: MessageMetadata,
+        /// Boxed: far larger than the other variants.
+        metadata: Box<MessageMetadata>,
         messages: Vec<BatchMessage>,
     },
     /// Nothing compaction can look into (a compressed batch, or bytes that do not parse):
@@ -66,7 +67,10 @@ fn parse(entry: &Entry) -> Parsed {
         Some(count) => {
             let count = usize::try_from(count.max(0)).unwrap_or(0);
             match parse_batch(&body, count) {
-                Ok(messages) => Parsed::Batch { metadata, messages },
+                Ok(messages) => Parsed::Batch {
+                    metadata: Box::new(metadata),
+                    messages,
+                },
                 Err(_) => Parsed::Opaque,
             }
         }
@@ -154,7 +158,7 @@ impl Compactor {
     fn rewrite_batch(
         &mut self,
         entry: Entry,
-        mut metadata: MessageMetadata,
+        mut metadata: Box<MessageMetadata>,
         messages: Vec<BatchMessage>,
     ) -> Option<Entry> {
         let keep: Vec<bool> = (0u32..)

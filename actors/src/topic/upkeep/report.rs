@@ -31,7 +31,7 @@ pub struct HoldReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oldest_publish_time: Option<u64>,
     /// For cursors: the message TTL that will expire what they hold (0: none).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "messageTTL", skip_serializing_if = "Option::is_none")]
     pub message_ttl: Option<TtlReport>,
     /// For retention: the policy and who set it.
     #[serde(skip_serializing_if = "Option::is_none")]
