@@ -25,6 +25,12 @@ pub struct BrokerHandle {
 }
 
 impl BrokerHandle {
+    /// The running broker's shared services: fault injection (`faults()`), the actor tree
+    /// (`tracker()`), stats. For tests.
+    pub fn context(&self) -> Option<&BrokerContext> {
+        self.context.as_ref()
+    }
+
     /// Stops the broker and waits for its thread: pending writes are flushed, clients closed.
     pub fn shutdown(mut self) {
         self.stop();

@@ -37,7 +37,7 @@ impl Connection {
             Ok(topic) => topic,
             Err(e) => return self.send_error(c.request_id, e.server_error(), e.to_string()),
         };
-        let Some(registry) = self.broker.registry().cloned() else {
+        let Some(registry) = self.broker.registry() else {
             return self.send_error(
                 c.request_id,
                 ServerError::ServiceNotReady,
@@ -129,7 +129,7 @@ impl Connection {
             Some(self.lifecycle.id()),
         );
         spec.restart = false;
-        let connection = ctx.address();
+        let connection = self.me(ctx);
         spec.on_exit = Some(Box::new(move |reason| {
             connection.do_send(ConsumerExited {
                 consumer_id,
@@ -137,7 +137,7 @@ impl Connection {
                 reason,
             })
         }));
-        let connection = ctx.address();
+        let connection = self.me(ctx);
         let span = info_span!(parent: &self.span, "consumer", topic = %topic_name, consumer_id);
         supervise(&Arbiter::current(), spec, move |_ctx, lifecycle| {
             Consumer::new(lifecycle, key, consumer_id, partition, connection, span)

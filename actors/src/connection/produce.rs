@@ -45,7 +45,7 @@ impl Connection {
             Ok(topic) => topic,
             Err(e) => return self.send_error(c.request_id, e.server_error(), e.to_string()),
         };
-        let Some(registry) = self.broker.registry().cloned() else {
+        let Some(registry) = self.broker.registry() else {
             return self.send_error(
                 c.request_id,
                 ServerError::ServiceNotReady,
@@ -122,7 +122,7 @@ impl Connection {
             Some(self.lifecycle.id()),
         );
         spec.restart = false;
-        let connection = ctx.address();
+        let connection = self.me(ctx);
         spec.on_exit = Some(Box::new(move |reason| {
             connection.do_send(ProducerExited {
                 producer_id,
@@ -134,7 +134,7 @@ impl Connection {
             handle,
             producer_id,
             topic,
-            connection: ctx.address(),
+            connection: self.me(ctx),
             gate: self.gate.clone(),
             max_message_size: self.broker.config().max_message_size,
             span: info_span!(parent: &self.span, "producer", topic = %topic_name, producer_id),

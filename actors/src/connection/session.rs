@@ -93,7 +93,7 @@ impl Connection {
         if c.mode() == Mode::NonPersistent {
             return self.send(commands::topics_of_namespace(request_id, Vec::new()));
         }
-        let Some(registry) = self.broker.registry().cloned() else {
+        let Some(registry) = self.broker.registry() else {
             return self.send_error(request_id, ServerError::ServiceNotReady, "broker starting");
         };
         let list = registry.send(ListTopics {

@@ -10,7 +10,10 @@ use geminga_storage::{StorageError, TopicRecord};
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
-use super::messages::{GetTopic, ListTopics, TopicExited};
+use super::{
+    messages::{GetTopic, ListTopics, TopicExited},
+    table::{TopicSlot, TopicTable},
+};
 use crate::{
     context::BrokerContext,
     error::RequestError,
@@ -20,17 +23,13 @@ use crate::{
 
 type Waiter = oneshot::Sender<Result<Addr<Topic>, RequestError>>;
 
-struct TopicSlot {
-    addr: Addr<Topic>,
-    instance: u64,
-}
-
-/// One per broker. Supervised; its map of live topics survives a restart (entries whose actor
-/// is gone are dropped), so a restart never starts a second actor for a loaded topic.
+/// One per broker. Supervised; the table of live topics lives in the [`BrokerContext`] and
+/// survives restarts and replacements (entries whose actor is gone are dropped), so a restart
+/// never starts a second actor for a loaded topic.
 pub struct TopicRegistry {
     broker: BrokerContext,
     lifecycle: Lifecycle,
-    topics: HashMap<String, TopicSlot>,
+    topics: TopicTable,
     /// Callers waiting for a topic being loaded, by name.
     loading: HashMap<String, Vec<Waiter>>,
 }
@@ -38,28 +37,29 @@ pub struct TopicRegistry {
 impl TopicRegistry {
     /// An empty registry.
     pub fn new(broker: BrokerContext, lifecycle: Lifecycle) -> Self {
+        let topics = broker.topics().clone();
         Self {
             broker,
             lifecycle,
-            topics: HashMap::new(),
+            topics,
             loading: HashMap::new(),
         }
     }
 
-    fn start_topic(&mut self, record: TopicRecord, ctx: &mut Context<Self>) -> Option<Addr<Topic>> {
+    fn start_topic(&mut self, record: TopicRecord) -> Option<Addr<Topic>> {
         let arbiter = self.broker.worker_for(&record.name)?.clone();
         let instance = self.broker.next_id();
         let name = record.name.clone();
         let mut spec = self
             .broker
             .spec(ActorKind::Topic, name.clone(), Some(self.lifecycle.id()));
-        let registry = ctx.address();
+        // Escalation from a topic (its restart budget exhausted, or its mailbox dropped): forget
+        // it, so its next use loads it afresh from storage. The table is shared, so this works
+        // even while the registry itself is being replaced.
+        let table = self.topics.clone();
         let exited = name.clone();
         spec.on_exit = Some(Box::new(move |_reason| {
-            registry.do_send(TopicExited {
-                name: exited,
-                instance,
-            })
+            table.remove_instance(&exited, instance);
         }));
         let broker = self.broker.clone();
         let addr = supervise(&arbiter, spec, move |_ctx, lifecycle| {
@@ -86,11 +86,11 @@ impl TopicRegistry {
                     None => Ok(None),
                 }
             });
-        let fut = wrap_future::<_, Self>(work).map(move |joined, act, ctx| {
+        let fut = wrap_future::<_, Self>(work).map(move |joined, act, _ctx| {
             let result = match joined {
                 Ok(Ok(Some(record))) => {
                     info!(topic = %name, ledger_id = record.ledger_id, "loading topic");
-                    act.start_topic(record, ctx)
+                    act.start_topic(record)
                         .ok_or_else(|| RequestError::unavailable("the broker"))
                 }
                 Ok(Ok(None)) => Err(RequestError::TopicNotFound {
@@ -116,7 +116,7 @@ impl Supervised for TopicRegistry {
         warn!("topic registry restarting");
         // Loads in flight were cancelled; their callers get a retryable error.
         self.loading.clear();
-        self.topics.retain(|_, slot| slot.addr.connected());
+        self.topics.retain_live();
     }
 }
 
@@ -124,8 +124,7 @@ impl Handler<GetTopic> for TopicRegistry {
     type Result = ResponseFuture<Result<Addr<Topic>, RequestError>>;
 
     fn handle(&mut self, msg: GetTopic, ctx: &mut Context<Self>) -> Self::Result {
-        if let Some(slot) = self.topics.get(&msg.name) {
-            let addr = slot.addr.clone();
+        if let Some(addr) = self.topics.get(&msg.name) {
             return Box::pin(async move { Ok(addr) });
         }
         let (tx, rx) = oneshot::channel();
@@ -163,12 +162,6 @@ impl Handler<TopicExited> for TopicRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: TopicExited, _ctx: &mut Context<Self>) {
-        if self
-            .topics
-            .get(&msg.name)
-            .is_some_and(|slot| slot.instance == msg.instance)
-        {
-            self.topics.remove(&msg.name);
-        }
+        self.topics.remove_instance(&msg.name, msg.instance);
     }
 }

@@ -2,6 +2,8 @@
 
 mod actor;
 mod messages;
+mod table;
 
 pub use actor::TopicRegistry;
 pub use messages::{GetTopic, ListTopics, TopicExited};
+pub use table::{TopicSlot, TopicTable};

@@ -1,6 +1,6 @@
 //! The Subscription actor: cursor persistence and log reads on behalf of its dispatcher.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use actix::{
     fut::wrap_future, Actor, ActorContext, ActorFutureExt, Addr, Arbiter, AsyncContext, Context,
@@ -21,10 +21,14 @@ use crate::{
         ResetDispatcher, ShutdownDispatcher,
     },
     error::RequestError,
+    stats::SubscriptionStats,
     storage_writer::persist,
     supervision::{supervise, ActorKind, Lifecycle},
     topic::{Attached, CacheRead, DurableEnd, EntryCache, Topic},
 };
+
+/// Pause before rewriting a cursor whose write failed.
+const CURSOR_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Largest number of bytes read from storage in one go.
 const MAX_READ_BYTES: usize = 4 * 1024 * 1024;
@@ -34,24 +38,27 @@ type AckWaiter = oneshot::Sender<Result<(), RequestError>>;
 /// One subscription of a topic. Supervised: a restart disconnects its consumers and reloads
 /// the cursor from storage (readers, whose cursor lives in memory, end instead).
 pub struct Subscription {
-    broker: BrokerContext,
-    lifecycle: Lifecycle,
+    pub(super) broker: BrokerContext,
+    pub(super) lifecycle: Lifecycle,
     topic: Addr<Topic>,
-    record: TopicRecord,
+    pub(super) record: TopicRecord,
     cache: EntryCache,
-    durable: bool,
-    name: String,
+    pub(super) durable: bool,
+    pub(super) name: String,
     /// The cursor and durable end to start from; used by the first start only.
     initial: Option<(Cursor, u64)>,
-    state: Option<SubscriptionState>,
+    pub(super) state: Option<SubscriptionState>,
     /// Survives restarts so stale reads are always recognised.
-    last_epoch: u64,
-    dispatcher: Option<Addr<Dispatcher>>,
-    consumers: HashMap<u64, Addr<Consumer>>,
+    pub(super) last_epoch: u64,
+    pub(super) dispatcher: Option<Addr<Dispatcher>>,
+    /// Tells the current dispatcher's exit notice from an older one's.
+    pub(super) dispatcher_instance: u64,
+    pub(super) consumers: HashMap<u64, Addr<Consumer>>,
     reading: bool,
     persist_in_flight: bool,
     ack_waiters: Vec<AckWaiter>,
-    span: Span,
+    pub(super) stats: Arc<SubscriptionStats>,
+    pub(super) span: Span,
 }
 
 impl Subscription {
@@ -68,6 +75,10 @@ impl Subscription {
         durable_next: u64,
     ) -> Self {
         let span = info_span!("subscription", topic = %record.name, subscription = %cursor.name());
+        let stats = broker
+            .stats()
+            .topic(&record.name)
+            .subscription(cursor.name());
         Self {
             broker,
             lifecycle,
@@ -80,10 +91,12 @@ impl Subscription {
             state: None,
             last_epoch: 0,
             dispatcher: None,
+            dispatcher_instance: 0,
             consumers: HashMap::new(),
             reading: false,
             persist_in_flight: false,
             ack_waiters: Vec::new(),
+            stats,
             span,
         }
     }
@@ -105,17 +118,24 @@ impl Subscription {
             });
         }
         self.state = Some(state);
+        self.publish_stats();
     }
 
-    fn ensure_dispatcher(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn ensure_dispatcher(&mut self, ctx: &mut Context<Self>) {
         if self.dispatcher.is_some() {
             return;
         }
         let name = format!("{}/{}", self.record.name, self.name);
-        let spec = self
+        let mut spec = self
             .broker
             .spec(ActorKind::Dispatcher, name, Some(self.lifecycle.id()));
-        let subscription = ctx.address();
+        let instance = self.broker.next_id();
+        self.dispatcher_instance = instance;
+        let me = self.me(ctx);
+        spec.on_exit = Some(Box::new(move |reason| {
+            me.do_send(DispatcherExited { instance, reason });
+        }));
+        let subscription = self.me(ctx);
         let broker = self.broker.clone();
         let addr = supervise(&Arbiter::current(), spec, move |_ctx, lifecycle| {
             Dispatcher::new(broker, lifecycle, subscription)
@@ -124,7 +144,7 @@ impl Subscription {
     }
 
     /// Disconnects every consumer (their clients reconnect) and forgets them.
-    fn disconnect_all(&mut self) {
+    pub(super) fn disconnect_all(&mut self) {
         self.disconnect_all_except(None);
     }
 
@@ -203,9 +223,15 @@ impl Subscription {
             match result {
                 Ok(()) => act.persist(ctx),
                 Err(e) => {
-                    // The in-memory cursor is ahead of storage; reload it (at-least-once).
-                    warn!(parent: &act.span, error = %e, "persisting the cursor failed; restarting");
-                    ctx.stop();
+                    // The in-memory cursor holds acks clients really made; storage failed (or
+                    // the writer was lost). Rewrite it whole a little later instead of
+                    // restarting, which would redeliver them and, while storage stays down,
+                    // escalate to the topic.
+                    warn!(parent: &act.span, error = %e, "persisting the cursor failed; retrying");
+                    if let Some(state) = act.state.as_mut() {
+                        state.cursor_mut().force_full_update();
+                    }
+                    ctx.run_later(CURSOR_RETRY, |act, ctx| act.persist(ctx));
                 }
             }
         });
@@ -213,7 +239,7 @@ impl Subscription {
     }
 
     /// Serves the dispatcher's demand from the cache or storage, one storage read at a time.
-    fn read_next(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn read_next(&mut self, ctx: &mut Context<Self>) {
         loop {
             if self.reading {
                 return;
@@ -263,6 +289,10 @@ impl Subscription {
         };
         let epoch = state.epoch();
         let out = state.on_read(from, entries);
+        self.stats.unacked.store(
+            state.dispatched_unacked(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         if let (false, Some(dispatcher)) = (out.is_empty(), &self.dispatcher) {
             dispatcher.do_send(Entries {
                 epoch,
@@ -335,7 +365,12 @@ impl Actor for Subscription {
         let storage = self.broker.storage().clone();
         let ledger_id = self.record.ledger_id;
         let name = self.name.clone();
-        let load = actix_rt::task::spawn_blocking(move || storage.load_cursor(ledger_id, &name));
+        // Cursor writes queued before the restart are settled before the cursor is read.
+        let barrier = persist(self.broker.writer(), Vec::new());
+        let load = async move {
+            let _ = barrier.await;
+            actix_rt::task::spawn_blocking(move || storage.load_cursor(ledger_id, &name)).await
+        };
         let end = self.topic.send(DurableEnd);
         let fut = wrap_future::<_, Self>(async move { (load.await, end.await) }).map(
             |(cursor, end), act, ctx| {
@@ -393,14 +428,18 @@ impl Handler<AddConsumer> for Subscription {
         let key = spec.key;
         self.consumers.insert(key, spec.addr.clone());
         let attached = Attached {
-            subscription: ctx.address(),
+            stats: self.stats.clone(),
+            subscription: self.me(ctx),
             dispatcher: dispatcher.clone(),
             ledger_id: self.record.ledger_id,
         };
         let added = dispatcher.send(AddDispatchConsumer { spec });
         Box::pin(wrap_future::<_, Self>(added).map(move |added, act, ctx| {
             let refusal = match added {
-                Ok(Ok(())) => return Ok(attached),
+                Ok(Ok(())) => {
+                    act.publish_stats();
+                    return Ok(attached);
+                }
                 Ok(Err(AddConsumerError::HashRangeConflict { reason })) => {
                     RequestError::ConsumerAssign {
                         subscription: act.name.clone(),
@@ -433,7 +472,9 @@ impl Subscription {
         if let Some(dispatcher) = &self.dispatcher {
             dispatcher.do_send(RemoveDispatchConsumer { key });
         }
-        if state.should_retire() {
+        let retire = state.should_retire();
+        self.publish_stats();
+        if retire {
             return self.retire(ctx);
         }
         if single_active {
@@ -481,6 +522,7 @@ impl Handler<Ack> for Subscription {
             Ok(outcome) => outcome,
             Err(e) => return Box::pin(async move { Err(e) }),
         };
+        self.publish_stats();
         if let Some(dispatcher) = &self.dispatcher {
             if !outcome.acked.is_empty() || outcome.up_to.is_some() {
                 dispatcher.do_send(EntriesAcked {
@@ -542,7 +584,9 @@ impl Handler<Seek> for Subscription {
                     .ok_or_else(|| RequestError::unavailable("the subscription"))?;
                 state.reset(floor);
                 act.last_epoch = state.epoch();
-                Ok(state.epoch())
+                let epoch = state.epoch();
+                act.publish_stats();
+                Ok(epoch)
             });
             let waiter = applied.map(|epoch| {
                 act.disconnect_all_except(Some(requester));
@@ -680,6 +724,7 @@ impl Handler<EntriesAvailable> for Subscription {
         if let Some(state) = self.state.as_mut() {
             state.set_durable_next(msg.durable_next);
             self.read_next(ctx);
+            self.publish_stats();
         }
     }
 }
@@ -706,6 +751,7 @@ impl Handler<ShutdownSubscription> for Subscription {
     type Result = ();
 
     fn handle(&mut self, _msg: ShutdownSubscription, ctx: &mut Context<Self>) {
+        self.flush_cursor();
         self.retire(ctx);
     }
 }

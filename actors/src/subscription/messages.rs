@@ -120,6 +120,16 @@ pub struct EntriesAvailable {
 #[rtype(result = "()")]
 pub struct DispatcherRestarted;
 
+/// The dispatcher stopped for good (sent by its supervisor).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DispatcherExited {
+    /// Which dispatcher instance; a notice about an older one is ignored.
+    pub instance: u64,
+    /// Why: a lost dispatcher is replaced, an escalating one restarts the subscription.
+    pub reason: crate::supervision::ExitReason,
+}
+
 /// The topic is closing or restarting: disconnect everyone and stop for good.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]

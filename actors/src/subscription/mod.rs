@@ -2,12 +2,14 @@
 
 mod actor;
 mod messages;
+mod recovery;
 mod state;
+mod upkeep;
 
 pub use actor::Subscription;
 pub use messages::{
-    Ack, AddConsumer, Demand, DispatcherRestarted, EntriesAvailable, GetLastMessageId,
-    LastMessageId, ReadIds, RedeliverAll, RemoveConsumer, Seek, SeekTarget, ShutdownSubscription,
-    Unsubscribe,
+    Ack, AddConsumer, Demand, DispatcherExited, DispatcherRestarted, EntriesAvailable,
+    GetLastMessageId, LastMessageId, ReadIds, RedeliverAll, RemoveConsumer, Seek, SeekTarget,
+    ShutdownSubscription, Unsubscribe,
 };
 pub use state::{AckOutcome, AttachedConsumer, SubscriptionState};

@@ -281,6 +281,15 @@ impl SubscriptionState {
             .collect()
     }
 
+    /// Entries handed to the dispatcher and not acked yet (batches count once): the
+    /// subscription's view of what its consumers hold unacknowledged.
+    pub fn dispatched_unacked(&self) -> u64 {
+        match self.read_position.checked_sub(1) {
+            Some(last) => self.cursor.unacked_in(self.cursor.ack_floor(), last),
+            None => 0,
+        }
+    }
+
     /// Messages not yet acked, counted in entries (batches count once).
     pub fn backlog_entries(&self) -> u64 {
         let floor = self.cursor.ack_floor();

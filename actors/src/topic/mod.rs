@@ -3,6 +3,7 @@
 mod actor;
 mod cache;
 mod messages;
+mod recovery;
 mod state;
 
 pub use actor::Topic;
