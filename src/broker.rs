@@ -1,11 +1,12 @@
 //! Starting and stopping a whole broker: storage, the actor system, the Pulsar listener and the
 //! admin HTTP server.
 
-use std::{net::SocketAddr, sync::mpsc, thread::JoinHandle, time::Duration};
+use std::{collections::BTreeMap, net::SocketAddr, sync::mpsc, thread::JoinHandle, time::Duration};
 
 use actix::System;
 use geminga_actors::{
-    storage_writer::persist, ActorConfig, ActorSystem, Advertised, BrokerContext,
+    metadata::ClusterData, ownership::parse_listeners, storage_writer::persist, ActorConfig,
+    ActorSystem, Advertised, BrokerContext,
 };
 use geminga_storage::{Storage, StorageConfig};
 use tokio::net::TcpListener;
@@ -189,13 +190,14 @@ async fn boot(config: BrokerConfig) -> Result<Running, BrokerError> {
             addr: config.bind.clone(),
             source,
         })?;
+    let admin_listener = admin::bind(&config)?;
     let bound = listener.local_addr()?;
     let host = advertised_host(&config, bound);
+    let admin_url = format!("http://{host}:{}", admin_listener.local_addr()?.port());
+    let advertised = advertised(&config, &host, bound.port(), &admin_url)?;
+    // The READY line and handles name the bound listener, which is reachable from here even
+    // when the advertised listeners are for other networks.
     let service_url = format!("pulsar://{host}:{}", bound.port());
-    let advertised = Advertised {
-        service_url: service_url.clone(),
-        service_url_tls: None,
-    };
     let system = ActorSystem::start(
         actor_config(&config),
         storage,
@@ -203,9 +205,10 @@ async fn boot(config: BrokerConfig) -> Result<Running, BrokerError> {
         config.worker_threads,
     );
     let context = system.context.clone();
+    let cluster_url = context.advertised().service_url.clone();
+    bootstrap_metadata(&context, &config, &cluster_url, &admin_url).await?;
     actix_rt::spawn(geminga_actors::connection::serve(listener, context.clone()));
-    let admin_addr = admin::start(&config, context.clone())?;
-    let admin_url = format!("http://{host}:{}", admin_addr.port());
+    admin::serve(admin_listener, &config, context.clone())?;
     // The worker arbiters live until the System stops; the handles are not needed.
     drop(system);
     info!(%service_url, %admin_url, data_dir = %config.data_dir.display(), "broker ready");
@@ -213,6 +216,65 @@ async fn boot(config: BrokerConfig) -> Result<Running, BrokerError> {
         service_url,
         admin_url,
         context,
+    })
+}
+
+/// What lookups answer: the bound addresses, or with `advertisedListeners` the internal
+/// listener's (`internalListenerName`, else the first by name) plus every named listener.
+fn advertised(
+    config: &BrokerConfig,
+    host: &str,
+    port: u16,
+    admin_url: &str,
+) -> Result<Advertised, BrokerError> {
+    let listeners = match &config.advertised_listeners {
+        Some(text) => parse_listeners(text).map_err(|e| BrokerError::Startup {
+            reason: format!("advertisedListeners: {e}"),
+        })?,
+        None => BTreeMap::new(),
+    };
+    let internal = match &config.internal_listener_name {
+        Some(name) => listeners.get(name),
+        None => listeners.values().next(),
+    };
+    let (service_url, service_url_tls) = match internal {
+        Some(l) => (
+            l.broker_url
+                .clone()
+                .or_else(|| l.broker_url_tls.clone())
+                .unwrap_or_default(),
+            l.broker_url_tls.clone(),
+        ),
+        None => (format!("pulsar://{host}:{port}"), None),
+    };
+    Ok(Advertised {
+        service_url,
+        service_url_tls,
+        http_url: Some(admin_url.to_owned()),
+        listeners,
+    })
+}
+
+/// Creates the cluster, tenant `public` and namespace `public/default` on first start.
+async fn bootstrap_metadata(
+    context: &BrokerContext,
+    config: &BrokerConfig,
+    service_url: &str,
+    admin_url: &str,
+) -> Result<(), BrokerError> {
+    let metadata = context.metadata().clone();
+    let cluster = config.cluster_name.clone();
+    let data = ClusterData {
+        service_url: Some(admin_url.to_owned()),
+        broker_service_url: Some(service_url.to_owned()),
+        ..ClusterData::default()
+    };
+    let done = actix_rt::task::spawn_blocking(move || metadata.bootstrap(&cluster, &data)).await;
+    done.map_err(|e| BrokerError::Startup {
+        reason: e.to_string(),
+    })?
+    .map_err(|e| BrokerError::Startup {
+        reason: format!("creating the default tenant and namespace: {e}"),
     })
 }
 
@@ -250,6 +312,9 @@ fn actor_config(config: &BrokerConfig) -> ActorConfig {
         max_unacked_per_subscription: config.max_unacked_messages_per_subscription,
         dispatcher_max_read_batch_size: config.dispatcher_max_read_batch_size,
         allow_auto_topic_creation: config.allow_auto_topic_creation,
+        auto_topic_creation_partitioned: config.allow_auto_topic_creation_type == "partitioned",
+        default_num_partitions: config.default_num_partitions,
+        default_bundles: config.default_number_of_namespace_bundles,
         max_pending_publish_per_connection: config.max_pending_publish_requests_per_connection,
         max_producers_per_topic: config.max_producers_per_topic,
         max_consumers_per_subscription: config.max_consumers_per_subscription,

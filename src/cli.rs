@@ -6,6 +6,15 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{parse_host_port, BrokerConfig, ConfigError};
+
+pub mod admin;
+pub mod admin_http;
+pub mod admin_partitioned;
+pub mod admin_tenancy;
+pub mod client_cmd;
+pub mod topics;
+pub mod topics_http;
+pub mod topics_policies;
 use crate::perf::PerfArgs;
 
 /// The parsed command line. Without a subcommand the top-level flags run `standalone`.
@@ -33,6 +42,11 @@ pub enum Command {
     Standalone(StandaloneArgs),
     /// Load generator in the spirit of `pulsar-perf`.
     Perf(PerfArgs),
+    /// Administer clusters, tenants, namespaces and topics over the admin API, like
+    /// `pulsar-admin`.
+    Admin(admin::AdminArgs),
+    /// Produce and consume messages, in the spirit of `pulsar-client`.
+    Client(client_cmd::ClientArgs),
 }
 
 /// Flags of `geminga standalone`; they override values read from `--config`.

@@ -29,6 +29,11 @@ fn run(cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
             init_tracing(None);
             geminga::perf::run(args)?;
         }
+        Command::Admin(args) => geminga::cli::admin::run(args)?,
+        Command::Client(args) => {
+            init_tracing(None);
+            cli::client_cmd::run(args)?;
+        }
         other => return Err(format!("command not supported yet: {other:?}").into()),
     }
     Ok(())

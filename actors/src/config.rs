@@ -21,6 +21,12 @@ pub struct ActorConfig {
     pub topic_cache_bytes: usize,
     /// Whether a producer or consumer may create a topic by using it.
     pub allow_auto_topic_creation: bool,
+    /// Whether auto-created topics are partitioned (`allowAutoTopicCreationType`).
+    pub auto_topic_creation_partitioned: bool,
+    /// Partitions of an auto-created partitioned topic (`defaultNumPartitions`).
+    pub default_num_partitions: u32,
+    /// Bundles of a new namespace (`defaultNumberOfNamespaceBundles`).
+    pub default_bundles: u32,
     /// SEND requests in flight per connection before the broker stops reading from it.
     pub max_pending_publish_per_connection: usize,
     /// Producers per topic (0 = unlimited).
@@ -29,6 +35,17 @@ pub struct ActorConfig {
     pub max_consumers_per_subscription: u32,
     /// Sent as `server_version` in CONNECTED.
     pub server_version: String,
+}
+
+impl ActorConfig {
+    /// The broker-wide auto topic creation settings (namespaces may override them).
+    pub fn auto_topic_creation(&self) -> crate::metadata::AutoTopicCreation {
+        crate::metadata::AutoTopicCreation {
+            allow: self.allow_auto_topic_creation,
+            partitioned: self.auto_topic_creation_partitioned,
+            default_partitions: self.default_num_partitions,
+        }
+    }
 }
 
 impl Default for ActorConfig {
@@ -42,6 +59,9 @@ impl Default for ActorConfig {
             dispatcher_max_read_batch_size: 100,
             topic_cache_bytes: 8 * 1024 * 1024,
             allow_auto_topic_creation: true,
+            auto_topic_creation_partitioned: false,
+            default_num_partitions: 1,
+            default_bundles: 4,
             max_pending_publish_per_connection: 1000,
             max_producers_per_topic: 0,
             max_consumers_per_subscription: 0,

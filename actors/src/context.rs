@@ -10,6 +10,8 @@ use geminga_storage::Storage;
 
 use crate::{
     config::ActorConfig,
+    metadata::{MetadataService, StorageMetadata},
+    ownership::{BrokerAddresses, ListenerAddress, LocalOwnership, OwnershipService},
     registry::{TopicRegistry, TopicTable},
     stats::BrokerStats,
     storage_writer::StorageWriter,
@@ -23,6 +25,25 @@ pub struct Advertised {
     pub service_url: String,
     /// `pulsar+ssl://host:port`, when TLS is served.
     pub service_url_tls: Option<String>,
+    /// `http://host:port` of the admin API, for HTTP lookups.
+    pub http_url: Option<String>,
+    /// `advertisedListeners` by name; when set, `service_url` is the internal listener's.
+    pub listeners: std::collections::BTreeMap<String, ListenerAddress>,
+}
+
+impl Advertised {
+    /// The addresses lookups answer with.
+    pub fn addresses(&self) -> BrokerAddresses {
+        BrokerAddresses {
+            default: ListenerAddress {
+                broker_url: Some(self.service_url.clone()),
+                broker_url_tls: self.service_url_tls.clone(),
+                http_url: self.http_url.clone(),
+                http_url_tls: None,
+            },
+            listeners: self.listeners.clone(),
+        }
+    }
 }
 
 /// Cheap-to-clone bundle of the broker's shared services.
@@ -47,6 +68,8 @@ struct Inner {
     topics: TopicTable,
     stats: Arc<BrokerStats>,
     faults: FaultInjector,
+    metadata: MetadataService,
+    ownership: Arc<dyn OwnershipService>,
 }
 
 impl BrokerContext {
@@ -62,6 +85,11 @@ impl BrokerContext {
     ) -> Self {
         let stats = BrokerStats::new(config.cluster_name.clone());
         let faults = FaultInjector::new(tracker.clone(), storage.clone());
+        let metadata = MetadataService::new(
+            Arc::new(StorageMetadata(storage.clone())),
+            config.default_bundles,
+        );
+        let ownership = Arc::new(LocalOwnership::new(advertised.addresses()));
         let inner = Inner {
             config,
             storage,
@@ -75,6 +103,8 @@ impl BrokerContext {
             topics: TopicTable::default(),
             stats,
             faults,
+            metadata,
+            ownership,
         };
         Self {
             inner: Arc::new(inner),
@@ -150,6 +180,17 @@ impl BrokerContext {
     /// Lookup answers.
     pub fn advertised(&self) -> &Advertised {
         &self.inner.advertised
+    }
+
+    /// Tenants, namespaces, partitioned topics and policies (blocking calls: run them on the
+    /// blocking pool).
+    pub fn metadata(&self) -> &MetadataService {
+        &self.inner.metadata
+    }
+
+    /// Which broker serves which bundle.
+    pub fn ownership(&self) -> &Arc<dyn OwnershipService> {
+        &self.inner.ownership
     }
 
     /// A process-unique id (connections, consumers, producers).

@@ -24,6 +24,12 @@ pub enum RequestError {
         /// Full topic name.
         topic: String,
     },
+    /// The tenant or namespace does not exist.
+    #[error("namespace {namespace} does not exist")]
+    NamespaceNotFound {
+        /// `tenant/namespace` as asked for.
+        namespace: String,
+    },
     /// The subscription does not exist.
     #[error("subscription {subscription} not found on {topic}")]
     SubscriptionNotFound {
@@ -91,6 +97,25 @@ pub enum RequestError {
         /// What is wrong.
         reason: String,
     },
+    /// The topic was terminated: it takes no more messages. Producers must stop.
+    #[error("topic {topic} is terminated")]
+    TopicTerminated {
+        /// Full topic name.
+        topic: String,
+    },
+    /// An admin request would create something that exists already.
+    #[error("{what} already exists")]
+    AlreadyExists {
+        /// What exists (for example `subscription s on persistent://t/n/x`).
+        what: String,
+    },
+    /// An admin request's precondition does not hold (clients still attached, for example);
+    /// the caller may retry with `force` or after detaching them.
+    #[error("precondition failed: {reason}")]
+    PreconditionFailed {
+        /// Which precondition.
+        reason: String,
+    },
 }
 
 impl RequestError {
@@ -98,7 +123,9 @@ impl RequestError {
     pub fn server_error(&self) -> ServerError {
         match self {
             RequestError::InvalidTopicName { .. } => ServerError::InvalidTopicName,
-            RequestError::TopicNotFound { .. } => ServerError::TopicNotFound,
+            RequestError::TopicNotFound { .. } | RequestError::NamespaceNotFound { .. } => {
+                ServerError::TopicNotFound
+            }
             RequestError::SubscriptionNotFound { .. } => ServerError::SubscriptionNotFound,
             RequestError::ConsumerBusy { .. } => ServerError::ConsumerBusy,
             RequestError::ConsumerAssign { .. } => ServerError::ConsumerAssignError,
@@ -109,6 +136,10 @@ impl RequestError {
             RequestError::ChecksumMismatch => ServerError::ChecksumError,
             RequestError::MessageTooLarge { .. } => ServerError::NotAllowedError,
             RequestError::Malformed { .. } => ServerError::UnknownError,
+            RequestError::TopicTerminated { .. } => ServerError::TopicTerminatedError,
+            RequestError::AlreadyExists { .. } | RequestError::PreconditionFailed { .. } => {
+                ServerError::NotAllowedError
+            }
         }
     }
 

@@ -3,10 +3,13 @@
 //! # Layout
 //! - [`connection`]: one actor per client TCP session; decodes commands, routes them.
 //! - [`producer`] / [`consumer`]: one actor per client handle.
+//! - [`metadata`]: tenants, namespaces, partitioned topics and policies in the metadata store.
+//! - [`ownership`]: namespace bundles, which broker owns them, and topic lookup.
 //! - [`registry`]: finds, loads and creates [`topic`] actors by name.
 //! - [`topic`]: owns a topic's log end, its producers and its [`subscription`]s.
 //! - [`subscription`]: owns a cursor (acks, seeks) and reads the log for its [`dispatcher`].
 //! - [`dispatcher`]: picks the consumer for each entry within flow permits.
+//! - [`nonpersistent`]: the memory-only mode of `non-persistent://` topics.
 //! - [`storage_writer`]: the single writer to storage, group-committing many requests per fsync.
 //! - [`supervision`]: the panic-catching supervisor, fault injection and the live actor tree.
 //! - [`stats`]: counters and rates of topics and subscriptions, shared with metrics and stats.
@@ -20,6 +23,9 @@ pub mod consumer;
 pub mod context;
 pub mod dispatcher;
 pub mod error;
+pub mod metadata;
+pub mod nonpersistent;
+pub mod ownership;
 pub mod producer;
 pub mod registry;
 pub mod stats;

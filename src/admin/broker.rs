@@ -3,18 +3,19 @@
 use std::collections::BTreeMap;
 
 use actix_web::{web, HttpResponse};
-use geminga_actors::BrokerContext;
+use geminga_actors::{metadata::MetadataService, ownership::bundle_of_topic, BrokerContext};
+use geminga_protocol::topic_name::TopicName;
 use serde_json::{Map, Value};
 
-use super::ClusterName;
+/// Topic stats of one bundle, by domain (`persistent`, `non-persistent`).
+type ByDomain = BTreeMap<String, Map<String, Value>>;
 
-/// The bundle every topic is reported in until namespaces are split into bundles.
+/// The bundle reported for a topic whose namespace bundles cannot be read.
 pub const FULL_BUNDLE: &str = "0x00000000_0xffffffff";
 
 /// Registers the broker-level routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/v2/brokers/health", web::get().to(health))
-        .route("/admin/v2/clusters", web::get().to(clusters))
         .route("/admin/v2/broker/actors", web::get().to(actors))
         .route("/admin/v2/broker-stats/topics", web::get().to(topic_stats));
 }
@@ -22,10 +23,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// Pulsar's health check answers the plain text `ok`.
 async fn health() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
-}
-
-async fn clusters(cluster: web::Data<ClusterName>) -> HttpResponse {
-    HttpResponse::Ok().json([&cluster.0])
 }
 
 /// The supervision tree: every live actor with its parent, state, restarts and mailbox depth.
@@ -48,30 +45,66 @@ fn domain_and_namespace(topic: &str) -> (String, String) {
 /// cluster -> namespace -> bundle -> persistent -> topic -> stats.
 async fn topic_stats(context: web::Data<BrokerContext>) -> HttpResponse {
     let stats = context.stats();
-    let mut namespaces: BTreeMap<String, BTreeMap<String, Map<String, Value>>> = BTreeMap::new();
-    for topic in stats.topics() {
-        let (domain, namespace) = domain_and_namespace(topic.name());
-        let snapshot = serde_json::to_value(topic.snapshot()).unwrap_or(Value::Null);
-        namespaces
-            .entry(namespace)
+    let topics: Vec<(String, Value)> = stats
+        .topics()
+        .into_iter()
+        .map(|t| {
+            (
+                t.name().to_owned(),
+                serde_json::to_value(t.snapshot()).unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    // Bundle placement reads namespace metadata: blocking, so off the async worker.
+    let metadata = context.metadata().clone();
+    let names: Vec<String> = topics.iter().map(|(name, _)| name.clone()).collect();
+    let bundles = web::block(move || {
+        names
+            .iter()
+            .map(|name| bundle_name(&metadata, name))
+            .collect()
+    })
+    .await
+    .unwrap_or_else(|_| vec![FULL_BUNDLE.to_owned(); topics.len()]);
+    // namespace -> bundle -> domain -> topic -> stats
+    let mut tree: BTreeMap<String, BTreeMap<String, ByDomain>> = BTreeMap::new();
+    for ((name, snapshot), bundle) in topics.into_iter().zip(bundles) {
+        let (domain, namespace) = domain_and_namespace(&name);
+        tree.entry(namespace)
+            .or_default()
+            .entry(bundle)
             .or_default()
             .entry(domain)
             .or_default()
-            .insert(topic.name().to_owned(), snapshot);
+            .insert(name, snapshot);
     }
-    let mut cluster = Map::new();
-    for (namespace, by_domain) in namespaces {
-        let domains = by_domain
-            .into_iter()
-            .map(|(domain, topics)| (domain, Value::Object(topics)))
-            .collect();
-        let mut bundles = Map::new();
-        bundles.insert(FULL_BUNDLE.to_owned(), Value::Object(domains));
-        cluster.insert(namespace, Value::Object(bundles));
-    }
+    let cluster: Map<String, Value> = tree
+        .into_iter()
+        .map(|(namespace, bundles)| {
+            let bundles = bundles
+                .into_iter()
+                .map(|(bundle, domains)| {
+                    let domains = domains
+                        .into_iter()
+                        .map(|(d, t)| (d, Value::Object(t)))
+                        .collect();
+                    (bundle, Value::Object(domains))
+                })
+                .collect();
+            (namespace, Value::Object(bundles))
+        })
+        .collect();
     let mut body = Map::new();
     body.insert(stats.cluster().to_owned(), Value::Object(cluster));
     HttpResponse::Ok().json(Value::Object(body))
+}
+
+/// The bundle `topic` falls in, as Pulsar names bundles (`0x00000000_0x40000000`).
+fn bundle_name(metadata: &MetadataService, topic: &str) -> String {
+    TopicName::parse(topic)
+        .ok()
+        .and_then(|t| bundle_of_topic(metadata, &t).ok())
+        .map_or_else(|| FULL_BUNDLE.to_owned(), |range| range.to_string())
 }
 
 #[cfg(test)]

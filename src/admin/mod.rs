@@ -3,9 +3,16 @@
 //! built-in status page (`status`).
 
 mod broker;
+mod clusters;
+pub mod errors;
 mod faults;
+mod lookup;
 mod metrics;
+mod namespaces;
+mod partitioned;
 mod status;
+mod tenants;
+mod topics;
 
 use std::net::SocketAddr;
 
@@ -19,11 +26,30 @@ use crate::{config::BrokerConfig, error::BrokerError};
 /// # Errors
 /// The address cannot be bound.
 pub fn start(config: &BrokerConfig, context: BrokerContext) -> Result<SocketAddr, BrokerError> {
-    let listener =
-        std::net::TcpListener::bind(&config.admin_bind).map_err(|source| BrokerError::Bind {
-            addr: config.admin_bind.clone(),
-            source,
-        })?;
+    serve(bind(config)?, config, context)
+}
+
+/// Binds the admin listener without serving yet, so its port is known before the broker
+/// advertises its addresses.
+///
+/// # Errors
+/// The address cannot be bound.
+pub fn bind(config: &BrokerConfig) -> Result<std::net::TcpListener, BrokerError> {
+    std::net::TcpListener::bind(&config.admin_bind).map_err(|source| BrokerError::Bind {
+        addr: config.admin_bind.clone(),
+        source,
+    })
+}
+
+/// Serves the admin API on a bound listener on the current System; returns its address.
+///
+/// # Errors
+/// The listener cannot be used.
+pub fn serve(
+    listener: std::net::TcpListener,
+    config: &BrokerConfig,
+    context: BrokerContext,
+) -> Result<SocketAddr, BrokerError> {
     let addr = listener.local_addr()?;
     let cluster = config.cluster_name.clone();
     let registry = web::Data::new(crate::metrics::registry(&context));
@@ -39,6 +65,12 @@ pub fn start(config: &BrokerConfig, context: BrokerContext) -> Result<SocketAddr
             .configure(metrics::routes)
             .configure(faults::routes)
             .configure(status::routes)
+            .configure(clusters::routes)
+            .configure(tenants::routes)
+            .configure(namespaces::routes)
+            .configure(lookup::routes)
+            .configure(partitioned::routes)
+            .configure(topics::routes)
     })
     .workers(1)
     .disable_signals()

@@ -54,6 +54,14 @@ pub struct BrokerConfig {
     pub allow_auto_topic_creation_type: String,
     /// Partitions of an auto-created partitioned topic (`defaultNumPartitions`).
     pub default_num_partitions: u32,
+    /// Bundles of a namespace created without a count (`defaultNumberOfNamespaceBundles`).
+    pub default_number_of_namespace_bundles: u32,
+    /// Named address sets for clients on different networks (`advertisedListeners`,
+    /// `name:pulsar://host:port,...`); validated, kept as written.
+    pub advertised_listeners: Option<String>,
+    /// The listener answered when a client names none (`internalListenerName`); default the
+    /// first listener by name.
+    pub internal_listener_name: Option<String>,
     /// Producers allowed on one topic (`maxProducersPerTopic`); 0 = unlimited.
     pub max_producers_per_topic: u32,
     /// Consumers allowed on one subscription (`maxConsumersPerSubscription`); 0 = unlimited.
@@ -87,6 +95,9 @@ impl Default for BrokerConfig {
             allow_auto_topic_creation: true,
             allow_auto_topic_creation_type: "non-partitioned".to_owned(),
             default_num_partitions: 1,
+            default_number_of_namespace_bundles: 4,
+            advertised_listeners: None,
+            internal_listener_name: None,
             max_producers_per_topic: 0,
             max_consumers_per_subscription: 0,
             max_pending_publish_requests_per_connection: 1000,

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use geminga_actors::ownership::parse_listeners;
+
 use super::{
     BrokerConfig, ConfigError, DEFAULT_ADMIN_PORT, DEFAULT_BIND_HOST, DEFAULT_BROKER_PORT,
 };
@@ -26,6 +28,9 @@ pub const KNOWN_KEYS: &[&str] = &[
     "allowAutoTopicCreation",
     "allowAutoTopicCreationType",
     "defaultNumPartitions",
+    "defaultNumberOfNamespaceBundles",
+    "advertisedListeners",
+    "internalListenerName",
     "maxProducersPerTopic",
     "maxConsumersPerSubscription",
     "maxPendingPublishRequestsPerConnection",
@@ -50,6 +55,8 @@ pub(super) fn parse(text: &str) -> Result<(BrokerConfig, Vec<String>), ConfigErr
     let mut config = BrokerConfig::default();
     let mut listeners = Listeners::default();
     let mut unknown: Vec<String> = Vec::new();
+    // Where internalListenerName was set, for the cross-key check at the end.
+    let mut internal_listener_line = 0;
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
         let trimmed = raw.trim();
@@ -72,6 +79,9 @@ pub(super) fn parse(text: &str) -> Result<(BrokerConfig, Vec<String>), ConfigErr
         if value.is_empty() {
             continue;
         }
+        if key == "internalListenerName" {
+            internal_listener_line = line;
+        }
         apply(&mut config, &mut listeners, key, value).map_err(|reason| {
             ConfigError::InvalidValue {
                 key: key.to_owned(),
@@ -88,6 +98,14 @@ pub(super) fn parse(text: &str) -> Result<(BrokerConfig, Vec<String>), ConfigErr
     if listeners.host.is_some() || listeners.web_port.is_some() {
         config.admin_bind = join_host_port(host, listeners.web_port.unwrap_or(DEFAULT_ADMIN_PORT));
     }
+    config
+        .check_listeners()
+        .map_err(|reason| ConfigError::InvalidValue {
+            key: "internalListenerName".to_owned(),
+            value: config.internal_listener_name.clone().unwrap_or_default(),
+            line: internal_listener_line,
+            reason,
+        })?;
     Ok((config, unknown))
 }
 
@@ -119,6 +137,14 @@ fn apply(c: &mut BrokerConfig, l: &mut Listeners, key: &str, v: &str) -> Result<
             c.allow_auto_topic_creation_type = auto_creation_type(v)?;
         }
         "defaultNumPartitions" => c.default_num_partitions = number(v, 1, 10_000)?,
+        "defaultNumberOfNamespaceBundles" => {
+            c.default_number_of_namespace_bundles = number(v, 1, 1024)?;
+        }
+        "advertisedListeners" => {
+            parse_listeners(v).map_err(|e| e.to_string())?;
+            c.advertised_listeners = Some(v.to_owned());
+        }
+        "internalListenerName" => c.internal_listener_name = Some(v.to_owned()),
         "maxProducersPerTopic" => c.max_producers_per_topic = number(v, 0, u32::MAX)?,
         "maxConsumersPerSubscription" => {
             c.max_consumers_per_subscription = number(v, 0, u32::MAX)?;
@@ -240,4 +266,26 @@ fn normalized_host_port(flag: &'static str, value: &str) -> Result<String, Confi
         reason,
     })?;
     Ok(join_host_port(&host, port))
+}
+
+impl BrokerConfig {
+    /// `internalListenerName` must name one of `advertisedListeners` (keys may come in any
+    /// order, so this runs once the whole file is read).
+    fn check_listeners(&self) -> Result<(), String> {
+        let Some(name) = &self.internal_listener_name else {
+            return Ok(());
+        };
+        let listeners = self
+            .advertised_listeners
+            .as_deref()
+            .map(parse_listeners)
+            .transpose()
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        if listeners.contains_key(name) {
+            Ok(())
+        } else {
+            Err(format!("{name} is not one of advertisedListeners"))
+        }
+    }
 }

@@ -288,3 +288,39 @@ fn host_port_parsing() {
         }
     ));
 }
+
+#[test]
+fn tenancy_keys_are_read_and_checked() {
+    let (config, unknown) = BrokerConfig::from_pulsar_conf(
+        "internalListenerName=internal\n\
+         advertisedListeners=internal:pulsar://10.0.0.1:6650,external:pulsar://b.example:6650\n\
+         defaultNumberOfNamespaceBundles=8\n",
+    )
+    .unwrap();
+    assert!(unknown.is_empty());
+    assert_eq!(config.default_number_of_namespace_bundles, 8);
+    assert_eq!(config.internal_listener_name.as_deref(), Some("internal"));
+    assert!(config
+        .advertised_listeners
+        .unwrap()
+        .contains("external:pulsar://b.example:6650"));
+}
+
+#[test]
+fn bad_listener_settings_are_refused_with_their_line() {
+    let err =
+        BrokerConfig::from_pulsar_conf("advertisedListeners=internal:ftp://h:1\n").unwrap_err();
+    assert!(
+        matches!(err, ConfigError::InvalidValue { line: 1, .. }),
+        "{err}"
+    );
+    let err = BrokerConfig::from_pulsar_conf(
+        "\ninternalListenerName=nope\nadvertisedListeners=internal:pulsar://h:1\n",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ConfigError::InvalidValue { line: 2, .. }),
+        "{err}"
+    );
+    assert!(BrokerConfig::from_pulsar_conf("defaultNumberOfNamespaceBundles=0\n").is_err());
+}

@@ -8,11 +8,14 @@
 // (clippy.toml only exempts `#[test]` functions themselves).
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
+mod admin_http;
+mod cli_topics;
 mod common;
 mod durability;
 mod key_shared;
 mod kill9;
 mod metrics;
+mod nonpersistent;
 mod ordering;
 mod raw_client;
 mod reader;
@@ -25,3 +28,6 @@ mod supervisor_crash;
 mod supervisor_harness;
 mod supervisor_mailbox;
 mod supervisor_storage;
+mod tenancy;
+mod topic_policies;
+mod topics_admin;

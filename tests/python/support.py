@@ -28,13 +28,14 @@ def geminga_bin() -> str:
 class Broker:
     """A running `geminga standalone` child process."""
 
-    def __init__(self, data_dir: pathlib.Path, log_path: pathlib.Path):
+    def __init__(self, data_dir: pathlib.Path, log_path: pathlib.Path, extra_args=(),
+                 bind="127.0.0.1:0"):
         self.data_dir = data_dir
         self.log_path = log_path
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(
             [geminga_bin(), "standalone", "--data-dir", str(data_dir),
-             "--bind", "127.0.0.1:0", "--admin-bind", "127.0.0.1:0"],
+             "--bind", bind, "--admin-bind", "127.0.0.1:0", *extra_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log, text=True,
         )
         self._ready = threading.Event()

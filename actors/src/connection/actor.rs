@@ -17,7 +17,7 @@ use tokio::net::{tcp::OwnedWriteHalf, TcpStream};
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, info_span, warn, Span};
 
-use super::messages::*;
+use super::{discovery::Discovery, messages::*};
 use crate::{
     consumer::{CloseConsumer, Consumer},
     context::BrokerContext,
@@ -77,6 +77,8 @@ pub struct Connection {
     pub(super) producers: HashMap<u64, ProducerSlot>,
     pub(super) consumers: HashMap<u64, ConsumerSlot>,
     pub(super) gate: Arc<PublishGate>,
+    /// Topic discovery: the client's watcher support and its topic-list watchers.
+    pub(super) discovery: Discovery,
     pub(super) span: Span,
 }
 
@@ -106,6 +108,7 @@ impl Connection {
             producers: HashMap::new(),
             consumers: HashMap::new(),
             gate,
+            discovery: Discovery::default(),
             span,
         }
     }
@@ -147,10 +150,16 @@ impl Connection {
         let handled = match kind {
             Type::Ping => command.ping.map(|_| self.send(commands::pong())),
             Type::Pong => Some(()),
-            Type::Lookup => command.lookup_topic.map(|c| self.on_lookup(c)),
+            Type::Lookup => command.lookup_topic.map(|c| self.on_lookup(c, ctx)),
             Type::PartitionedMetadata => command
                 .partition_metadata
-                .map(|c| self.on_partitioned_metadata(c)),
+                .map(|c| self.on_partitioned_metadata(c, ctx)),
+            Type::WatchTopicList => command
+                .watch_topic_list
+                .map(|c| self.on_watch_topic_list(c, ctx)),
+            Type::WatchTopicListClose => command
+                .watch_topic_list_close
+                .map(|c| self.on_watch_topic_list_close(c)),
             Type::GetTopicsOfNamespace => command
                 .get_topics_of_namespace
                 .map(|c| self.on_topics_of_namespace(c, ctx)),
@@ -245,6 +254,7 @@ impl Actor for Connection {
 
     fn stopping(&mut self, _ctx: &mut Context<Self>) -> Running {
         self.close_children();
+        self.close_watches();
         self.lifecycle.retire();
         Running::Stop
     }

@@ -20,7 +20,6 @@ use crate::{
     consumer::{CloseConsumer, Consumer, Join, JoinRequest, Subscribed},
     dispatcher::{Flow, Redeliver},
     error::RequestError,
-    registry::GetTopic,
     subscription::{Ack, GetLastMessageId, RedeliverAll, Seek, SeekTarget, Unsubscribe},
     supervision::{supervise, ActorKind},
     topic::Attached,
@@ -37,25 +36,14 @@ impl Connection {
             Ok(topic) => topic,
             Err(e) => return self.send_error(c.request_id, e.server_error(), e.to_string()),
         };
-        let Some(registry) = self.broker.registry() else {
-            return self.send_error(
-                c.request_id,
-                ServerError::ServiceNotReady,
-                "broker starting",
-            );
-        };
         let consumer_id = c.consumer_id;
         let key = self.broker.next_id();
         let partition = topic
             .partition_index()
             .and_then(|p| i32::try_from(p).ok())
             .unwrap_or(-1);
-        let create = c.force_topic_creation() && self.broker.config().allow_auto_topic_creation;
         let topic_name = topic.to_string();
-        let lookup = registry.send(GetTopic {
-            name: topic_name.clone(),
-            create,
-        });
+        let lookup = self.open_topic(&topic, c.force_topic_creation());
         let join = JoinRequest {
             subscription: c.subscription.clone(),
             durable: c.durable(),
@@ -73,7 +61,7 @@ impl Connection {
         };
         let fut = wrap_future::<_, Self>(lookup)
             .then(move |found, act, ctx| {
-                let joined = match found.unwrap_or_else(|e| Err(RequestError::from(e))) {
+                let joined = match found {
                     Ok(topic_addr) => {
                         let addr =
                             act.start_consumer(consumer_id, key, partition, &topic_name, ctx);

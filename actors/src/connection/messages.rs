@@ -33,6 +33,17 @@ pub struct ConsumerClosedByBroker {
     pub key: u64,
 }
 
+/// A consumer read everything of a terminated topic: send REACHED_END_OF_TOPIC, except to
+/// clients that cannot handle it.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct EndOfTopic {
+    /// The client's consumer id.
+    pub consumer_id: u64,
+    /// The consumer actor's handle id (a newer consumer under the same id is not told).
+    pub key: u64,
+}
+
 /// A producer actor stopped (sent by its supervisor).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]

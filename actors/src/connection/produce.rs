@@ -15,7 +15,6 @@ use super::{
 use crate::{
     error::RequestError,
     producer::{CloseProducer, Producer, ProducerWiring, Register, SendMessage},
-    registry::GetTopic,
     supervision::{supervise, ActorKind},
     topic::{ProducerGrant, Topic},
 };
@@ -45,24 +44,13 @@ impl Connection {
             Ok(topic) => topic,
             Err(e) => return self.send_error(c.request_id, e.server_error(), e.to_string()),
         };
-        let Some(registry) = self.broker.registry() else {
-            return self.send_error(
-                c.request_id,
-                ServerError::ServiceNotReady,
-                "broker starting",
-            );
-        };
         let producer_id = c.producer_id;
         let handle = self.broker.next_id();
-        let create = self.broker.config().allow_auto_topic_creation;
-        let lookup = registry.send(GetTopic {
-            name: topic.to_string(),
-            create,
-        });
+        let lookup = self.open_topic(&topic, true);
         let requested_name = c.producer_name.clone();
         let fut = wrap_future::<_, Self>(lookup)
             .then(move |found, act, ctx| {
-                let registered = match found.unwrap_or_else(|e| Err(RequestError::from(e))) {
+                let registered = match found {
                     Ok(topic_addr) => {
                         let addr = act.start_producer(
                             producer_id,
@@ -215,11 +203,14 @@ impl Connection {
             ));
         };
         let Some(ProducerSlot::Ready { addr, .. }) = self.producers.get(&c.producer_id) else {
-            let message = format!("producer {} is not ready on this connection", c.producer_id);
+            // Usually a SEND that crossed the broker's CLOSE_PRODUCER. PersistenceError makes
+            // pulsar-rs re-create the producer and resend (other codes fail the message), and
+            // C++ reconnects and resends on any error but ChecksumError.
+            let message = format!("producer {} is closed on this connection", c.producer_id);
             return self.send(commands::send_error(
                 c.producer_id,
                 c.sequence_id,
-                ServerError::NotAllowedError,
+                ServerError::PersistenceError,
                 message,
             ));
         };

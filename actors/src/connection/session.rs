@@ -5,16 +5,18 @@ use geminga_protocol::{
     commands,
     frame::PROTOCOL_VERSION,
     proto::{
-        base_command::Type, command_get_topics_of_namespace::Mode, BaseCommand, CommandGetSchema,
-        CommandGetTopicsOfNamespace, CommandLookupTopic, CommandPartitionedTopicMetadata,
-        ServerError,
+        base_command::Type, BaseCommand, CommandGetSchema, CommandLookupTopic,
+        CommandPartitionedTopicMetadata, FeatureFlags, ServerError,
     },
     topic_name::TopicName,
 };
 use tracing::{info, warn};
 
 use super::actor::Connection;
-use crate::{error::RequestError, registry::ListTopics};
+use crate::{
+    error::RequestError,
+    ownership::{client_partitions, lookup_topic, LookupError},
+};
 
 impl Connection {
     /// The first frame must be CONNECT; it is answered with CONNECTED at the lower version.
@@ -30,19 +32,32 @@ impl Connection {
         };
         self.protocol_version = connect.protocol_version().min(PROTOCOL_VERSION);
         self.client_version = connect.client_version.clone();
+        // Watch frames go only to clients that said they handle them (C++ 4.2 drops the
+        // connection on an unknown command type).
+        self.discovery.supports_watchers = connect
+            .feature_flags
+            .and_then(|f| f.supports_topic_watchers)
+            .unwrap_or(false);
         self.connected = true;
         info!(
             parent: &self.span,
             client_version = %self.client_version,
             protocol_version = self.protocol_version,
+            topic_watchers = self.discovery.supports_watchers,
             "handshake"
         );
         let config = self.broker.config();
-        let connected = commands::connected(
+        let mut connected = commands::connected(
             config.server_version.clone(),
             self.protocol_version,
             config.max_message_size,
         );
+        if let Some(c) = connected.connected.as_mut() {
+            c.feature_flags = Some(FeatureFlags {
+                supports_topic_watchers: Some(true),
+                ..FeatureFlags::default()
+            });
+        }
         self.send(connected);
     }
 
@@ -54,55 +69,82 @@ impl Connection {
         })
     }
 
-    pub(super) fn on_lookup(&mut self, c: CommandLookupTopic) {
-        match Self::parse_topic(&c.topic) {
-            Ok(_) => {
-                let advertised = self.broker.advertised().clone();
-                self.send(commands::lookup_connect(
-                    c.request_id,
-                    advertised.service_url,
-                    advertised.service_url_tls,
-                ));
+    /// LOOKUP: the owner of the topic's bundle, at the client's listener.
+    pub(super) fn on_lookup(&mut self, c: CommandLookupTopic, ctx: &mut Context<Self>) {
+        let request_id = c.request_id;
+        let topic = match Self::parse_topic(&c.topic) {
+            Ok(topic) => topic,
+            Err(e) => {
+                return self.send(commands::lookup_failed(
+                    request_id,
+                    e.server_error(),
+                    e.to_string(),
+                ))
             }
-            Err(e) => self.send(commands::lookup_failed(
-                c.request_id,
-                e.server_error(),
-                e.to_string(),
-            )),
-        }
+        };
+        let metadata = self.broker.metadata().clone();
+        let ownership = self.broker.ownership().clone();
+        let listener = c.advertised_listener_name;
+        let work = actix_rt::task::spawn_blocking(move || {
+            lookup_topic(&metadata, ownership.as_ref(), &topic, listener.as_deref())
+        });
+        let fut = wrap_future::<_, Self>(work).map(move |joined, act, _ctx| {
+            let answer = joined
+                .map_err(|_| RequestError::unavailable("the lookup"))
+                .and_then(|r| r.map_err(RequestError::from));
+            match answer {
+                Ok(answer) => {
+                    let address = answer.address;
+                    let url = address
+                        .broker_url
+                        .or_else(|| address.broker_url_tls.clone());
+                    act.send(commands::lookup_connect(
+                        request_id,
+                        url.unwrap_or_default(),
+                        address.broker_url_tls,
+                    ));
+                }
+                Err(e) => act.send(commands::lookup_failed(
+                    request_id,
+                    e.server_error(),
+                    e.to_string(),
+                )),
+            }
+        });
+        ctx.spawn(fut);
     }
 
-    pub(super) fn on_partitioned_metadata(&mut self, c: CommandPartitionedTopicMetadata) {
-        match Self::parse_topic(&c.topic) {
-            // Partitioned topics come with the tenancy work; every topic is non-partitioned now.
-            Ok(_) => self.send(commands::partitioned_metadata(c.request_id, 0)),
-            Err(e) => self.send(commands::partitioned_metadata_failed(
-                c.request_id,
-                e.server_error(),
-                e.to_string(),
-            )),
-        }
-    }
-
-    pub(super) fn on_topics_of_namespace(
+    /// PARTITIONED_METADATA: the partition count, creating a partitioned topic when the
+    /// namespace auto-creates them.
+    pub(super) fn on_partitioned_metadata(
         &mut self,
-        c: CommandGetTopicsOfNamespace,
+        c: CommandPartitionedTopicMetadata,
         ctx: &mut Context<Self>,
     ) {
         let request_id = c.request_id;
-        if c.mode() == Mode::NonPersistent {
-            return self.send(commands::topics_of_namespace(request_id, Vec::new()));
-        }
-        let Some(registry) = self.broker.registry() else {
-            return self.send_error(request_id, ServerError::ServiceNotReady, "broker starting");
+        let topic = match Self::parse_topic(&c.topic) {
+            Ok(topic) => topic,
+            Err(e) => {
+                return self.send(commands::partitioned_metadata_failed(
+                    request_id,
+                    e.server_error(),
+                    e.to_string(),
+                ))
+            }
         };
-        let list = registry.send(ListTopics {
-            namespace: c.namespace,
-        });
-        let fut = wrap_future::<_, Self>(list).map(move |sent, act, _ctx| {
-            match sent.unwrap_or_else(|e| Err(RequestError::from(e))) {
-                Ok(topics) => act.send(commands::topics_of_namespace(request_id, topics)),
-                Err(e) => act.send_error(request_id, e.server_error(), e.to_string()),
+        let broker = self.broker.clone();
+        let work = actix_rt::task::spawn_blocking(move || client_partitions(&broker, &topic, true));
+        let fut = wrap_future::<_, Self>(work).map(move |joined, act, _ctx| {
+            let partitions: Result<u32, RequestError> = joined
+                .map_err(|_| RequestError::unavailable("the metadata service"))
+                .and_then(|r| r.map_err(|e: LookupError| RequestError::from(e)));
+            match partitions {
+                Ok(n) => act.send(commands::partitioned_metadata(request_id, n)),
+                Err(e) => act.send(commands::partitioned_metadata_failed(
+                    request_id,
+                    e.server_error(),
+                    e.to_string(),
+                )),
             }
         });
         ctx.spawn(fut);
@@ -121,7 +163,6 @@ impl Connection {
     pub(super) fn on_unsupported(&mut self, kind: Type, command: &BaseCommand) {
         let request_id = match kind {
             Type::GetOrCreateSchema => command.get_or_create_schema.as_ref().map(|c| c.request_id),
-            Type::WatchTopicList => command.watch_topic_list.as_ref().map(|c| c.request_id),
             _ => None,
         };
         warn!(parent: &self.span, command = kind.as_str_name(), "unsupported command");

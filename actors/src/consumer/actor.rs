@@ -11,9 +11,11 @@ use geminga_protocol::{
 };
 use tracing::{debug, Span};
 
-use super::messages::{ActiveConsumerChange, CloseConsumer, Deliver, Disconnect, Join, Subscribed};
+use super::messages::{
+    ActiveConsumerChange, CloseConsumer, Deliver, Disconnect, Join, ReachedEndOfTopic, Subscribed,
+};
 use crate::{
-    connection::{Connection, ConsumerClosedByBroker, WriteFrames},
+    connection::{Connection, ConsumerClosedByBroker, EndOfTopic, WriteFrames},
     error::RequestError,
     subscription::RemoveConsumer,
     supervision::Lifecycle,
@@ -224,6 +226,19 @@ impl Handler<Disconnect> for Consumer {
             key: self.key,
         });
         self.detach(ctx);
+    }
+}
+
+impl Handler<ReachedEndOfTopic> for Consumer {
+    type Result = ();
+
+    fn handle(&mut self, _msg: ReachedEndOfTopic, _ctx: &mut Context<Self>) {
+        if !self.closing && !self.lifecycle.is_retired() {
+            self.connection.do_send(EndOfTopic {
+                consumer_id: self.consumer_id,
+                key: self.key,
+            });
+        }
     }
 }
 

@@ -74,6 +74,11 @@ pub struct Subscribed;
 #[rtype(result = "()")]
 pub struct Disconnect;
 
+/// The consumer read everything of a terminated topic: tell the client (REACHED_END_OF_TOPIC).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ReachedEndOfTopic;
+
 /// The client closed the consumer, or its connection went away.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]

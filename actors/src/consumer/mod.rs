@@ -5,5 +5,6 @@ mod messages;
 
 pub use actor::Consumer;
 pub use messages::{
-    ActiveConsumerChange, CloseConsumer, Deliver, Disconnect, Join, JoinRequest, Subscribed,
+    ActiveConsumerChange, CloseConsumer, Deliver, Disconnect, Join, JoinRequest, ReachedEndOfTopic,
+    Subscribed,
 };

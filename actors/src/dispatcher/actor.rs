@@ -197,6 +197,15 @@ impl Dispatcher {
     }
 }
 
+impl Handler<SetConsumerUnackedLimit> for Dispatcher {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetConsumerUnackedLimit, _ctx: &mut Context<Self>) {
+        self.state.set_max_unacked_per_consumer(msg.limit);
+        self.pump();
+    }
+}
+
 impl Handler<ShutdownDispatcher> for Dispatcher {
     type Result = ();
 

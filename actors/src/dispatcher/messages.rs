@@ -73,6 +73,14 @@ pub struct ResetDispatcher {
     pub epoch: u64,
 }
 
+/// A topic policy changed the consumers' unacked-message limit (0 = none).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct SetConsumerUnackedLimit {
+    /// Unacked messages a Shared/Key_Shared consumer may hold.
+    pub limit: u32,
+}
+
 /// The subscription ended: stop for good.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]

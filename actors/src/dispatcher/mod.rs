@@ -25,7 +25,7 @@ pub use actor::Dispatcher;
 pub use consumers::{ActiveChange, AddConsumerError, DispatchConsumer};
 pub use messages::{
     AddDispatchConsumer, Entries, EntriesAcked, Flow, GetDispatcherStats, Redeliver,
-    RemoveDispatchConsumer, ResetDispatcher, ShutdownDispatcher,
+    RemoveDispatchConsumer, ResetDispatcher, SetConsumerUnackedLimit, ShutdownDispatcher,
 };
 pub use placement::Deliveries;
 pub use state::{Delivery, DispatchLimits, DispatcherState, ReadEntry, ReadRequest};

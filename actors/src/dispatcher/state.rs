@@ -258,6 +258,11 @@ impl DispatcherState {
             .collect()
     }
 
+    /// Changes the unacked-message limit per consumer (a topic policy; 0 = none).
+    pub fn set_max_unacked_per_consumer(&mut self, limit: u32) {
+        self.limits.max_unacked_per_consumer = limit;
+    }
+
     /// Adds FLOW permits.
     pub fn flow(&mut self, key: u64, permits: u32) {
         if let Some(slot) = self.slot_mut(key) {

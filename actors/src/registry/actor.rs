@@ -6,32 +6,41 @@ use actix::{
     fut::wrap_future, Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, ResponseFuture,
     Supervised,
 };
-use geminga_storage::{StorageError, TopicRecord};
+use geminga_protocol::topic_name::TopicName;
+use geminga_storage::TopicRecord;
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
 use super::{
     messages::{GetTopic, ListTopics, TopicExited},
     table::{TopicSlot, TopicTable},
+    watch::Watcher,
 };
 use crate::{
     context::BrokerContext,
     error::RequestError,
+    metadata::NamespaceName,
+    nonpersistent,
     supervision::{supervise, ActorKind, Lifecycle},
     topic::Topic,
 };
 
-type Waiter = oneshot::Sender<Result<Addr<Topic>, RequestError>>;
+pub(super) type Waiter = oneshot::Sender<Result<Addr<Topic>, RequestError>>;
 
 /// One per broker. Supervised; the table of live topics lives in the [`BrokerContext`] and
 /// survives restarts and replacements (entries whose actor is gone are dropped), so a restart
 /// never starts a second actor for a loaded topic.
 pub struct TopicRegistry {
-    broker: BrokerContext,
-    lifecycle: Lifecycle,
-    topics: TopicTable,
+    pub(super) broker: BrokerContext,
+    pub(super) lifecycle: Lifecycle,
+    pub(super) topics: TopicTable,
     /// Callers waiting for a topic being loaded, by name.
-    loading: HashMap<String, Vec<Waiter>>,
+    pub(super) loading: HashMap<String, Vec<Waiter>>,
+    /// Topics being unloaded or deleted, with the callers (and their `create` flag) waiting
+    /// for it to finish, so a new instance never loads while the old one still writes.
+    pub(super) closing: HashMap<String, Vec<(Waiter, bool)>>,
+    /// Topic-list watchers (WATCH_TOPIC_LIST) by id.
+    pub(super) watchers: HashMap<u64, Watcher>,
 }
 
 impl TopicRegistry {
@@ -43,6 +52,8 @@ impl TopicRegistry {
             lifecycle,
             topics,
             loading: HashMap::new(),
+            closing: HashMap::new(),
+            watchers: HashMap::new(),
         }
     }
 
@@ -75,28 +86,61 @@ impl TopicRegistry {
         Some(addr)
     }
 
-    fn load(&mut self, name: String, create: bool, ctx: &mut Context<Self>) {
+    pub(super) fn load(&mut self, name: String, create: bool, ctx: &mut Context<Self>) {
+        if nonpersistent::is_non_persistent(&name) {
+            // Never stored: it exists while loaded, and using it creates it.
+            let result = if create {
+                let record = nonpersistent::transient_record(&name, self.broker.next_id());
+                info!(topic = %name, "loading non-persistent topic");
+                self.start_topic(record)
+                    .ok_or_else(|| RequestError::unavailable("the broker"))
+            } else {
+                Err(RequestError::TopicNotFound {
+                    topic: name.clone(),
+                })
+            };
+            for waiter in self.loading.remove(&name).unwrap_or_default() {
+                let _ = waiter.send(result.clone());
+            }
+            return;
+        }
         let storage = self.broker.storage().clone();
+        let metadata = self.broker.metadata().clone();
         let lookup = name.clone();
-        let work =
-            actix_rt::task::spawn_blocking(move || -> Result<Option<TopicRecord>, StorageError> {
-                match storage.topic(&lookup)? {
-                    Some(record) => Ok(Some(record)),
-                    None if create => storage.create_topic(&lookup).map(Some),
-                    None => Ok(None),
+        let work = actix_rt::task::spawn_blocking(
+            move || -> Result<Option<(TopicRecord, bool)>, RequestError> {
+                if let Some(record) = storage.topic(&lookup)? {
+                    return Ok(Some((record, false)));
                 }
-            });
+                if !create {
+                    return Ok(None);
+                }
+                // A topic is only ever created inside an existing tenant and namespace.
+                let topic =
+                    TopicName::parse(&lookup).map_err(|e| RequestError::InvalidTopicName {
+                        name: lookup.clone(),
+                        reason: e.to_string(),
+                    })?;
+                if !metadata.namespace_exists(&NamespaceName::of_topic(&topic))? {
+                    return Ok(None);
+                }
+                Ok(Some((storage.create_topic(&lookup)?, true)))
+            },
+        );
         let fut = wrap_future::<_, Self>(work).map(move |joined, act, _ctx| {
             let result = match joined {
-                Ok(Ok(Some(record))) => {
+                Ok(Ok(Some((record, created)))) => {
                     info!(topic = %name, ledger_id = record.ledger_id, "loading topic");
+                    if created {
+                        act.topics_changed(&name, true);
+                    }
                     act.start_topic(record)
                         .ok_or_else(|| RequestError::unavailable("the broker"))
                 }
                 Ok(Ok(None)) => Err(RequestError::TopicNotFound {
                     topic: name.clone(),
                 }),
-                Ok(Err(e)) => Err(RequestError::from(e)),
+                Ok(Err(e)) => Err(e),
                 Err(_) => Err(RequestError::unavailable("topic loading")),
             };
             for waiter in act.loading.remove(&name).unwrap_or_default() {
@@ -104,6 +148,23 @@ impl TopicRegistry {
             }
         });
         ctx.spawn(fut);
+    }
+
+    /// Ends an unload or delete of `name`: callers that asked for it meanwhile load it afresh.
+    pub(super) fn finish_closing(&mut self, name: &str, ctx: &mut Context<Self>) {
+        let waiters = self.closing.remove(name).unwrap_or_default();
+        if waiters.is_empty() {
+            return;
+        }
+        let create = waiters.iter().any(|(_, create)| *create);
+        let first = !self.loading.contains_key(name);
+        self.loading
+            .entry(name.to_owned())
+            .or_default()
+            .extend(waiters.into_iter().map(|(waiter, _)| waiter));
+        if first {
+            self.load(name.to_owned(), create, ctx);
+        }
     }
 }
 
@@ -114,8 +175,10 @@ impl Actor for TopicRegistry {
 impl Supervised for TopicRegistry {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         warn!("topic registry restarting");
-        // Loads in flight were cancelled; their callers get a retryable error.
+        // Loads, unloads and deletes in flight were cancelled; their callers get a retryable
+        // error.
         self.loading.clear();
+        self.closing.clear();
         self.topics.retain_live();
     }
 }
@@ -128,6 +191,13 @@ impl Handler<GetTopic> for TopicRegistry {
             return Box::pin(async move { Ok(addr) });
         }
         let (tx, rx) = oneshot::channel();
+        if let Some(waiters) = self.closing.get_mut(&msg.name) {
+            waiters.push((tx, msg.create));
+            return Box::pin(async move {
+                rx.await
+                    .unwrap_or_else(|_| Err(RequestError::unavailable("the topic registry")))
+            });
+        }
         let first = !self.loading.contains_key(&msg.name);
         self.loading.entry(msg.name.clone()).or_default().push(tx);
         if first {

@@ -62,4 +62,14 @@ impl TopicTable {
             .map(|(name, slot)| (name.clone(), slot.addr.clone()))
             .collect()
     }
+
+    /// Takes `name` out of the table (unload, delete), returning its slot.
+    pub fn remove(&self, name: &str) -> Option<TopicSlot> {
+        self.lock().remove(name)
+    }
+
+    /// Names of every loaded topic.
+    pub fn names(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
 }

@@ -11,7 +11,9 @@ use geminga_storage::{Cursor, Entry, StorageError, TopicRecord, WriteOp};
 use tokio::sync::oneshot;
 use tracing::{info_span, warn, Span};
 
-use super::{messages::*, state::AttachedConsumer, state::SubscriptionState};
+use super::{
+    admin::SubscriptionAdmin, messages::*, state::AttachedConsumer, state::SubscriptionState,
+};
 use crate::dispatcher::AddConsumerError;
 use crate::{
     consumer::{Consumer, Disconnect},
@@ -21,6 +23,7 @@ use crate::{
         ResetDispatcher, ShutdownDispatcher,
     },
     error::RequestError,
+    nonpersistent,
     stats::SubscriptionStats,
     storage_writer::persist,
     supervision::{supervise, ActorKind, Lifecycle},
@@ -40,13 +43,13 @@ type AckWaiter = oneshot::Sender<Result<(), RequestError>>;
 pub struct Subscription {
     pub(super) broker: BrokerContext,
     pub(super) lifecycle: Lifecycle,
-    topic: Addr<Topic>,
+    pub(super) topic: Addr<Topic>,
     pub(super) record: TopicRecord,
-    cache: EntryCache,
+    pub(super) cache: EntryCache,
     pub(super) durable: bool,
     pub(super) name: String,
     /// The cursor and durable end to start from; used by the first start only.
-    initial: Option<(Cursor, u64)>,
+    pub(super) initial: Option<(Cursor, u64)>,
     pub(super) state: Option<SubscriptionState>,
     /// Survives restarts so stale reads are always recognised.
     pub(super) last_epoch: u64,
@@ -54,11 +57,13 @@ pub struct Subscription {
     /// Tells the current dispatcher's exit notice from an older one's.
     pub(super) dispatcher_instance: u64,
     pub(super) consumers: HashMap<u64, Addr<Consumer>>,
-    reading: bool,
-    persist_in_flight: bool,
-    ack_waiters: Vec<AckWaiter>,
+    pub(super) reading: bool,
+    pub(super) persist_in_flight: bool,
+    pub(super) ack_waiters: Vec<AckWaiter>,
     pub(super) stats: Arc<SubscriptionStats>,
     pub(super) span: Span,
+    /// Counters, termination and policy state for the admin API; survives restarts.
+    pub(super) admin: SubscriptionAdmin,
 }
 
 impl Subscription {
@@ -98,11 +103,15 @@ impl Subscription {
             ack_waiters: Vec::new(),
             stats,
             span,
+            admin: SubscriptionAdmin::new(),
         }
     }
 
     fn install(&mut self, cursor: Cursor, durable_next: u64) {
-        let max = self.broker.config().max_consumers_per_subscription;
+        let max = self
+            .admin
+            .max_consumers
+            .unwrap_or(self.broker.config().max_consumers_per_subscription);
         let mut state = SubscriptionState::new(
             self.record.ledger_id,
             cursor,
@@ -181,7 +190,7 @@ impl Subscription {
     }
 
     /// Ends the subscription for good.
-    fn retire(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn retire(&mut self, ctx: &mut Context<Self>) {
         self.disconnect_all();
         if let Some(dispatcher) = self.dispatcher.take() {
             dispatcher.do_send(ShutdownDispatcher);
@@ -194,7 +203,7 @@ impl Subscription {
     }
 
     /// Writes the cursor's pending changes; one write in flight at a time.
-    fn persist(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn persist(&mut self, ctx: &mut Context<Self>) {
         if self.persist_in_flight {
             return;
         }
@@ -248,14 +257,22 @@ impl Subscription {
                 return;
             };
             let Some((from, max)) = state.next_read() else {
-                return;
+                return self.on_read_idle();
             };
-            let CacheRead::Hit(entries) = self.cache.read(from, max, MAX_READ_BYTES) else {
+            let hit = match self.cache.read(from, max, MAX_READ_BYTES) {
+                CacheRead::Hit(entries) if entries.first().map(|e| e.entry_id) == Some(from) => {
+                    Some(entries)
+                }
+                _ => None,
+            };
+            let Some(entries) = hit else {
+                if nonpersistent::is_non_persistent(&self.record.name) {
+                    // Evicted from memory before anyone could take it: nowhere else to read.
+                    self.drop_unread_entries();
+                    continue;
+                }
                 return self.read_storage(from, max, ctx);
             };
-            if entries.first().map(|e| e.entry_id) != Some(from) {
-                return self.read_storage(from, max, ctx);
-            }
             self.hand_over(from, entries);
         }
     }
@@ -293,6 +310,8 @@ impl Subscription {
             state.dispatched_unacked(),
             std::sync::atomic::Ordering::Relaxed,
         );
+        self.admin
+            .on_handed_over(out.iter().map(|r| &r.entry), false);
         if let (false, Some(dispatcher)) = (out.is_empty(), &self.dispatcher) {
             dispatcher.do_send(Entries {
                 epoch,
@@ -336,7 +355,7 @@ impl Subscription {
     }
 }
 
-fn flatten<T>(
+pub(super) fn flatten<T>(
     joined: Result<Result<T, StorageError>, tokio::task::JoinError>,
 ) -> Result<T, RequestError> {
     match joined {
@@ -425,6 +444,7 @@ impl Handler<AddConsumer> for Subscription {
         if let Err(e) = attach {
             return Box::pin(actix::fut::ready(Err(e)));
         }
+        self.admin.on_consumer_added(spec.key, spec.sub_type);
         let key = spec.key;
         self.consumers.insert(key, spec.addr.clone());
         let attached = Attached {
@@ -469,6 +489,7 @@ impl Subscription {
             return;
         }
         self.consumers.remove(&key);
+        self.admin.on_consumer_removed(key);
         if let Some(dispatcher) = &self.dispatcher {
             dispatcher.do_send(RemoveDispatchConsumer { key });
         }
@@ -523,6 +544,7 @@ impl Handler<Ack> for Subscription {
             Err(e) => return Box::pin(async move { Err(e) }),
         };
         self.publish_stats();
+        self.admin.last_acked_ms = super::admin::now_ms();
         if let Some(dispatcher) = &self.dispatcher {
             if !outcome.acked.is_empty() || outcome.up_to.is_some() {
                 dispatcher.do_send(EntriesAcked {
@@ -531,6 +553,7 @@ impl Handler<Ack> for Subscription {
                 });
             }
         }
+        self.tell_end_of_topic();
         if !self.durable {
             return Box::pin(async { Ok(()) });
         }
@@ -665,6 +688,7 @@ impl Handler<Demand> for Subscription {
     fn handle(&mut self, msg: Demand, ctx: &mut Context<Self>) {
         if let Some(state) = self.state.as_mut() {
             if state.set_demand(msg.epoch, msg.entries) {
+                self.admin.last_demand = msg.entries;
                 self.read_next(ctx);
             }
         }
@@ -700,6 +724,8 @@ impl Handler<ReadIds> for Subscription {
                     return;
                 };
                 let entries = state.filter_unacked(entries);
+                act.admin
+                    .on_handed_over(entries.iter().map(|r| &r.entry), true);
                 if let Some(dispatcher) = &act.dispatcher {
                     dispatcher.do_send(Entries {
                         epoch: msg.epoch,
@@ -734,6 +760,7 @@ impl Handler<DispatcherRestarted> for Subscription {
 
     fn handle(&mut self, _msg: DispatcherRestarted, ctx: &mut Context<Self>) {
         self.disconnect_all();
+        self.reapply_dispatcher_policies();
         if let Some(state) = self.state.as_mut() {
             state.rewind();
             self.last_epoch = state.epoch();

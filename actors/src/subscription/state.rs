@@ -290,6 +290,33 @@ impl SubscriptionState {
         }
     }
 
+    /// Next entry id to read for first-time dispatch.
+    pub fn read_position(&self) -> u64 {
+        self.read_position
+    }
+
+    /// Entries the dispatcher asked for and has not received yet.
+    pub fn demand(&self) -> usize {
+        self.demand
+    }
+
+    /// Changes the consumer limit (a topic policy); 0 means unlimited.
+    pub fn set_max_consumers(&mut self, max_consumers: u32) {
+        self.max_consumers = max_consumers;
+    }
+
+    /// Moves the read position to the durable end without handing the entries out, and acks
+    /// them: a non-persistent subscription drops what its consumers have no permits for.
+    /// Returns the dropped ids.
+    pub fn skip_unread(&mut self) -> std::ops::Range<u64> {
+        let skipped = self.read_position..self.durable_next.max(self.read_position);
+        for id in skipped.clone() {
+            self.cursor.ack(id);
+        }
+        self.read_position = skipped.end;
+        skipped
+    }
+
     /// Messages not yet acked, counted in entries (batches count once).
     pub fn backlog_entries(&self) -> u64 {
         let floor = self.cursor.ack_floor();
@@ -403,6 +430,15 @@ mod tests {
         assert_eq!(outcome.up_to, Some(4));
         assert_eq!(s.cursor().ack_floor(), 5);
         assert_eq!(s.backlog_entries(), 5);
+    }
+
+    #[test]
+    fn skipping_unread_entries_acks_them_and_moves_the_read_position() {
+        let mut s = SubscriptionState::new(7, Cursor::new("np", 0), false, 5, 0);
+        assert_eq!(s.skip_unread(), 0..5);
+        assert_eq!(s.read_position(), 5);
+        assert_eq!(s.backlog_entries(), 0, "dropped entries are no backlog");
+        assert_eq!(s.skip_unread(), 5..5);
     }
 
     #[test]

@@ -11,16 +11,19 @@ use geminga_storage::{Cursor, StorageError, TopicRecord, WriteOp};
 use tracing::{info, info_span, warn, Span};
 
 use super::{
+    admin::TopicAdmin,
     cache::EntryCache,
     messages::{
         AddProducer, Attached, DurableEnd, ProducerGrant, Publish, RemoveProducer, Subscribe,
         SubscriptionRetired,
     },
+    policies::{self, TopicPolicies},
     state::TopicState,
 };
 use crate::{
     context::BrokerContext,
     error::RequestError,
+    nonpersistent,
     producer::{Producer, TopicClosing},
     stats::TopicStats,
     storage_writer::{persist, Unfence},
@@ -41,14 +44,16 @@ struct Loaded {
     next_entry: u64,
     cursors: Vec<Cursor>,
     storage_size: u64,
+    policies: TopicPolicies,
+    terminated: bool,
 }
 
 /// A subscription of this topic and the instance number that tells restarts apart.
 pub(super) struct SubscriptionSlot {
     pub(super) addr: Addr<Subscription>,
-    instance: u64,
+    pub(super) instance: u64,
     /// Whether its cursor is stored, so a lost instance can be replaced from storage.
-    durable: bool,
+    pub(super) durable: bool,
 }
 
 /// One topic. Supervised: after a crash it closes every producer and consumer attached (their
@@ -58,19 +63,23 @@ pub struct Topic {
     pub(super) lifecycle: Lifecycle,
     pub(super) record: TopicRecord,
     /// `None` until the log end is loaded.
-    state: Option<TopicState>,
+    pub(super) state: Option<TopicState>,
     /// Lowest entry id still stored (Earliest positions start here).
-    first_entry: u64,
-    cache: EntryCache,
+    pub(super) first_entry: u64,
+    pub(super) cache: EntryCache,
     pub(super) subscriptions: HashMap<String, SubscriptionSlot>,
     pub(super) producers: HashMap<u64, Addr<Producer>>,
     /// Set while reloading the log end after a failed write.
-    recovering: bool,
+    pub(super) recovering: bool,
     /// Subscriptions of the previous incarnation, shut down before the restarted topic reads
     /// the cursors.
     pub(super) closing: Vec<Addr<Subscription>>,
-    stats: Arc<TopicStats>,
+    pub(super) stats: Arc<TopicStats>,
     pub(super) span: Span,
+    /// Memory-only mode (`non-persistent://`): nothing goes through storage.
+    pub(super) non_persistent: bool,
+    /// Counters, termination, closing and policies for the admin API.
+    pub(super) admin: TopicAdmin,
 }
 
 impl Topic {
@@ -79,6 +88,7 @@ impl Topic {
         let cache = EntryCache::new(broker.config().topic_cache_bytes);
         let span = info_span!("topic", topic = %record.name);
         let stats = broker.stats().topic(&record.name);
+        let non_persistent = nonpersistent::is_non_persistent(&record.name);
         Self {
             broker,
             lifecycle,
@@ -92,6 +102,8 @@ impl Topic {
             closing: Vec::new(),
             stats,
             span,
+            non_persistent,
+            admin: TopicAdmin::default(),
         }
     }
 
@@ -109,6 +121,7 @@ impl Topic {
         let storage = self.broker.storage().clone();
         let ledger_id = self.record.ledger_id;
         let broker = self.broker.clone();
+        let (name, non_persistent) = (self.record.name.clone(), self.non_persistent);
         async move {
             let mut attempts = 0;
             // Queued when first polled, i.e. after whatever the caller awaited before.
@@ -120,6 +133,19 @@ impl Topic {
                 tokio::time::sleep(BARRIER_RETRY).await;
             }
             let joined = actix_rt::task::spawn_blocking(move || -> Result<Loaded, StorageError> {
+                let policies = policies::load_policies(storage.metadata(), &name)?;
+                if non_persistent {
+                    // Memory only: an empty log, no cursors, never terminated.
+                    return Ok(Loaded {
+                        first_entry: 0,
+                        next_entry: 0,
+                        cursors: Vec::new(),
+                        storage_size: 0,
+                        policies,
+                        terminated: false,
+                    });
+                }
+                let terminated = policies::load_terminated(storage.metadata(), &name)?;
                 let bounds = storage.log_bounds(ledger_id)?;
                 let cursors = storage.load_cursors(ledger_id)?;
                 let floors = cursors.iter().map(Cursor::ack_floor).max().unwrap_or(0);
@@ -134,6 +160,8 @@ impl Topic {
                     next_entry,
                     cursors,
                     storage_size,
+                    policies,
+                    terminated,
                 })
             })
             .await;
@@ -158,6 +186,8 @@ impl Topic {
         self.stats
             .producers
             .store(0, std::sync::atomic::Ordering::Relaxed);
+        self.admin.policies = loaded.policies;
+        self.admin.terminated = loaded.terminated;
         for cursor in loaded.cursors {
             self.start_subscription(cursor, true, ctx);
         }
@@ -211,6 +241,7 @@ impl Topic {
                 durable,
             },
         );
+        self.brief_subscription(&addr);
         addr
     }
 
@@ -218,6 +249,8 @@ impl Topic {
     fn start_floor(&self, msg: &Subscribe) -> u64 {
         let durable_next = self.state.as_ref().map_or(0, TopicState::durable_next);
         let by_position = match msg.initial_position {
+            // Non-persistent consumers only get what is published after they attach.
+            _ if self.non_persistent => return durable_next,
             InitialPosition::Earliest => self.first_entry,
             InitialPosition::Latest => durable_next,
         };
@@ -264,6 +297,8 @@ impl Topic {
                 self.maybe_recover(ctx);
             }
         }
+        let in_flight = self.state.as_ref().is_some_and(TopicState::has_in_flight);
+        self.admin.on_write_settled(in_flight);
     }
 
     /// After a failed write: once nothing is in flight, reload the log end and lift the fence.
@@ -324,6 +359,7 @@ impl Actor for Topic {
         });
         // Hold every message until the log end is known.
         ctx.wait(fut);
+        self.start_ttl_timer(ctx);
     }
 }
 
@@ -340,6 +376,7 @@ impl Supervised for Topic {
         self.stats
             .producers
             .store(0, std::sync::atomic::Ordering::Relaxed);
+        self.admin.forget_producers();
         self.state = None;
         self.recovering = false;
         self.cache.clear();
@@ -350,7 +387,13 @@ impl Handler<Publish> for Topic {
     type Result = ();
 
     fn handle(&mut self, msg: Publish, ctx: &mut Context<Self>) {
+        if let Some(refused) = self.admin.refusal(&self.record.name) {
+            let _ = msg.reply.send(Err(refused));
+            return;
+        }
         let ledger_id = self.record.ledger_id;
+        let (handle, messages, bytes) =
+            (msg.producer_handle, msg.meta.num_messages, msg.data.len());
         let allocated = match self.state.as_mut() {
             Some(state) => state.allocate(msg.meta, msg.data),
             None => Err(RequestError::unavailable("the topic")),
@@ -363,13 +406,23 @@ impl Handler<Publish> for Topic {
             }
         };
         let entry_id = entry.entry_id;
+        let reply = msg.reply;
+        if self.non_persistent {
+            // Never written anywhere: an entry counts as durable once it has its id.
+            self.on_write_result(entry_id, &Ok(()), ctx);
+            self.admin.on_published(handle, messages, bytes);
+            let _ = reply.send(Ok(entry_id));
+            return;
+        }
         let write = persist(
             self.broker.writer(),
             vec![WriteOp::Append { ledger_id, entry }],
         );
-        let reply = msg.reply;
         ctx.spawn(wrap_future::<_, Self>(write).map(move |result, act, ctx| {
             act.on_write_result(entry_id, &result, ctx);
+            if result.is_ok() {
+                act.admin.on_published(handle, messages, bytes);
+            }
             let _ = reply.send(result.map(|()| entry_id));
         }));
     }
@@ -379,18 +432,26 @@ impl Handler<AddProducer> for Topic {
     type Result = Result<ProducerGrant, RequestError>;
 
     fn handle(&mut self, msg: AddProducer, _ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(refused) = self.admin.refusal(&self.record.name) {
+            return Err(refused);
+        }
         let prefix = format!(
             "{}-{}",
             self.broker.config().cluster_name,
             self.record.ledger_id
         );
-        let max = self.broker.config().max_producers_per_topic;
+        let max = self
+            .admin
+            .policies
+            .max_producer_per_topic
+            .unwrap_or(self.broker.config().max_producers_per_topic);
         let state = self
             .state
             .as_mut()
             .ok_or_else(|| RequestError::unavailable("the topic"))?;
         let name = state.add_producer(msg.handle, msg.name, &prefix, max)?;
         let count = state.producer_count() as u64;
+        self.admin.on_producer_added(msg.handle, &name);
         self.producers.insert(msg.handle, msg.producer);
         self.stats
             .producers
@@ -415,6 +476,7 @@ impl Handler<RemoveProducer> for Topic {
                 .store(count, std::sync::atomic::Ordering::Relaxed);
         }
         self.producers.remove(&msg.handle);
+        self.admin.on_producer_removed(msg.handle);
     }
 }
 
@@ -422,14 +484,16 @@ impl Handler<Subscribe> for Topic {
     type Result = ResponseFuture<Result<Attached, RequestError>>;
 
     fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
-        if self.state.is_none() {
+        if self.state.is_none() || self.admin.closing {
             return Box::pin(async { Err(RequestError::unavailable("the topic")) });
         }
+        // A non-persistent subscription keeps its cursor in memory and ends with its consumers.
+        let durable = msg.durable && !self.non_persistent;
         let addr = match self.subscriptions.get(&msg.subscription) {
             Some(slot) => slot.addr.clone(),
             None => {
                 let cursor = Cursor::new(&msg.subscription, self.start_floor(&msg));
-                self.start_subscription(cursor, msg.durable, ctx)
+                self.start_subscription(cursor, durable, ctx)
             }
         };
         let request = addr.send(AddConsumer { spec: msg.consumer });
@@ -476,3 +540,6 @@ impl Handler<DurableEnd> for Topic {
         self.state.as_ref().map_or(0, TopicState::durable_next)
     }
 }
+
+mod unload;
+pub use unload::Unload;

@@ -107,6 +107,11 @@ impl TopicState {
         self.fenced && self.in_flight.is_empty()
     }
 
+    /// Whether appends are still on their way to storage.
+    pub fn has_in_flight(&self) -> bool {
+        !self.in_flight.is_empty()
+    }
+
     /// Whether publishes are being refused.
     pub fn is_fenced(&self) -> bool {
         self.fenced

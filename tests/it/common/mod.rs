@@ -80,8 +80,16 @@ pub struct TestBroker {
 impl TestBroker {
     /// Starts a broker on a fresh temporary data directory.
     pub fn start() -> TestBroker {
+        Self::start_with(|_| {})
+    }
+
+    /// Starts a broker whose configuration `adjust` changes first (data dir and ports are
+    /// already set; `adjust` may override the ports).
+    pub fn start_with(adjust: impl FnOnce(&mut BrokerConfig)) -> TestBroker {
         let dir = tempfile::tempdir().expect("create temp dir");
-        let handle = boot(&dir.path().join("data"));
+        let mut config = test_config(&dir.path().join("data"));
+        adjust(&mut config);
+        let handle = boot_config(config);
         TestBroker {
             service_url: handle.service_url.clone(),
             admin_url: handle.admin_url.clone(),
@@ -126,13 +134,21 @@ impl Drop for TestBroker {
     }
 }
 
-fn boot(data_dir: &Path) -> BrokerHandle {
-    let config = BrokerConfig {
+fn test_config(data_dir: &Path) -> BrokerConfig {
+    BrokerConfig {
         data_dir: data_dir.to_path_buf(),
         bind: "127.0.0.1:0".to_string(),
         admin_bind: "127.0.0.1:0".to_string(),
         ..BrokerConfig::default()
-    };
+    }
+}
+
+fn boot(data_dir: &Path) -> BrokerHandle {
+    boot_config(test_config(data_dir))
+}
+
+fn boot_config(config: BrokerConfig) -> BrokerHandle {
+    let data_dir = config.data_dir.clone();
     match start_in_thread(config) {
         Ok(handle) => handle,
         Err(err) => panic!("broker failed to start on {}: {err}", data_dir.display()),

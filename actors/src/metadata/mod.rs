@@ -1,0 +1,29 @@
+//! Metadata: clusters, tenants, namespaces, partitioned topics and topic policies, kept as
+//! JSON in the versioned [`geminga_storage::MetadataStore`] under Pulsar's ZooKeeper paths
+//! (`/admin/clusters/..`, `/admin/policies/{tenant}[/{namespace}]`,
+//! `/admin/partitioned-topics/..`, `/admin/topic-policies/..`), so a cluster can later keep
+//! them in etcd behind the same trait.
+//!
+//! [`MetadataService`] is plain blocking code: actors call it on the blocking pool.
+
+mod error;
+mod model;
+mod names;
+mod namespaces;
+mod service;
+mod store;
+mod topics;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::MetadataError;
+pub use model::{
+    AutoTopicCreation, AutoTopicCreationOverride, BundlesData, ClusterData,
+    PartitionedTopicMetadata, Policies, TenantInfo, TopicPolicies, TOPIC_TYPE_NON_PARTITIONED,
+    TOPIC_TYPE_PARTITIONED,
+};
+pub use names::{check_name, NamespaceName};
+pub use service::MetadataService;
+pub use store::{MemoryMetadataStore, StorageMetadata};
+pub use topics::{TopicAdmission, MAX_PARTITIONS};

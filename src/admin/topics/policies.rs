@@ -1,0 +1,254 @@
+//! Topic-level policies: `GET|POST|DELETE /admin/v2/{domain}/{t}/{ns}/{topic}/<policy>`.
+//!
+//! The document is stored whole in the metadata store (see
+//! `geminga_actors::topic::policies`); loaded topics (and their partitions) get the new
+//! policies at once.
+
+use actix_web::{guard, web, HttpResponse};
+use geminga_actors::{
+    topic::{
+        policies::{load_document, store_document, TopicPolicies},
+        ApplyPolicies,
+    },
+    BrokerContext, RequestError,
+};
+use geminga_protocol::topic_name::TopicName;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{bad_request, loaded_topics, respond, topic_actor, topic_exists, TopicPath};
+
+/// The JSON type a policy takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// A non-negative integer.
+    Count,
+    /// `true` or `false`.
+    Flag,
+    /// A `RetentionPolicies` object.
+    Retention,
+}
+
+/// One policy: its path segment, its field in the `TopicPolicies` document and its type.
+struct Policy {
+    path: &'static str,
+    field: &'static str,
+    kind: Kind,
+}
+
+/// The policies served. `messageTTL` also takes its value as `?messageTTL=N`, as Pulsar does.
+const POLICIES: &[Policy] = &[
+    policy(
+        "maxUnackedMessagesOnConsumer",
+        "maxUnackedMessagesOnConsumer",
+        Kind::Count,
+    ),
+    policy(
+        "maxUnackedMessagesOnSubscription",
+        "maxUnackedMessagesOnSubscription",
+        Kind::Count,
+    ),
+    policy("messageTTL", "messageTTLInSeconds", Kind::Count),
+    policy("retention", "retentionPolicies", Kind::Retention),
+    policy("maxProducers", "maxProducerPerTopic", Kind::Count),
+    policy("maxConsumers", "maxConsumerPerTopic", Kind::Count),
+    policy(
+        "maxConsumersPerSubscription",
+        "maxConsumersPerSubscription",
+        Kind::Count,
+    ),
+    policy("maxMessageSize", "maxMessageSize", Kind::Count),
+    policy(
+        "maxSubscriptionsPerTopic",
+        "maxSubscriptionsPerTopic",
+        Kind::Count,
+    ),
+    policy("deduplicationEnabled", "deduplicationEnabled", Kind::Flag),
+];
+
+const fn policy(path: &'static str, field: &'static str, kind: Kind) -> Policy {
+    Policy { path, field, kind }
+}
+
+/// Registers a GET, POST and DELETE route per policy under `topic` (the topic path pattern).
+pub(super) fn routes(cfg: &mut web::ServiceConfig, topic: &str) {
+    for policy in POLICIES {
+        let path = format!("{topic}/{}", policy.path);
+        cfg.service(
+            web::resource(&path)
+                .guard(guard::Get())
+                .to(move |context, path, query| get(policy, context, path, query)),
+        )
+        .service(
+            web::resource(&path)
+                .guard(guard::Post())
+                .to(move |context, path, query, body| set(policy, context, path, query, body)),
+        )
+        .service(
+            web::resource(&path)
+                .guard(guard::Delete())
+                .to(move |context, path| remove(policy, context, path)),
+        );
+    }
+}
+
+/// `?applied=true` and `?messageTTL=N`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct PolicyQuery {
+    applied: bool,
+    #[serde(rename = "messageTTL")]
+    message_ttl: Option<u64>,
+}
+
+/// The topic of a policy path; 404 when it does not exist.
+async fn existing_topic(
+    context: &BrokerContext,
+    path: &TopicPath,
+) -> Result<TopicName, RequestError> {
+    let topic = path.topic_name()?;
+    if !topic_exists(context, &topic).await? {
+        return Err(RequestError::TopicNotFound {
+            topic: topic.to_string(),
+        });
+    }
+    Ok(topic)
+}
+
+async fn read_document(
+    context: &BrokerContext,
+    topic: &TopicName,
+) -> Result<Map<String, Value>, RequestError> {
+    let (storage, topic) = (context.storage().clone(), topic.clone());
+    actix_rt::task::spawn_blocking(move || load_document(storage.metadata(), &topic))
+        .await
+        .map_err(|_| RequestError::unavailable("the metadata store"))?
+        .map_err(RequestError::from)
+}
+
+/// Stores the changed document and hands the policies to the loaded topic and partitions.
+async fn write_document(
+    context: &BrokerContext,
+    topic: &TopicName,
+    document: Map<String, Value>,
+) -> Result<(), RequestError> {
+    let policies = TopicPolicies::from_document(&document);
+    let (storage, key_topic) = (context.storage().clone(), topic.clone());
+    actix_rt::task::spawn_blocking(move || {
+        store_document(storage.metadata(), &key_topic, &document)
+    })
+    .await
+    .map_err(|_| RequestError::unavailable("the metadata store"))??;
+    let base = topic.base_name().to_string();
+    let partition_prefix = format!("{base}-partition-");
+    for name in loaded_topics(context, &base).await? {
+        if name == base || name.starts_with(&partition_prefix) {
+            let actor = topic_actor(context, &name, false).await?;
+            actor.do_send(ApplyPolicies {
+                policies: policies.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The broker-wide value a policy falls back to, for `?applied=true`.
+fn broker_default(context: &BrokerContext, policy: &Policy) -> Option<Value> {
+    let config = context.config();
+    match policy.field {
+        "maxUnackedMessagesOnConsumer" => Some(config.max_unacked_per_consumer.into()),
+        "maxUnackedMessagesOnSubscription" => Some(config.max_unacked_per_subscription.into()),
+        "maxProducerPerTopic" => Some(config.max_producers_per_topic.into()),
+        "maxConsumersPerSubscription" => Some(config.max_consumers_per_subscription.into()),
+        "maxMessageSize" => u64::try_from(config.max_message_size).ok().map(Value::from),
+        "messageTTLInSeconds" => Some(0.into()),
+        _ => None,
+    }
+}
+
+async fn get(
+    policy: &'static Policy,
+    context: web::Data<BrokerContext>,
+    path: web::Path<TopicPath>,
+    query: web::Query<PolicyQuery>,
+) -> HttpResponse {
+    let found = async {
+        let topic = existing_topic(&context, &path).await?;
+        let document = read_document(&context, &topic).await?;
+        let value = document.get(policy.field).cloned().or_else(|| {
+            query
+                .applied
+                .then(|| broker_default(&context, policy))
+                .flatten()
+        });
+        // Pulsar answers an unset policy with an empty 204.
+        Ok(match value {
+            Some(value) => HttpResponse::Ok().json(value),
+            None => HttpResponse::NoContent().finish(),
+        })
+    };
+    respond(found.await)
+}
+
+/// Checks that `value` has the policy's type.
+fn validate(policy: &Policy, value: Value) -> Result<Value, RequestError> {
+    let valid = match policy.kind {
+        Kind::Count => value.as_u64().is_some_and(|v| v <= u64::from(u32::MAX)),
+        Kind::Flag => value.is_boolean(),
+        Kind::Retention => {
+            value.is_object()
+                && serde_json::from_value::<geminga_actors::topic::policies::RetentionPolicies>(
+                    value.clone(),
+                )
+                .is_ok()
+        }
+    };
+    if valid {
+        Ok(value)
+    } else {
+        Err(bad_request(format!(
+            "invalid value for {}: {value}",
+            policy.path
+        )))
+    }
+}
+
+async fn set(
+    policy: &'static Policy,
+    context: web::Data<BrokerContext>,
+    path: web::Path<TopicPath>,
+    query: web::Query<PolicyQuery>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let stored = async {
+        let value = match (query.message_ttl, body.iter().all(u8::is_ascii_whitespace)) {
+            (Some(ttl), _) if policy.path == "messageTTL" => Value::from(ttl),
+            (_, true) => return Err(bad_request(format!("{} needs a value", policy.path))),
+            (_, false) => serde_json::from_slice(&body)
+                .map_err(|e| bad_request(format!("invalid JSON: {e}")))?,
+        };
+        let value = validate(policy, value)?;
+        let topic = existing_topic(&context, &path).await?;
+        let mut document = read_document(&context, &topic).await?;
+        document.insert(policy.field.to_owned(), value);
+        write_document(&context, &topic, document).await?;
+        Ok(HttpResponse::NoContent().finish())
+    };
+    respond(stored.await)
+}
+
+async fn remove(
+    policy: &'static Policy,
+    context: web::Data<BrokerContext>,
+    path: web::Path<TopicPath>,
+) -> HttpResponse {
+    let removed = async {
+        let topic = existing_topic(&context, &path).await?;
+        let mut document = read_document(&context, &topic).await?;
+        if document.remove(policy.field).is_some() {
+            write_document(&context, &topic, document).await?;
+        }
+        Ok(HttpResponse::NoContent().finish())
+    };
+    respond(removed.await)
+}
