@@ -12,6 +12,7 @@ use crate::{
     config::ActorConfig,
     registry::TopicRegistry,
     storage_writer::StorageWriter,
+    subscription::{SubscriptionPolicies, SubscriptionPolicy},
     supervision::{ActorKind, ActorTracker, RestartBudget, SupervisorSpec},
 };
 
@@ -40,6 +41,7 @@ struct Inner {
     advertised: Advertised,
     writer: Addr<StorageWriter>,
     registry: OnceLock<Addr<TopicRegistry>>,
+    subscription_policies: Arc<SubscriptionPolicies>,
 }
 
 impl BrokerContext {
@@ -53,7 +55,11 @@ impl BrokerContext {
         advertised: Advertised,
         writer: Addr<StorageWriter>,
     ) -> Self {
+        let subscription_policies = Arc::new(SubscriptionPolicies::new(
+            SubscriptionPolicy::from_config(&config),
+        ));
         let inner = Inner {
+            subscription_policies,
             config,
             storage,
             tracker,
@@ -100,6 +106,12 @@ impl BrokerContext {
     /// The live actor tree.
     pub fn tracker(&self) -> &Arc<ActorTracker> {
         &self.inner.tracker
+    }
+
+    /// Delayed-delivery and dead-letter policies: broker defaults plus namespace and topic
+    /// overrides (set them here; subscriptions pick changes up within one tick).
+    pub fn subscription_policies(&self) -> &Arc<SubscriptionPolicies> {
+        &self.inner.subscription_policies
     }
 
     /// Lookup answers.

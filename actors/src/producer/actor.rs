@@ -155,6 +155,7 @@ impl Handler<Register> for Producer {
             handle: self.handle,
             name: msg.name,
             producer: ctx.address(),
+            initial_subscription: msg.initial_subscription,
         });
         Box::pin(wrap_future::<_, Self>(add).map(|sent, act, ctx| {
             act.registering = false;

@@ -1,17 +1,25 @@
 //! The Subscription actor: cursor persistence and log reads on behalf of its dispatcher.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix::{
     fut::wrap_future, Actor, ActorContext, ActorFutureExt, Addr, Arbiter, AsyncContext, Context,
-    Handler, ResponseActFuture, ResponseFuture, Supervised,
+    Handler, ResponseActFuture, ResponseFuture, SpawnHandle, Supervised,
 };
 use geminga_protocol::proto::MessageIdData;
 use geminga_storage::{Cursor, Entry, StorageError, TopicRecord, WriteOp};
 use tokio::sync::oneshot;
 use tracing::{info_span, warn, Span};
 
-use super::{messages::*, state::AttachedConsumer, state::SubscriptionState};
+use super::{
+    dead_letter::DeadLetterJob,
+    messages::*,
+    policy::{epoch_ms, SubscriptionPolicy},
+    state::AttachedConsumer,
+    state::SubscriptionState,
+    stats::SubscriptionCounters,
+};
 use crate::dispatcher::AddConsumerError;
 use crate::{
     consumer::{Consumer, Disconnect},
@@ -27,31 +35,43 @@ use crate::{
 };
 
 /// Largest number of bytes read from storage in one go.
-const MAX_READ_BYTES: usize = 4 * 1024 * 1024;
+pub(super) const MAX_READ_BYTES: usize = 4 * 1024 * 1024;
 
 type AckWaiter = oneshot::Sender<Result<(), RequestError>>;
 
 /// One subscription of a topic. Supervised: a restart disconnects its consumers and reloads
 /// the cursor from storage (readers, whose cursor lives in memory, end instead).
 pub struct Subscription {
-    broker: BrokerContext,
+    pub(super) broker: BrokerContext,
     lifecycle: Lifecycle,
     topic: Addr<Topic>,
-    record: TopicRecord,
-    cache: EntryCache,
+    pub(super) record: TopicRecord,
+    pub(super) cache: EntryCache,
     durable: bool,
-    name: String,
+    pub(super) name: String,
     /// The cursor and durable end to start from; used by the first start only.
     initial: Option<(Cursor, u64)>,
-    state: Option<SubscriptionState>,
+    pub(super) state: Option<SubscriptionState>,
     /// Survives restarts so stale reads are always recognised.
     last_epoch: u64,
-    dispatcher: Option<Addr<Dispatcher>>,
+    pub(super) dispatcher: Option<Addr<Dispatcher>>,
     consumers: HashMap<u64, Addr<Consumer>>,
-    reading: bool,
+    /// A read (log range, re-read of ids, or delayed-index scan) is in flight.
+    pub(super) reading: bool,
     persist_in_flight: bool,
     ack_waiters: Vec<AckWaiter>,
-    span: Span,
+    /// Delayed delivery, dead-letter and backoff settings, and the version they came from.
+    pub(super) policy: SubscriptionPolicy,
+    pub(super) policy_version: u64,
+    /// Figures for metrics; survives restarts.
+    pub(super) counters: Arc<SubscriptionCounters>,
+    /// The wake-up timer (due delayed entries, policy changes) and when it fires.
+    pub(super) wake: Option<(SpawnHandle, u64)>,
+    /// When the delayed index was last scanned (epoch ms).
+    pub(super) last_scan_ms: u64,
+    /// Dead letters being written to the dead-letter topic.
+    pub(super) dead_letters: DeadLetterJob,
+    pub(super) span: Span,
 }
 
 impl Subscription {
@@ -68,6 +88,8 @@ impl Subscription {
         durable_next: u64,
     ) -> Self {
         let span = info_span!("subscription", topic = %record.name, subscription = %cursor.name());
+        let policies = broker.subscription_policies();
+        let (policy, policy_version) = (policies.resolve(&record.name), policies.version());
         Self {
             broker,
             lifecycle,
@@ -84,6 +106,12 @@ impl Subscription {
             reading: false,
             persist_in_flight: false,
             ack_waiters: Vec::new(),
+            policy,
+            policy_version,
+            counters: Arc::default(),
+            wake: None,
+            last_scan_ms: 0,
+            dead_letters: DeadLetterJob::default(),
             span,
         }
     }
@@ -98,6 +126,8 @@ impl Subscription {
             max,
         );
         state.advance_epoch_past(self.last_epoch);
+        state.set_delays_enabled(self.policy.delayed_delivery_enabled);
+        self.counters.set_delayed(state.delayed_messages());
         self.last_epoch = state.epoch();
         if let Some(dispatcher) = &self.dispatcher {
             dispatcher.do_send(ResetDispatcher {
@@ -146,7 +176,7 @@ impl Subscription {
     }
 
     /// Re-reads everything unacked from the ack floor; the dispatcher forgets what is pending.
-    fn rewind(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn rewind(&mut self, ctx: &mut Context<Self>) {
         let Some(state) = self.state.as_mut() else {
             return;
         };
@@ -173,13 +203,20 @@ impl Subscription {
         ctx.stop();
     }
 
-    /// Writes the cursor's pending changes; one write in flight at a time.
-    fn persist(&mut self, ctx: &mut Context<Self>) {
+    /// Writes the cursor's pending changes (delayed-index keys included); one write in
+    /// flight at a time.
+    pub(super) fn persist(&mut self, ctx: &mut Context<Self>) {
         if self.persist_in_flight {
             return;
         }
         let update = match self.state.as_mut() {
-            Some(state) if self.durable => state.cursor_mut().take_update(),
+            Some(state) if self.durable => {
+                let update = state.cursor_mut().take_update();
+                if update.is_some() {
+                    state.on_persist_started();
+                }
+                update
+            }
             _ => None,
         };
         let waiters = std::mem::take(&mut self.ack_waiters);
@@ -197,11 +234,18 @@ impl Subscription {
         );
         let fut = wrap_future::<_, Self>(write).map(move |result, act, ctx| {
             act.persist_in_flight = false;
+            if let Some(state) = act.state.as_mut() {
+                state.on_persist_finished();
+            }
             for waiter in waiters {
                 let _ = waiter.send(result.clone());
             }
             match result {
-                Ok(()) => act.persist(ctx),
+                Ok(()) => {
+                    act.persist(ctx);
+                    // Index keys just became visible: some may be due already.
+                    act.read_next(ctx);
+                }
                 Err(e) => {
                     // The in-memory cursor is ahead of storage; reload it (at-least-once).
                     warn!(parent: &act.span, error = %e, "persisting the cursor failed; restarting");
@@ -212,8 +256,9 @@ impl Subscription {
         ctx.spawn(fut);
     }
 
-    /// Serves the dispatcher's demand from the cache or storage, one storage read at a time.
-    fn read_next(&mut self, ctx: &mut Context<Self>) {
+    /// Serves the dispatcher's demand: due delayed entries first, then the log, from the
+    /// cache or storage, one storage read at a time.
+    pub(super) fn read_next(&mut self, ctx: &mut Context<Self>) {
         loop {
             if self.reading {
                 return;
@@ -221,6 +266,9 @@ impl Subscription {
             let Some(state) = self.state.as_mut() else {
                 return;
             };
+            if let Some(due) = state.due_read(epoch_ms()) {
+                return self.read_due(due, ctx);
+            }
             let Some((from, max)) = state.next_read() else {
                 return;
             };
@@ -230,7 +278,7 @@ impl Subscription {
             if entries.first().map(|e| e.entry_id) != Some(from) {
                 return self.read_storage(from, max, ctx);
             }
-            self.hand_over(from, entries);
+            self.hand_over(from, entries, ctx);
         }
     }
 
@@ -245,7 +293,7 @@ impl Subscription {
             act.reading = false;
             match flatten(joined) {
                 Ok(entries) => {
-                    act.hand_over(from, entries);
+                    act.hand_over(from, entries, ctx);
                     act.read_next(ctx);
                 }
                 Err(e) => {
@@ -257,18 +305,26 @@ impl Subscription {
         ctx.spawn(fut);
     }
 
-    fn hand_over(&mut self, from: u64, entries: Vec<Entry>) {
+    fn hand_over(&mut self, from: u64, entries: Vec<Entry>, ctx: &mut Context<Self>) {
         let Some(state) = self.state.as_mut() else {
             return;
         };
         let epoch = state.epoch();
-        let out = state.on_read(from, entries);
+        let delayed_before = state.delayed_messages();
+        let out = state.on_read(from, entries, epoch_ms());
+        let delayed = state.delayed_messages();
         if let (false, Some(dispatcher)) = (out.is_empty(), &self.dispatcher) {
             dispatcher.do_send(Entries {
                 epoch,
                 entries: out,
                 redelivered: false,
             });
+        }
+        if delayed != delayed_before {
+            // Deferred entries and their index keys are made durable right away.
+            self.counters.set_delayed(delayed);
+            self.persist(ctx);
+            self.schedule_wake(ctx);
         }
     }
 
@@ -306,7 +362,7 @@ impl Subscription {
     }
 }
 
-fn flatten<T>(
+pub(super) fn flatten<T>(
     joined: Result<Result<T, StorageError>, tokio::task::JoinError>,
 ) -> Result<T, RequestError> {
     match joined {
@@ -321,6 +377,8 @@ impl Actor for Subscription {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.ensure_dispatcher(ctx);
+        self.send_dispatch_policy();
+        self.schedule_wake(ctx);
         if let Some((cursor, durable_next)) = self.initial.take() {
             self.install(cursor, durable_next);
             // A new durable subscription is persisted before its first consumer is answered.
@@ -368,6 +426,9 @@ impl Supervised for Subscription {
         self.state = None;
         self.reading = false;
         self.persist_in_flight = false;
+        // The context's timers and futures are gone with the restart.
+        self.wake = None;
+        self.dead_letters = DeadLetterJob::default();
     }
 }
 
@@ -392,6 +453,12 @@ impl Handler<AddConsumer> for Subscription {
         }
         let key = spec.key;
         self.consumers.insert(key, spec.addr.clone());
+        if state.refresh_delays() {
+            // Exclusive/Failover deliver delayed messages at once: read them again, in order.
+            self.counters.set_delayed(0);
+            self.rewind(ctx);
+            self.persist(ctx);
+        }
         let attached = Attached {
             subscription: ctx.address(),
             dispatcher: dispatcher.clone(),
@@ -688,6 +755,7 @@ impl Handler<DispatcherRestarted> for Subscription {
     type Result = ();
 
     fn handle(&mut self, _msg: DispatcherRestarted, ctx: &mut Context<Self>) {
+        self.send_dispatch_policy();
         self.disconnect_all();
         if let Some(state) = self.state.as_mut() {
             state.rewind();

@@ -3,6 +3,7 @@
 use geminga_protocol::proto::{command_ack::AckType, command_subscribe::SubType, MessageIdData};
 use geminga_storage::{Cursor, Entry};
 
+use super::delayed_state::DelayedScan;
 use crate::{dispatcher::ReadEntry, error::RequestError};
 
 /// A consumer attached to the subscription, as the subscription sees it.
@@ -30,7 +31,7 @@ pub struct AckOutcome {
 pub struct SubscriptionState {
     ledger_id: u64,
     durable: bool,
-    cursor: Cursor,
+    pub(super) cursor: Cursor,
     /// Next entry id to read for first-time dispatch.
     read_position: u64,
     /// Entries below this id are durable in the topic.
@@ -43,6 +44,12 @@ pub struct SubscriptionState {
     /// Set by a seek so a reader subscription survives its consumers' reconnect.
     seeking: bool,
     max_consumers: u32,
+    /// Delayed delivery switched on by policy (it applies to Shared and Key_Shared only).
+    pub(super) delays_enabled: bool,
+    /// Whether entries were last being deferred; switching off clears the deferred set.
+    pub(super) delays_were_active: bool,
+    /// Bookkeeping of scans of the on-disk delayed index.
+    pub(super) delayed: DelayedScan,
 }
 
 impl SubscriptionState {
@@ -66,6 +73,9 @@ impl SubscriptionState {
             consumers: Vec::new(),
             seeking: false,
             max_consumers,
+            delays_enabled: true,
+            delays_were_active: true,
+            delayed: DelayedScan::default(),
         }
     }
 
@@ -240,19 +250,25 @@ impl SubscriptionState {
         true
     }
 
-    /// The next sequential read, if the dispatcher wants entries and some are durable.
-    pub fn next_read(&self) -> Option<(u64, usize)> {
+    /// The next sequential read, if the dispatcher wants entries and some are durable. Runs
+    /// of acked and deferred (delayed) entries are skipped without reading them.
+    pub fn next_read(&mut self) -> Option<(u64, usize)> {
         if self.demand == 0 || self.read_position >= self.durable_next {
             return None;
         }
-        let available =
-            usize::try_from(self.durable_next - self.read_position).unwrap_or(usize::MAX);
-        Some((self.read_position, self.demand.min(available)))
+        self.read_position = self
+            .cursor
+            .next_readable(self.read_position, self.durable_next);
+        let available = usize::try_from(self.durable_next.saturating_sub(self.read_position))
+            .unwrap_or(usize::MAX);
+        (available > 0).then(|| (self.read_position, self.demand.min(available)))
     }
 
-    /// Takes entries read from `from` onwards: skips acked ones, attaches partial batch acks,
-    /// advances the read position and consumes demand.
-    pub fn on_read(&mut self, from: u64, entries: Vec<Entry>) -> Vec<ReadEntry> {
+    /// Takes entries read from `from` onwards at `now_ms`: skips acked and deferred ones,
+    /// defers those due later (Shared and Key_Shared with delayed delivery on), attaches
+    /// partial batch acks and redelivery counts, advances the read position and consumes
+    /// demand.
+    pub fn on_read(&mut self, from: u64, entries: Vec<Entry>, now_ms: u64) -> Vec<ReadEntry> {
         if from != self.read_position {
             return Vec::new(); // a rewind happened while reading
         }
@@ -261,24 +277,40 @@ impl SubscriptionState {
             // Nothing stored from here to the durable end (trimmed): skip ahead.
             None => self.read_position = self.durable_next,
         }
+        let entries = self.defer_delayed(entries, now_ms);
         let out = self.filter_unacked(entries);
         self.demand = self.demand.saturating_sub(out.len());
         out
     }
 
-    /// Drops acked entries and attaches the partial ack set of batches.
+    /// Drops acked and deferred entries and attaches the partial ack set of batches and the
+    /// persisted redelivery count.
     pub fn filter_unacked(&self, entries: Vec<Entry>) -> Vec<ReadEntry> {
         entries
             .into_iter()
-            .filter(|e| !self.cursor.is_acked(e.entry_id))
-            .map(|entry| {
-                let ack_set = self
-                    .cursor
-                    .batch_ack_set(entry.entry_id)
-                    .map(<[i64]>::to_vec);
-                ReadEntry { entry, ack_set }
-            })
+            .filter(|e| !self.cursor.is_acked(e.entry_id) && !self.cursor.is_deferred(e.entry_id))
+            .map(|entry| self.read_entry(entry))
             .collect()
+    }
+
+    /// An entry as the dispatcher gets it: with its partial ack set and redelivery count.
+    pub(super) fn read_entry(&self, entry: Entry) -> ReadEntry {
+        let id = entry.entry_id;
+        ReadEntry {
+            ack_set: self.cursor.batch_ack_set(id).map(<[i64]>::to_vec),
+            redelivery_count: self.cursor.redelivery_count(id),
+            entry,
+        }
+    }
+
+    /// Consumes demand for entries handed to the dispatcher outside the sequential read.
+    pub(super) fn consume_demand(&mut self, entries: usize) {
+        self.demand = self.demand.saturating_sub(entries);
+    }
+
+    /// Entries the dispatcher still asked for.
+    pub fn demand(&self) -> usize {
+        self.demand
     }
 
     /// Messages not yet acked, counted in entries (batches count once).
@@ -353,7 +385,7 @@ mod tests {
         assert!(s.set_demand(s.epoch(), 4));
         assert_eq!(s.next_read(), Some((0, 4)));
         s.apply_ack(AckType::Individual, &[id(1)]).unwrap();
-        let got = s.on_read(0, entries(0..4));
+        let got = s.on_read(0, entries(0..4), 0);
         assert_eq!(
             got.iter().map(|r| r.entry.entry_id).collect::<Vec<_>>(),
             vec![0, 2, 3]
@@ -368,7 +400,7 @@ mod tests {
         s.set_demand(old, 5);
         s.reset(3);
         assert!(!s.set_demand(old, 5));
-        assert!(s.on_read(0, entries(0..3)).is_empty());
+        assert!(s.on_read(0, entries(0..3), 0).is_empty());
         assert!(s.set_demand(s.epoch(), 5));
         assert_eq!(s.next_read(), Some((3, 5)));
     }

@@ -2,6 +2,7 @@
 
 mod actor;
 mod cache;
+mod initial_subscription;
 mod messages;
 mod state;
 

@@ -203,7 +203,11 @@ fn in_order_acks_write_only_the_header() {
     }
     let update = c.take_update().unwrap();
     assert_eq!(update.chunks.len(), 0);
-    assert_eq!(update.header.as_ref().map(Vec::len), Some(25), "version, floor, incarnation, property count");
+    assert_eq!(
+        update.header.as_ref().map(Vec::len),
+        Some(25),
+        "version, floor, incarnation, property count"
+    );
 }
 
 #[test]

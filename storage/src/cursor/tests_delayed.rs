@@ -96,7 +96,11 @@ fn next_readable_skips_acked_and_deferred_runs() {
     c.undefer(70_000, 1);
     assert_eq!(c.next_readable(5, 300_000), 70_000);
     assert_eq!(c.next_readable(70_001, 300_000), 200_001);
-    assert_eq!(Cursor::new("e", 9).next_readable(3, 20), 9, "starts at the floor");
+    assert_eq!(
+        Cursor::new("e", 9).next_readable(3, 20),
+        9,
+        "starts at the floor"
+    );
 }
 
 #[test]
@@ -110,7 +114,10 @@ fn clear_deferred_orphans_the_incarnation_and_forgets_staged_keys() {
     assert!(c.incarnation() > old);
     assert_eq!(c.deferred_count(), 0);
     let update = c.take_update().unwrap();
-    assert!(update.delayed_ops().is_empty(), "old keys go with the orphan");
+    assert!(
+        update.delayed_ops().is_empty(),
+        "old keys go with the orphan"
+    );
     assert_eq!(update.orphaned, vec![old]);
     assert!(update.header_written(), "the new incarnation is persisted");
     assert!(!c.clear_deferred(), "nothing left");
@@ -146,7 +153,10 @@ fn redelivery_counts_grow_and_vanish_on_ack() {
     assert_eq!(update.redeliveries, vec![(0, None)], "chunk 0 emptied");
     c.ack_cumulative(2000);
     assert_eq!(c.redelivered_entries(), 0);
-    assert!(!c.set_redelivery_count(10, 1), "acked entries keep no count");
+    assert!(
+        !c.set_redelivery_count(10, 1),
+        "acked entries keep no count"
+    );
 }
 
 #[test]

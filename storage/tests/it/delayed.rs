@@ -98,7 +98,11 @@ fn a_reset_orphans_the_old_keys_and_the_purge_removes_them() {
     c.defer(3, 2_000);
     persist(t.s(), 1, &mut c);
     let due = t.s().due_delayed(1, "sub", c.incarnation(), 0, 5_000, 10);
-    assert_eq!(due.unwrap().due, vec![key(2_000, 3)], "old keys are not read");
+    assert_eq!(
+        due.unwrap().due,
+        vec![key(2_000, 3)],
+        "old keys are not read"
+    );
     eventually("the purge of the old incarnation", || {
         t.s().delayed_keys(1, "sub", old).unwrap().is_empty()
     });
