@@ -9,6 +9,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
 mod common;
+mod dead_letter;
+mod delayed;
 mod durability;
 mod key_shared;
 mod kill9;

@@ -165,6 +165,10 @@ impl Topic {
         self.subscriptions.contains_key(name)
     }
 
+    pub(super) fn subscription_addr(&self, name: &str) -> Option<Addr<Subscription>> {
+        self.subscriptions.get(name).map(|slot| slot.addr.clone())
+    }
+
     pub(super) fn first_entry(&self) -> u64 {
         self.first_entry
     }

@@ -1,6 +1,6 @@
 //! Subscriptions created on behalf of a producer (PRODUCER's `initial_subscription_name`, used
 //! by the C++/Python dead-letter producer), so messages published before any consumer came are
-//! kept for it.
+//! kept for it; and handing out a subscription's actor.
 
 use actix::Context;
 use geminga_storage::{Cursor, WriteOp};
@@ -37,5 +37,21 @@ impl Topic {
                 None => Ok(()),
             }
         })
+    }
+}
+
+/// The actor of one subscription of the topic, if it is loaded (stats, delivery figures).
+#[derive(Debug, actix::Message)]
+#[rtype(result = "Option<actix::Addr<crate::subscription::Subscription>>")]
+pub struct GetSubscription {
+    /// The subscription name.
+    pub name: String,
+}
+
+impl actix::Handler<GetSubscription> for Topic {
+    type Result = Option<actix::Addr<crate::subscription::Subscription>>;
+
+    fn handle(&mut self, msg: GetSubscription, _ctx: &mut Context<Self>) -> Self::Result {
+        self.subscription_addr(&msg.name)
     }
 }

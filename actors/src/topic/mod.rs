@@ -8,6 +8,7 @@ mod state;
 
 pub use actor::Topic;
 pub use cache::{CacheRead, EntryCache};
+pub use initial_subscription::GetSubscription;
 pub use messages::{
     AddProducer, Attached, ConsumerSpec, DurableEnd, ProducerGrant, Publish, RemoveProducer,
     Subscribe, SubscriptionRetired,
