@@ -47,7 +47,7 @@ pub struct Subscription {
     topic: Addr<Topic>,
     pub(super) record: TopicRecord,
     pub(super) cache: EntryCache,
-    durable: bool,
+    pub(super) durable: bool,
     pub(super) name: String,
     /// The cursor and durable end to start from; used by the first start only.
     initial: Option<(Cursor, u64)>,
@@ -126,7 +126,9 @@ impl Subscription {
             max,
         );
         state.advance_epoch_past(self.last_epoch);
-        state.set_delays_enabled(self.policy.delayed_delivery_enabled);
+        // A non-durable subscription has no cursor on disk, so no delayed index either: it
+        // delivers delayed messages at once (a deviation from Pulsar's in-memory tracker).
+        state.set_delays_enabled(self.policy.delayed_delivery_enabled && self.durable);
         self.counters.set_delayed(state.delayed_messages());
         self.last_epoch = state.epoch();
         if let Some(dispatcher) = &self.dispatcher {

@@ -57,6 +57,10 @@ impl Subscription {
 
     fn on_wake(&mut self, ctx: &mut Context<Self>) {
         self.refresh_policy(ctx);
+        if let Some(state) = self.state.as_ref() {
+            // Acks of deferred entries change the gauge too; catch up once per tick.
+            self.counters.set_delayed(state.delayed_messages());
+        }
         let now = epoch_ms();
         let tick = u64::try_from(self.policy.tick.as_millis()).unwrap_or(u64::MAX);
         if now.saturating_sub(self.last_scan_ms) >= tick {
@@ -83,7 +87,7 @@ impl Subscription {
         }
         self.policy = policy;
         self.send_dispatch_policy();
-        let enabled = self.policy.delayed_delivery_enabled;
+        let enabled = self.policy.delayed_delivery_enabled && self.durable;
         let Some(state) = self.state.as_mut() else {
             return;
         };

@@ -14,6 +14,9 @@ use crate::dispatcher::ReadEntry;
 
 /// Most due keys taken out of the index in one scan.
 pub const MAX_DUE_BATCH: usize = 1_000;
+/// Most entries read at once while reads find only delayed entries (they cost no demand, so
+/// reading just the demand would crawl over a long run of them).
+pub const MAX_READ_AHEAD: usize = 10_000;
 
 /// Bookkeeping of scans of the delayed index.
 #[derive(Clone, Debug)]
@@ -111,24 +114,28 @@ impl SubscriptionState {
         self.cursor.deferred_count()
     }
 
-    /// Defers the entries of a sequential read that are due after `now_ms`; returns the rest.
-    pub(super) fn defer_delayed(&mut self, entries: Vec<Entry>, now_ms: u64) -> Vec<Entry> {
+    /// Defers an unacked entry of a sequential read if it is due after `now`; true if so.
+    pub(super) fn defer_if_due_later(&mut self, entry: &Entry, now: u64) -> bool {
+        let Some(at) = entry.meta.deliver_at_ms.filter(|at| *at > now) else {
+            return false;
+        };
         if !self.delays_active() {
-            return entries;
+            return false;
         }
-        let now = self.tick_clock(now_ms);
-        let mut rest = Vec::with_capacity(entries.len());
-        for entry in entries {
-            match entry.meta.deliver_at_ms.filter(|at| *at > now) {
-                Some(at) => {
-                    if self.cursor.defer(entry.entry_id, at) {
-                        self.note_staged(at);
-                    }
-                }
-                None => rest.push(entry),
-            }
+        if self.cursor.defer(entry.entry_id, at) {
+            self.note_staged(at);
         }
-        rest
+        true
+    }
+
+    /// Grows the read size while reads find only delayed entries, back to the demand as soon
+    /// as one finds something to deliver.
+    pub(super) fn adapt_read_ahead(&mut self, only_delayed: bool) {
+        self.read_ahead = if only_delayed {
+            (self.read_ahead.max(self.demand()).max(1) * 2).min(MAX_READ_AHEAD)
+        } else {
+            0
+        };
     }
 
     /// The index scan to run now, if deferred entries may be due and the dispatcher wants
@@ -243,7 +250,7 @@ impl SubscriptionState {
         }
     }
 
-    fn tick_clock(&mut self, now_ms: u64) -> u64 {
+    pub(super) fn tick_clock(&mut self, now_ms: u64) -> u64 {
         self.delayed.clock_ms = self.delayed.clock_ms.max(now_ms);
         self.delayed.clock_ms
     }

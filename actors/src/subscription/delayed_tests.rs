@@ -249,3 +249,27 @@ fn reads_carry_the_persisted_redelivery_count() {
     let counts: Vec<u32> = out.iter().map(|r| r.redelivery_count).collect();
     assert_eq!(counts, vec![0, 3]);
 }
+
+#[test]
+fn reads_grow_over_runs_of_delayed_entries_without_overshooting_the_demand() {
+    let mut s = state_with(SubType::Shared, 1_000);
+    s.set_demand(s.epoch(), 2);
+    assert_eq!(s.next_read(), Some((0, 2)));
+    let delayed: Vec<Entry> = (0..2).map(|i| entry(i, Some(9_000))).collect();
+    assert!(s.on_read(0, delayed, 1_000).is_empty());
+    assert_eq!(s.next_read(), Some((2, 4)), "only delayed found: read more");
+    let mixed = vec![
+        entry(2, Some(9_000)),
+        entry(3, None),
+        entry(4, None),
+        entry(5, None),
+    ];
+    assert_eq!(ids(&s.on_read(2, mixed, 1_000)), vec![3, 4]);
+    assert_eq!(s.demand(), 0);
+    s.set_demand(s.epoch(), 2);
+    assert_eq!(
+        s.next_read(),
+        Some((5, 2)),
+        "5 is read again; back to the demand"
+    );
+}

@@ -15,7 +15,7 @@ mod stats;
 
 pub use actor::Subscription;
 pub use dead_letter_message::{dead_letter_copy, Origin, ORIGIN_MESSAGE_ID, REAL_TOPIC};
-pub use delayed_state::{DelayedScan, DueRead, MAX_DUE_BATCH};
+pub use delayed_state::{DelayedScan, DueRead, MAX_DUE_BATCH, MAX_READ_AHEAD};
 pub use messages::{
     Ack, AddConsumer, DeadLetters, Demand, DispatcherRestarted, EntriesAvailable, GetDeliveryStats,
     GetLastMessageId, GetSubscriptionCounters, LastMessageId, ReadIds, RedeliverAll,

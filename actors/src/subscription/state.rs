@@ -50,6 +50,8 @@ pub struct SubscriptionState {
     pub(super) delays_were_active: bool,
     /// Bookkeeping of scans of the on-disk delayed index.
     pub(super) delayed: DelayedScan,
+    /// Entries to read beyond the demand while reads find only delayed entries.
+    pub(super) read_ahead: usize,
 }
 
 impl SubscriptionState {
@@ -76,6 +78,7 @@ impl SubscriptionState {
             delays_enabled: true,
             delays_were_active: true,
             delayed: DelayedScan::default(),
+            read_ahead: 0,
         }
     }
 
@@ -225,6 +228,8 @@ impl SubscriptionState {
     /// Rewinds to `ack_floor` (seek): all acks are forgotten and a new epoch begins.
     pub fn reset(&mut self, ack_floor: u64) {
         self.cursor.reset(ack_floor.min(self.durable_next));
+        // The reset cursor names a fresh (empty) delayed index.
+        self.delayed = DelayedScan::default();
         self.rewind();
         self.seeking = true;
     }
@@ -234,6 +239,7 @@ impl SubscriptionState {
         self.read_position = self.cursor.ack_floor();
         self.epoch += 1;
         self.demand = 0;
+        self.read_ahead = 0;
     }
 
     /// Records that the topic's durable end moved.
@@ -261,7 +267,8 @@ impl SubscriptionState {
             .next_readable(self.read_position, self.durable_next);
         let available = usize::try_from(self.durable_next.saturating_sub(self.read_position))
             .unwrap_or(usize::MAX);
-        (available > 0).then(|| (self.read_position, self.demand.min(available)))
+        let want = self.demand.max(self.read_ahead);
+        (available > 0).then(|| (self.read_position, want.min(available)))
     }
 
     /// Takes entries read from `from` onwards at `now_ms`: skips acked and deferred ones,
@@ -272,14 +279,33 @@ impl SubscriptionState {
         if from != self.read_position {
             return Vec::new(); // a rewind happened while reading
         }
-        match entries.last() {
-            Some(last) => self.read_position = last.entry_id + 1,
-            // Nothing stored from here to the durable end (trimmed): skip ahead.
-            None => self.read_position = self.durable_next,
+        // Nothing stored from here to the durable end (trimmed): skip ahead.
+        let mut next = entries
+            .last()
+            .map_or(self.durable_next, |last| last.entry_id + 1);
+        let now = self.tick_clock(now_ms);
+        let mut out = Vec::new();
+        let mut deferred = 0usize;
+        for entry in entries {
+            if out.len() >= self.demand {
+                // A read ahead over delayed entries found more than was asked for: the rest is
+                // read again later.
+                next = entry.entry_id;
+                break;
+            }
+            let id = entry.entry_id;
+            if self.cursor.is_acked(id) || self.cursor.is_deferred(id) {
+                continue;
+            }
+            if self.defer_if_due_later(&entry, now) {
+                deferred += 1;
+                continue;
+            }
+            out.push(self.read_entry(entry));
         }
-        let entries = self.defer_delayed(entries, now_ms);
-        let out = self.filter_unacked(entries);
+        self.read_position = next;
         self.demand = self.demand.saturating_sub(out.len());
+        self.adapt_read_ahead(out.is_empty() && deferred > 0);
         out
     }
 
