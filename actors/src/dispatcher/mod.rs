@@ -6,7 +6,7 @@
 //! entry stays pending on its consumer until it is acked, redelivered or the consumer leaves;
 //! the redelivery count is kept per entry (and persisted by the subscription), a redelivery
 //! may wait out a backoff, and an entry redelivered too often goes to the dead-letter path
-//! ([`redelivery`]). See `README.md` beside this file for the rules.
+//! (`redelivery.rs`). See `README.md` beside this file for the rules.
 
 mod actor;
 mod bookkeeping;
