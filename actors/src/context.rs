@@ -15,6 +15,7 @@ use crate::{
     registry::{TopicRegistry, TopicTable},
     stats::BrokerStats,
     storage_writer::StorageWriter,
+    subscription::{SubscriptionPolicies, SubscriptionPolicy},
     supervision::{ActorKind, ActorTracker, FaultInjector, RestartBudget, SupervisorSpec},
 };
 
@@ -70,6 +71,7 @@ struct Inner {
     faults: FaultInjector,
     metadata: MetadataService,
     ownership: Arc<dyn OwnershipService>,
+    subscription_policies: Arc<SubscriptionPolicies>,
 }
 
 impl BrokerContext {
@@ -90,7 +92,11 @@ impl BrokerContext {
             config.default_bundles,
         );
         let ownership = Arc::new(LocalOwnership::new(advertised.addresses()));
+        let subscription_policies = Arc::new(SubscriptionPolicies::new(
+            SubscriptionPolicy::from_config(&config),
+        ));
         let inner = Inner {
+            subscription_policies,
             config,
             storage,
             tracker,
@@ -175,6 +181,12 @@ impl BrokerContext {
     /// The live actor tree.
     pub fn tracker(&self) -> &Arc<ActorTracker> {
         &self.inner.tracker
+    }
+
+    /// Delayed-delivery and dead-letter policies: broker defaults plus namespace and topic
+    /// overrides (set them here; subscriptions pick changes up within one tick).
+    pub fn subscription_policies(&self) -> &Arc<SubscriptionPolicies> {
+        &self.inner.subscription_policies
     }
 
     /// Lookup answers.

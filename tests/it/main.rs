@@ -11,6 +11,8 @@
 mod admin_http;
 mod cli_topics;
 mod common;
+mod dead_letter;
+mod delayed;
 mod durability;
 mod key_shared;
 mod kill9;

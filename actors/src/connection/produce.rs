@@ -48,6 +48,12 @@ impl Connection {
         let handle = self.broker.next_id();
         let lookup = self.open_topic(&topic, true);
         let requested_name = c.producer_name.clone();
+        // The C++ client's dead-letter producer asks for this subscription to exist (Earliest)
+        // before it publishes, so dead letters wait for a consumer that comes later.
+        let initial_subscription = c
+            .initial_subscription_name
+            .clone()
+            .filter(|s| !s.is_empty());
         let fut = wrap_future::<_, Self>(lookup)
             .then(move |found, act, ctx| {
                 let registered = match found {
@@ -69,6 +75,7 @@ impl Connection {
                             addr.clone(),
                             addr.send(Register {
                                 name: requested_name,
+                                initial_subscription,
                             }),
                         ))
                     }

@@ -31,6 +31,13 @@ pub struct DispatcherStats {
     pub pending_entries: usize,
     /// Entries waiting to be (re)delivered.
     pub replay_entries: usize,
+    /// Redeliveries counted since the dispatcher started (nacks, ack timeouts, consumers
+    /// leaving with unacked entries; Shared and Key_Shared).
+    pub redeliveries: u64,
+    /// Nacked entries waiting out a redelivery backoff.
+    pub backoff_entries: usize,
+    /// Entries handed to the dead-letter path and not yet acked.
+    pub dead_lettering_entries: usize,
     /// Per consumer, in attachment order.
     pub consumers: Vec<ConsumerDispatchStats>,
     /// Key_Shared keys whose waiting entries cannot be delivered now, oldest first.
@@ -187,6 +194,9 @@ impl DispatcherState {
             blocked_on_unacked_messages: self.subscription_over_limit(),
             pending_entries: self.pending.len(),
             replay_entries: self.replay.len(),
+            redeliveries: self.redeliveries_total,
+            backoff_entries: self.backoff.len(),
+            dead_lettering_entries: self.dead_lettering.len(),
             consumers,
             blocked_hashes,
             blocked_hashes_truncated,

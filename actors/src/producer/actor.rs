@@ -169,6 +169,7 @@ impl Handler<Register> for Producer {
             handle: self.handle,
             name: msg.name,
             producer: self.lifecycle.address().unwrap_or_else(|| ctx.address()),
+            initial_subscription: msg.initial_subscription,
         });
         Box::pin(wrap_future::<_, Self>(add).map(|sent, act, ctx| {
             act.registering = false;

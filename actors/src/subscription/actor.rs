@@ -4,7 +4,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use actix::{
     fut::wrap_future, Actor, ActorContext, ActorFutureExt, Addr, Arbiter, AsyncContext, Context,
-    Handler, ResponseActFuture, ResponseFuture, Supervised,
+    Handler, ResponseActFuture, ResponseFuture, SpawnHandle, Supervised,
 };
 use geminga_protocol::proto::MessageIdData;
 use geminga_storage::{Cursor, Entry, StorageError, TopicRecord, WriteOp};
@@ -12,7 +12,13 @@ use tokio::sync::oneshot;
 use tracing::{info_span, warn, Span};
 
 use super::{
-    admin::SubscriptionAdmin, messages::*, state::AttachedConsumer, state::SubscriptionState,
+    admin::SubscriptionAdmin,
+    dead_letter::DeadLetterJob,
+    messages::*,
+    policy::{epoch_ms, SubscriptionPolicy},
+    state::AttachedConsumer,
+    state::SubscriptionState,
+    stats::SubscriptionCounters,
 };
 use crate::dispatcher::AddConsumerError;
 use crate::{
@@ -34,7 +40,7 @@ use crate::{
 const CURSOR_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Largest number of bytes read from storage in one go.
-const MAX_READ_BYTES: usize = 4 * 1024 * 1024;
+pub(super) const MAX_READ_BYTES: usize = 4 * 1024 * 1024;
 
 type AckWaiter = oneshot::Sender<Result<(), RequestError>>;
 
@@ -57,10 +63,22 @@ pub struct Subscription {
     /// Tells the current dispatcher's exit notice from an older one's.
     pub(super) dispatcher_instance: u64,
     pub(super) consumers: HashMap<u64, Addr<Consumer>>,
+    /// A read (log range, re-read of ids, or delayed-index scan) is in flight.
     pub(super) reading: bool,
     pub(super) persist_in_flight: bool,
     pub(super) ack_waiters: Vec<AckWaiter>,
     pub(super) stats: Arc<SubscriptionStats>,
+    /// Delayed delivery, dead-letter and backoff settings, and the version they came from.
+    pub(super) policy: SubscriptionPolicy,
+    pub(super) policy_version: u64,
+    /// Figures for metrics; survives restarts.
+    pub(super) counters: Arc<SubscriptionCounters>,
+    /// The wake-up timer (due delayed entries, policy changes) and when it fires.
+    pub(super) wake: Option<(SpawnHandle, u64)>,
+    /// When the delayed index was last scanned (epoch ms).
+    pub(super) last_scan_ms: u64,
+    /// Dead letters being written to the dead-letter topic.
+    pub(super) dead_letters: DeadLetterJob,
     pub(super) span: Span,
     /// Counters, termination and policy state for the admin API; survives restarts.
     pub(super) admin: SubscriptionAdmin,
@@ -84,6 +102,8 @@ impl Subscription {
             .stats()
             .topic(&record.name)
             .subscription(cursor.name());
+        let policies = broker.subscription_policies();
+        let (policy, policy_version) = (policies.resolve(&record.name), policies.version());
         Self {
             broker,
             lifecycle,
@@ -102,6 +122,12 @@ impl Subscription {
             persist_in_flight: false,
             ack_waiters: Vec::new(),
             stats,
+            policy,
+            policy_version,
+            counters: Arc::default(),
+            wake: None,
+            last_scan_ms: 0,
+            dead_letters: DeadLetterJob::default(),
             span,
             admin: SubscriptionAdmin::new(),
         }
@@ -120,6 +146,10 @@ impl Subscription {
             max,
         );
         state.advance_epoch_past(self.last_epoch);
+        // A non-durable subscription has no cursor on disk, so no delayed index either: it
+        // delivers delayed messages at once (a deviation from Pulsar's in-memory tracker).
+        state.set_delays_enabled(self.policy.delayed_delivery_enabled && self.durable);
+        self.counters.set_delayed(state.delayed_messages());
         self.last_epoch = state.epoch();
         if let Some(dispatcher) = &self.dispatcher {
             dispatcher.do_send(ResetDispatcher {
@@ -175,7 +205,7 @@ impl Subscription {
     }
 
     /// Re-reads everything unacked from the ack floor; the dispatcher forgets what is pending.
-    fn rewind(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn rewind(&mut self, ctx: &mut Context<Self>) {
         let Some(state) = self.state.as_mut() else {
             return;
         };
@@ -202,13 +232,20 @@ impl Subscription {
         ctx.stop();
     }
 
-    /// Writes the cursor's pending changes; one write in flight at a time.
+    /// Writes the cursor's pending changes (delayed-index keys included); one write in
+    /// flight at a time.
     pub(super) fn persist(&mut self, ctx: &mut Context<Self>) {
         if self.persist_in_flight {
             return;
         }
         let update = match self.state.as_mut() {
-            Some(state) if self.durable => state.cursor_mut().take_update(),
+            Some(state) if self.durable => {
+                let update = state.cursor_mut().take_update();
+                if update.is_some() {
+                    state.on_persist_started();
+                }
+                update
+            }
             _ => None,
         };
         let waiters = std::mem::take(&mut self.ack_waiters);
@@ -226,11 +263,18 @@ impl Subscription {
         );
         let fut = wrap_future::<_, Self>(write).map(move |result, act, ctx| {
             act.persist_in_flight = false;
+            if let Some(state) = act.state.as_mut() {
+                state.on_persist_finished();
+            }
             for waiter in waiters {
                 let _ = waiter.send(result.clone());
             }
             match result {
-                Ok(()) => act.persist(ctx),
+                Ok(()) => {
+                    act.persist(ctx);
+                    // Index keys just became visible: some may be due already.
+                    act.read_next(ctx);
+                }
                 Err(e) => {
                     // The in-memory cursor holds acks clients really made; storage failed (or
                     // the writer was lost). Rewrite it whole a little later instead of
@@ -247,7 +291,8 @@ impl Subscription {
         ctx.spawn(fut);
     }
 
-    /// Serves the dispatcher's demand from the cache or storage, one storage read at a time.
+    /// Serves the dispatcher's demand: due delayed entries first, then the log, from the
+    /// cache or storage, one storage read at a time.
     pub(super) fn read_next(&mut self, ctx: &mut Context<Self>) {
         loop {
             if self.reading {
@@ -256,6 +301,9 @@ impl Subscription {
             let Some(state) = self.state.as_mut() else {
                 return;
             };
+            if let Some(due) = state.due_read(epoch_ms()) {
+                return self.read_due(due, ctx);
+            }
             let Some((from, max)) = state.next_read() else {
                 return self.on_read_idle();
             };
@@ -273,7 +321,7 @@ impl Subscription {
                 }
                 return self.read_storage(from, max, ctx);
             };
-            self.hand_over(from, entries);
+            self.hand_over(from, entries, ctx);
         }
     }
 
@@ -288,7 +336,7 @@ impl Subscription {
             act.reading = false;
             match flatten(joined) {
                 Ok(entries) => {
-                    act.hand_over(from, entries);
+                    act.hand_over(from, entries, ctx);
                     act.read_next(ctx);
                 }
                 Err(e) => {
@@ -300,12 +348,14 @@ impl Subscription {
         ctx.spawn(fut);
     }
 
-    fn hand_over(&mut self, from: u64, entries: Vec<Entry>) {
+    fn hand_over(&mut self, from: u64, entries: Vec<Entry>, ctx: &mut Context<Self>) {
         let Some(state) = self.state.as_mut() else {
             return;
         };
         let epoch = state.epoch();
-        let out = state.on_read(from, entries);
+        let delayed_before = state.delayed_messages();
+        let out = state.on_read(from, entries, epoch_ms());
+        let delayed = state.delayed_messages();
         self.stats.unacked.store(
             state.dispatched_unacked(),
             std::sync::atomic::Ordering::Relaxed,
@@ -318,6 +368,12 @@ impl Subscription {
                 entries: out,
                 redelivered: false,
             });
+        }
+        if delayed != delayed_before {
+            // Deferred entries and their index keys are made durable right away.
+            self.counters.set_delayed(delayed);
+            self.persist(ctx);
+            self.schedule_wake(ctx);
         }
     }
 
@@ -370,6 +426,8 @@ impl Actor for Subscription {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.ensure_dispatcher(ctx);
+        self.send_dispatch_policy();
+        self.schedule_wake(ctx);
         if let Some((cursor, durable_next)) = self.initial.take() {
             self.install(cursor, durable_next);
             // A new durable subscription is persisted before its first consumer is answered.
@@ -422,6 +480,9 @@ impl Supervised for Subscription {
         self.state = None;
         self.reading = false;
         self.persist_in_flight = false;
+        // The context's timers and futures are gone with the restart.
+        self.wake = None;
+        self.dead_letters = DeadLetterJob::default();
     }
 }
 
@@ -447,6 +508,12 @@ impl Handler<AddConsumer> for Subscription {
         self.admin.on_consumer_added(spec.key, spec.sub_type);
         let key = spec.key;
         self.consumers.insert(key, spec.addr.clone());
+        if state.refresh_delays() {
+            // Exclusive/Failover deliver delayed messages at once: read them again, in order.
+            self.counters.set_delayed(0);
+            self.rewind(ctx);
+            self.persist(ctx);
+        }
         let attached = Attached {
             stats: self.stats.clone(),
             subscription: self.me(ctx),
@@ -759,6 +826,7 @@ impl Handler<DispatcherRestarted> for Subscription {
     type Result = ();
 
     fn handle(&mut self, _msg: DispatcherRestarted, ctx: &mut Context<Self>) {
+        self.send_dispatch_policy();
         self.disconnect_all();
         self.reapply_dispatcher_policies();
         if let Some(state) = self.state.as_mut() {

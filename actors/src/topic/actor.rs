@@ -245,6 +245,26 @@ impl Topic {
         addr
     }
 
+    pub(super) fn has_subscription(&self, name: &str) -> bool {
+        self.subscriptions.contains_key(name)
+    }
+
+    pub(super) fn first_entry(&self) -> u64 {
+        self.first_entry
+    }
+
+    pub(super) fn ledger_id(&self) -> u64 {
+        self.record.ledger_id
+    }
+
+    pub(super) fn writer(&self) -> Addr<crate::storage_writer::StorageWriter> {
+        self.broker.writer()
+    }
+
+    pub(super) fn start_durable_subscription(&mut self, cursor: Cursor, ctx: &mut Context<Self>) {
+        self.start_subscription(cursor, true, ctx);
+    }
+
     /// Where a new subscription's cursor starts.
     fn start_floor(&self, msg: &Subscribe) -> u64 {
         let durable_next = self.state.as_ref().map_or(0, TopicState::durable_next);
@@ -429,9 +449,37 @@ impl Handler<Publish> for Topic {
 }
 
 impl Handler<AddProducer> for Topic {
-    type Result = Result<ProducerGrant, RequestError>;
+    type Result = actix::ResponseActFuture<Self, Result<ProducerGrant, RequestError>>;
 
-    fn handle(&mut self, msg: AddProducer, _ctx: &mut Context<Self>) -> Self::Result {
+    /// Registers the producer; with an initial subscription, answers once it is durable.
+    fn handle(&mut self, msg: AddProducer, ctx: &mut Context<Self>) -> Self::Result {
+        let handle = msg.handle;
+        let initial = msg.initial_subscription.clone();
+        let grant = self.register_producer(msg);
+        let created = match (&grant, initial) {
+            (Ok(_), Some(name)) => self.ensure_subscription(&name, ctx),
+            _ => None,
+        };
+        let Some(created) = created else {
+            return Box::pin(actix::fut::ready(grant));
+        };
+        Box::pin(
+            wrap_future::<_, Self>(created).map(move |created, act, _ctx| match created {
+                Ok(()) => grant,
+                Err(e) => {
+                    if let Some(state) = act.state.as_mut() {
+                        state.remove_producer(handle);
+                    }
+                    act.producers.remove(&handle);
+                    Err(e)
+                }
+            }),
+        )
+    }
+}
+
+impl Topic {
+    fn register_producer(&mut self, msg: AddProducer) -> Result<ProducerGrant, RequestError> {
         if let Some(refused) = self.admin.refusal(&self.record.name) {
             return Err(refused);
         }

@@ -41,6 +41,9 @@ pub struct AddProducer {
     pub name: Option<String>,
     /// The producer actor, told when the topic closes.
     pub producer: Addr<Producer>,
+    /// A durable subscription to create at the earliest position if missing (PRODUCER's
+    /// `initial_subscription_name`); answered once the subscription is durable.
+    pub initial_subscription: Option<String>,
 }
 
 /// What a registered producer learns from its topic.

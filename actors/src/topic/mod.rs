@@ -5,6 +5,7 @@ mod admin;
 mod admin_report;
 pub mod admin_stats;
 mod cache;
+mod initial_subscription;
 mod messages;
 pub mod policies;
 mod recovery;
