@@ -21,6 +21,7 @@ mod nonpersistent;
 mod ordering;
 mod raw_client;
 mod reader;
+mod retries;
 mod redelivery;
 mod round_trip;
 mod seek;
