@@ -35,6 +35,16 @@ pub struct ActorConfig {
     pub max_consumers_per_subscription: u32,
     /// Sent as `server_version` in CONNECTED.
     pub server_version: String,
+    /// Hold messages with `deliver_at_time` back on Shared/Key_Shared subscriptions.
+    pub delayed_delivery_enabled: bool,
+    /// Longest a due delayed message waits for dispatch.
+    pub delayed_delivery_tick: Duration,
+    /// Broker-side dead-lettering after this many redeliveries (0 = off).
+    pub dead_letter_max_redeliver_count: u32,
+    /// Delay before the first broker-side redelivery of a nacked message.
+    pub redelivery_backoff_min: Duration,
+    /// Longest redelivery delay (zero = no backoff).
+    pub redelivery_backoff_max: Duration,
     /// Retention, TTL, backlog quota and compaction defaults and check periods.
     pub storage_policies: StoragePolicyConfig,
 }
@@ -104,6 +114,11 @@ impl Default for ActorConfig {
             max_consumers_per_subscription: 0,
             server_version: concat!("Geminga ", env!("CARGO_PKG_VERSION")).to_owned(),
             storage_policies: StoragePolicyConfig::default(),
+            delayed_delivery_enabled: true,
+            delayed_delivery_tick: Duration::from_secs(1),
+            dead_letter_max_redeliver_count: 0,
+            redelivery_backoff_min: Duration::ZERO,
+            redelivery_backoff_max: Duration::ZERO,
         }
     }
 }

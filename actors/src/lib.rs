@@ -11,7 +11,8 @@
 //! - [`dispatcher`]: picks the consumer for each entry within flow permits.
 //! - [`nonpersistent`]: the memory-only mode of `non-persistent://` topics.
 //! - [`storage_writer`]: the single writer to storage, group-committing many requests per fsync.
-//! - [`supervision`]: the panic-catching supervisor and the live actor tree.
+//! - [`supervision`]: the panic-catching supervisor, fault injection and the live actor tree.
+//! - [`stats`]: counters and rates of topics and subscriptions, shared with metrics and stats.
 //!
 //! It does not parse bytes (that is `geminga-protocol`) nor touch fjall directly (that is
 //! `geminga-storage`, called only from the blocking pool, never on an arbiter thread).
@@ -27,6 +28,7 @@ pub mod nonpersistent;
 pub mod ownership;
 pub mod producer;
 pub mod registry;
+pub mod stats;
 pub mod storage_writer;
 pub mod subscription;
 pub mod supervision;
@@ -39,11 +41,7 @@ pub use config::{ActorConfig, StoragePolicyConfig};
 pub use context::{Advertised, BrokerContext};
 pub use error::RequestError;
 
-use crate::{
-    registry::TopicRegistry,
-    storage_writer::StorageWriter,
-    supervision::{supervise, ActorKind, ActorTracker},
-};
+use crate::supervision::{root::Root, ActorTracker};
 
 /// The running actor system: the shared context plus the worker arbiters it owns.
 pub struct ActorSystem {
@@ -64,27 +62,10 @@ impl ActorSystem {
         let tracker = ActorTracker::new();
         let workers: Vec<Arbiter> = (0..worker_threads.max(1)).map(|_| Arbiter::new()).collect();
         let handles: Vec<ArbiterHandle> = workers.iter().map(Arbiter::handle).collect();
-        let home = Arbiter::current();
-        let mut spec = supervision::SupervisorSpec {
-            kind: ActorKind::StorageWriter,
-            name: "storage-writer".into(),
-            parent: None,
-            budget: supervision::RestartBudget::default(),
-            restart: true,
-            tracker: tracker.clone(),
-            on_exit: None,
-        };
-        let writer_storage = storage.clone();
-        let writer = supervise(&home, spec, move |_ctx, lifecycle| {
-            StorageWriter::new(writer_storage, lifecycle)
-        });
+        let root = Root::new(storage.clone(), tracker.clone());
+        let writer = root.start_writer();
         let context = BrokerContext::new(config, storage, tracker, handles, advertised, writer);
-        spec = context.spec(ActorKind::Registry, "topic-registry".into(), None);
-        let registry_context = context.clone();
-        let registry = supervise(&home, spec, move |_ctx, lifecycle| {
-            TopicRegistry::new(registry_context, lifecycle)
-        });
-        context.set_registry(registry);
+        root.start_registry(&context);
         Self { context, workers }
     }
 

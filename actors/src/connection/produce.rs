@@ -48,6 +48,12 @@ impl Connection {
         let handle = self.broker.next_id();
         let lookup = self.open_topic(&topic, true);
         let requested_name = c.producer_name.clone();
+        // The C++ client's dead-letter producer asks for this subscription to exist (Earliest)
+        // before it publishes, so dead letters wait for a consumer that comes later.
+        let initial_subscription = c
+            .initial_subscription_name
+            .clone()
+            .filter(|s| !s.is_empty());
         let fut = wrap_future::<_, Self>(lookup)
             .then(move |found, act, ctx| {
                 let registered = match found {
@@ -69,6 +75,7 @@ impl Connection {
                             addr.clone(),
                             addr.send(Register {
                                 name: requested_name,
+                                initial_subscription,
                             }),
                         ))
                     }
@@ -110,7 +117,7 @@ impl Connection {
             Some(self.lifecycle.id()),
         );
         spec.restart = false;
-        let connection = ctx.address();
+        let connection = self.me(ctx);
         spec.on_exit = Some(Box::new(move |reason| {
             connection.do_send(ProducerExited {
                 producer_id,
@@ -122,7 +129,7 @@ impl Connection {
             handle,
             producer_id,
             topic,
-            connection: ctx.address(),
+            connection: self.me(ctx),
             gate: self.gate.clone(),
             max_message_size: self.broker.config().max_message_size,
             span: info_span!(parent: &self.span, "producer", topic = %topic_name, producer_id),

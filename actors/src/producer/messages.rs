@@ -11,6 +11,9 @@ use crate::{error::RequestError, topic::ProducerGrant};
 pub struct Register {
     /// The name the client asked for, if any.
     pub name: Option<String>,
+    /// PRODUCER's `initial_subscription_name`: a durable subscription to create (at the
+    /// earliest position) if the topic does not have it yet.
+    pub initial_subscription: Option<String>,
 }
 
 /// One SEND from the client.

@@ -1,226 +1,61 @@
-//! What a subscription does for its topic's log upkeep: reporting its ack floor, backlog
-//! eviction, committing compactions (the `__compaction` cursor) and reading the compacted log
-//! for read-compacted consumers.
+//! Upkeep shared by the subscription's handlers: its public address, its stats, and the last
+//! cursor flush before it shuts down.
 
-use std::collections::HashMap;
-use std::time::Instant;
+use actix::{Addr, AsyncContext, Context};
+use geminga_storage::WriteOp;
 
-use actix::{
-    fut::wrap_future, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message,
-};
-use geminga_storage::{Entry, StorageError};
-use tracing::warn;
-
-use super::{actor::Subscription, admin::now_ms, state::AckOutcome};
-use crate::{
-    dispatcher::{Entries, ReadEntry},
-    error::RequestError,
-    topic::{
-        compaction::{retained_mask, CompactedView, HORIZON_PROPERTY, LEDGER_PROPERTY},
-        FloorMoved,
-    },
-};
-
-/// Largest number of bytes read from a compacted log in one go.
-const MAX_READ_BYTES: usize = 4 * 1024 * 1024;
-
-/// Moves the cursor up to `before_entry` (backlog quota `consumer_backlog_eviction`): every
-/// entry below it counts as acknowledged. Answers how many entries were evicted.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<u64, RequestError>")]
-pub struct EvictBacklog {
-    /// First entry kept.
-    pub before_entry: u64,
-}
-
-/// The topic's compacted log changed (or was found at load).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct SetCompactedView {
-    /// The compacted log, if the topic is compacted.
-    pub view: Option<CompactedView>,
-}
-
-/// Records a finished compaction in this (`__compaction`) cursor: its properties name the
-/// compacted ledger and horizon, and its floor moves past the horizon. Answered once durable.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<(), RequestError>")]
-pub struct CommitCompaction {
-    /// The new compacted log.
-    pub view: CompactedView,
-}
+use super::actor::Subscription;
+use crate::storage_writer::persist;
 
 impl Subscription {
-    /// Tells the topic where the ack floor is, when it moved since the last report. Durable
-    /// cursors call this once the floor is persisted.
-    pub(super) fn report_floor(&mut self) {
-        let Some(floor) = self.state.as_ref().map(|s| s.cursor().ack_floor()) else {
+    /// The address to hand out (see [`crate::supervision::Lifecycle::address`]).
+    pub(super) fn me(&self, ctx: &Context<Self>) -> Addr<Self> {
+        self.lifecycle.address().unwrap_or_else(|| ctx.address())
+    }
+
+    /// Copies backlog, unacked and consumer figures into the shared stats (cheap: a few
+    /// bitmap range counts), so metrics never have to ask the actor.
+    pub(super) fn publish_stats(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(state) = self.state.as_ref() else {
             return;
         };
-        if self.admin.reported_floor != Some(floor) {
-            self.admin.reported_floor = Some(floor);
-            self.topic.do_send(FloorMoved {
-                name: self.name.clone(),
-                floor,
-            });
-        }
+        self.stats.backlog.store(state.backlog_entries(), Relaxed);
+        self.stats
+            .unacked
+            .store(state.dispatched_unacked(), Relaxed);
+        self.stats
+            .consumers
+            .store(state.consumers().len() as u64, Relaxed);
+        self.stats.set_sub_type(state.sub_type().map(sub_type_name));
     }
 
-    /// The compacted log to read `from` from, for read-compacted consumers below the horizon.
-    pub(super) fn compacted_source(&self, from: u64) -> Option<CompactedView> {
-        self.admin
-            .compacted_view
-            .filter(|view| self.admin.read_compacted && from <= view.horizon)
-    }
-
-    /// Reads the compacted log from `from` (one read at a time, like the topic's log).
-    pub(super) fn read_compacted(
-        &mut self,
-        from: u64,
-        max: usize,
-        view: CompactedView,
-        ctx: &mut Context<Self>,
-    ) {
-        self.reading = true;
-        let storage = self.broker.storage().clone();
-        let read = actix_rt::task::spawn_blocking(move || {
-            let mut entries = storage.read_entries(view.ledger_id, from, max, MAX_READ_BYTES)?;
-            entries.retain(|e| e.entry_id <= view.horizon);
-            Ok::<_, StorageError>(with_masks(entries))
-        });
-        let fut = wrap_future::<_, Self>(read).map(move |joined, act, ctx| {
-            act.reading = false;
-            if act.admin.compacted_view != Some(view) {
-                // A newer compaction replaced this log while reading: read again from it.
-                return act.read_next(ctx);
-            }
-            match super::actor::flatten(joined) {
-                Ok((entries, masks)) => {
-                    act.hand_over_compacted(from, entries, &masks, view);
-                    act.read_next(ctx);
-                }
-                Err(e) => {
-                    warn!(parent: &act.span, error = %e, "reading the compacted log failed");
-                    ctx.stop();
-                }
-            }
-        });
-        ctx.spawn(fut);
-    }
-
-    fn hand_over_compacted(
-        &mut self,
-        from: u64,
-        entries: Vec<Entry>,
-        masks: &HashMap<u64, Vec<i64>>,
-        view: CompactedView,
-    ) {
-        let Some(state) = self.state.as_mut() else {
-            return;
+    /// Queues the cursor changes not yet written, without waiting: the topic is closing and
+    /// its next incarnation reads the cursor after a barrier, so acks that arrived while a
+    /// cursor write was in flight are not lost (and not redelivered).
+    pub(super) fn flush_cursor(&mut self) {
+        let update = match self.state.as_mut() {
+            Some(state) if self.durable => state.cursor_mut().take_update(),
+            _ => None,
         };
-        let epoch = state.epoch();
-        let mut out = state.on_read_until(from, entries, view.horizon.saturating_add(1));
-        apply_masks(&mut out, masks);
-        self.admin
-            .on_handed_over(out.iter().map(|r| &r.entry), false);
-        if let (false, Some(dispatcher)) = (out.is_empty(), &self.dispatcher) {
-            dispatcher.do_send(Entries {
-                epoch,
-                entries: out,
-                redelivered: false,
-            });
+        if let Some(update) = update {
+            let ledger_id = self.record.ledger_id;
+            // The write is queued by this call; nobody needs its outcome.
+            drop(persist(
+                self.broker.writer(),
+                vec![WriteOp::Cursor { ledger_id, update }],
+            ));
         }
     }
 }
 
-/// The entries and, for compacted batches, which of their messages remain.
-pub(super) fn with_masks(entries: Vec<Entry>) -> (Vec<Entry>, HashMap<u64, Vec<i64>>) {
-    let masks = entries
-        .iter()
-        .filter(|e| e.meta.num_messages > 1)
-        .filter_map(|e| retained_mask(&e.data).map(|mask| (e.entry_id, mask)))
-        .collect();
-    (entries, masks)
-}
-
-/// Narrows each entry's ack set to the messages compaction kept, so clients skip the ones
-/// compacted out of a batch.
-pub(super) fn apply_masks(entries: &mut [ReadEntry], masks: &HashMap<u64, Vec<i64>>) {
-    for read in entries {
-        let Some(mask) = masks.get(&read.entry.entry_id) else {
-            continue;
-        };
-        read.ack_set = Some(match read.ack_set.take() {
-            // A word missing from the cursor's set is all acknowledged.
-            Some(unacked) => unacked.iter().zip(mask).map(|(a, b)| a & b).collect(),
-            None => mask.clone(),
-        });
-    }
-}
-
-impl Handler<EvictBacklog> for Subscription {
-    type Result = actix::ResponseFuture<Result<u64, RequestError>>;
-
-    fn handle(&mut self, msg: EvictBacklog, ctx: &mut Context<Self>) -> Self::Result {
-        let Some(state) = self.state.as_mut() else {
-            return Box::pin(async { Err(RequestError::unavailable("the subscription")) });
-        };
-        let floor = state.cursor().ack_floor();
-        let Some(last) = msg
-            .before_entry
-            .min(state.durable_next())
-            .checked_sub(1)
-            .filter(|last| *last >= floor)
-        else {
-            return Box::pin(async { Ok(0) });
-        };
-        let evicted = state.cursor().unacked_in(floor, last);
-        state.cursor_mut().ack_cumulative(last);
-        if evicted > 0 {
-            self.admin.expired.add(evicted, Instant::now());
-            self.admin.last_expire_ms = now_ms();
-        }
-        let outcome = AckOutcome {
-            acked: Vec::new(),
-            up_to: Some(last),
-        };
-        let rx = self.commit_admin_acks(outcome, ctx);
-        Box::pin(async move {
-            rx.await
-                .unwrap_or_else(|_| Err(RequestError::unavailable("the subscription")))
-                .map(|()| evicted)
-        })
-    }
-}
-
-impl Handler<SetCompactedView> for Subscription {
-    type Result = ();
-
-    fn handle(&mut self, msg: SetCompactedView, _ctx: &mut Context<Self>) {
-        self.admin.compacted_view = msg.view;
-    }
-}
-
-impl Handler<CommitCompaction> for Subscription {
-    type Result = actix::ResponseFuture<Result<(), RequestError>>;
-
-    fn handle(&mut self, msg: CommitCompaction, ctx: &mut Context<Self>) -> Self::Result {
-        let Some(state) = self.state.as_mut() else {
-            return Box::pin(async { Err(RequestError::unavailable("the subscription")) });
-        };
-        let view = msg.view;
-        let cursor = state.cursor_mut();
-        cursor.set_property(LEDGER_PROPERTY, view.ledger_id.to_string());
-        cursor.set_property(HORIZON_PROPERTY, view.horizon.to_string());
-        cursor.ack_cumulative(view.horizon);
-        let outcome = AckOutcome {
-            acked: Vec::new(),
-            up_to: Some(view.horizon),
-        };
-        let rx = self.commit_admin_acks(outcome, ctx);
-        Box::pin(async move {
-            rx.await
-                .unwrap_or_else(|_| Err(RequestError::unavailable("the subscription")))
-        })
+/// Pulsar's spelling of a subscription type in stats.
+fn sub_type_name(sub_type: geminga_protocol::proto::command_subscribe::SubType) -> &'static str {
+    use geminga_protocol::proto::command_subscribe::SubType;
+    match sub_type {
+        SubType::Exclusive => "Exclusive",
+        SubType::Shared => "Shared",
+        SubType::Failover => "Failover",
+        SubType::KeyShared => "Key_Shared",
     }
 }

@@ -1,6 +1,6 @@
 //! The Topic actor: appends through the storage writer and fans out to its subscriptions.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use actix::{
     fut::wrap_future, Actor, ActorContext, ActorFutureExt, Addr, Arbiter, AsyncContext, Context,
@@ -28,16 +28,25 @@ use crate::{
     metadata::{MetadataService, NamespaceName, Policies},
     nonpersistent,
     producer::{Producer, TopicClosing},
+    stats::TopicStats,
     storage_writer::{persist, Unfence},
     subscription::{AddConsumer, EntriesAvailable, ShutdownSubscription, Subscription},
-    supervision::{supervise, ActorKind, Lifecycle},
+    supervision::{supervise, ActorKind, ExitReason, Lifecycle},
 };
+
+/// Tries of the storage barrier before a load fails, and the pause between them.
+const BARRIER_ATTEMPTS: u32 = 50;
+const BARRIER_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// How long a restarted topic waits for its old subscriptions to shut down.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What the topic loads from storage when it starts.
 struct Loaded {
     first_entry: u64,
     next_entry: u64,
     cursors: Vec<Cursor>,
+    storage_size: u64,
     policies: TopicPolicies,
     namespace: Policies,
     compacted: Option<CompactedView>,
@@ -48,6 +57,8 @@ struct Loaded {
 pub(super) struct SubscriptionSlot {
     pub(super) addr: Addr<Subscription>,
     pub(super) instance: u64,
+    /// Whether its cursor is stored, so a lost instance can be replaced from storage.
+    pub(super) durable: bool,
 }
 
 /// One topic. Supervised: after a crash it closes every producer and consumer attached (their
@@ -65,6 +76,10 @@ pub struct Topic {
     pub(super) producers: HashMap<u64, Addr<Producer>>,
     /// Set while reloading the log end after a failed write.
     pub(super) recovering: bool,
+    /// Subscriptions of the previous incarnation, shut down before the restarted topic reads
+    /// the cursors.
+    pub(super) closing: Vec<Addr<Subscription>>,
+    pub(super) stats: Arc<TopicStats>,
     pub(super) span: Span,
     /// Memory-only mode (`non-persistent://`): nothing goes through storage.
     pub(super) non_persistent: bool,
@@ -81,6 +96,7 @@ impl Topic {
     pub fn new(broker: BrokerContext, lifecycle: Lifecycle, record: TopicRecord) -> Self {
         let cache = EntryCache::new(broker.config().topic_cache_bytes);
         let span = info_span!("topic", topic = %record.name);
+        let stats = broker.stats().topic(&record.name);
         let non_persistent = nonpersistent::is_non_persistent(&record.name);
         Self {
             broker,
@@ -92,6 +108,8 @@ impl Topic {
             subscriptions: HashMap::new(),
             producers: HashMap::new(),
             recovering: false,
+            closing: Vec::new(),
+            stats,
             span,
             non_persistent,
             admin: TopicAdmin::default(),
@@ -100,12 +118,32 @@ impl Topic {
         }
     }
 
+    /// The address to hand out (see [`Lifecycle::address`]).
+    fn me(&self, ctx: &Context<Self>) -> Addr<Self> {
+        self.lifecycle.address().unwrap_or_else(|| ctx.address())
+    }
+
+    /// Reads the log end and the cursors after a successful barrier through the storage
+    /// writer. The barrier orders: appends a previous incarnation queued are settled first, so
+    /// no entry id is handed out twice. Its success (an fsync) makes durable whatever an append
+    /// that failed at its fsync left in storage, so nothing not durable becomes visible to
+    /// consumers. While storage keeps failing the barrier is retried, for about 10 s.
     fn load(&self) -> impl std::future::Future<Output = Result<Loaded, StorageError>> {
         let storage = self.broker.storage().clone();
         let metadata = self.broker.metadata().clone();
         let ledger_id = self.record.ledger_id;
+        let broker = self.broker.clone();
         let (name, non_persistent) = (self.record.name.clone(), self.non_persistent);
         async move {
+            let mut attempts = 0;
+            // Queued when first polled, i.e. after whatever the caller awaited before.
+            while let Err(e) = persist(broker.writer(), Vec::new()).await {
+                attempts += 1;
+                if attempts >= BARRIER_ATTEMPTS {
+                    return Err(StorageError::from(std::io::Error::other(e.to_string())));
+                }
+                tokio::time::sleep(BARRIER_RETRY).await;
+            }
             let joined = actix_rt::task::spawn_blocking(move || -> Result<Loaded, StorageError> {
                 let policies = policies::load_policies(storage.metadata(), &name)?;
                 let namespace = namespace_policies(&metadata, &name);
@@ -115,6 +153,7 @@ impl Topic {
                         first_entry: 0,
                         next_entry: 0,
                         cursors: Vec::new(),
+                        storage_size: 0,
                         policies,
                         namespace,
                         compacted: None,
@@ -131,10 +170,12 @@ impl Topic {
                 let next_entry = bounds.map_or(0, |b| b.last + 1).max(floors).max(trimmed);
                 let first_entry = bounds.map_or(next_entry, |b| b.first);
                 let compacted = compacted_view(&storage, ledger_id, &cursors)?;
+                let storage_size = storage.log_size_bytes(ledger_id)?;
                 Ok(Loaded {
                     first_entry,
                     next_entry,
                     cursors,
+                    storage_size,
                     policies,
                     namespace,
                     compacted,
@@ -152,6 +193,17 @@ impl Topic {
         state.recover(loaded.next_entry);
         self.first_entry = loaded.first_entry;
         self.state = Some(state);
+        // The log end was read after a barrier, so appends are safe again even if a replaced
+        // storage writer fenced this ledger.
+        self.broker.writer().do_send(Unfence {
+            ledger_id: self.record.ledger_id,
+        });
+        self.stats
+            .storage_size
+            .store(loaded.storage_size, std::sync::atomic::Ordering::Relaxed);
+        self.stats
+            .producers
+            .store(0, std::sync::atomic::Ordering::Relaxed);
         self.admin.policies = loaded.policies;
         self.admin.terminated = loaded.terminated;
         self.upkeep.namespace = loaded.namespace;
@@ -172,21 +224,22 @@ impl Topic {
         let name = cursor.name().to_owned();
         self.upkeep.add_hold(&name, durable, cursor.ack_floor());
         let instance = self.broker.next_id();
-        let topic = ctx.address();
+        let topic = self.me(ctx);
         let mut spec = self.broker.spec(
             ActorKind::Subscription,
             format!("{}/{}", self.record.name, name),
             Some(self.lifecycle.id()),
         );
         let retired_name = name.clone();
-        spec.on_exit = Some(Box::new(move |_reason| {
+        spec.on_exit = Some(Box::new(move |reason| {
             topic.do_send(SubscriptionRetired {
                 name: retired_name,
                 instance,
+                reason,
             });
         }));
         let broker = self.broker.clone();
-        let topic_addr = ctx.address();
+        let topic_addr = self.me(ctx);
         let record = self.record.clone();
         let cache = self.cache.clone();
         let durable_next = self.state.as_ref().map_or(0, TopicState::durable_next);
@@ -207,10 +260,31 @@ impl Topic {
             SubscriptionSlot {
                 addr: addr.clone(),
                 instance,
+                durable,
             },
         );
         self.brief_subscription(&addr);
         addr
+    }
+
+    pub(super) fn has_subscription(&self, name: &str) -> bool {
+        self.subscriptions.contains_key(name)
+    }
+
+    pub(super) fn first_entry(&self) -> u64 {
+        self.first_entry
+    }
+
+    pub(super) fn ledger_id(&self) -> u64 {
+        self.record.ledger_id
+    }
+
+    pub(super) fn writer(&self) -> Addr<crate::storage_writer::StorageWriter> {
+        self.broker.writer()
+    }
+
+    pub(super) fn start_durable_subscription(&mut self, cursor: Cursor, ctx: &mut Context<Self>) {
+        self.start_subscription(cursor, true, ctx);
     }
 
     /// Where a new subscription's cursor starts.
@@ -256,6 +330,10 @@ impl Topic {
         match result {
             Ok(()) => {
                 let ready = state.on_persisted(entry_id);
+                for entry in &ready {
+                    self.stats
+                        .on_published(u64::from(entry.meta.num_messages), entry.data.len() as u64);
+                }
                 if !ready.is_empty() {
                     self.cache.push(ready);
                     self.notify_subscriptions();
@@ -315,7 +393,20 @@ impl Actor for Topic {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let fut = wrap_future::<_, Self>(self.load()).map(|loaded, act, ctx| match loaded {
+        // After a restart, the old subscriptions first queue their last cursor changes, then
+        // the load's barrier and cursor reads follow them (bounded, in case one is stalled).
+        let shutdowns: Vec<_> = self
+            .closing
+            .drain(..)
+            .map(|sub| sub.send(ShutdownSubscription))
+            .collect();
+        let load = self.load();
+        let ready = async move {
+            let all = futures_util::future::join_all(shutdowns);
+            let _ = tokio::time::timeout(SHUTDOWN_WAIT, all).await;
+            load.await
+        };
+        let fut = wrap_future::<_, Self>(ready).map(|loaded, act, ctx| match loaded {
             Ok(loaded) => act.on_loaded(loaded, ctx),
             Err(e) => {
                 warn!(parent: &act.span, error = %e, "loading the topic failed; restarting");
@@ -333,15 +424,16 @@ impl Supervised for Topic {
     /// Everything attached is closed (clients reconnect) and reloaded in `started`.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         warn!(parent: &self.span, "topic restarting: closing producers and subscriptions");
-        for producer in self.producers.values() {
+        for (_, producer) in self.producers.drain() {
             producer.do_send(TopicClosing);
         }
-        for slot in self.subscriptions.values() {
-            slot.addr.do_send(ShutdownSubscription);
-        }
-        self.producers.clear();
+        // Shut down (and awaited) in `started`, before the cursors are read again.
+        self.closing
+            .extend(self.subscriptions.drain().map(|(_, slot)| slot.addr));
+        self.stats
+            .producers
+            .store(0, std::sync::atomic::Ordering::Relaxed);
         self.admin.forget_producers();
-        self.subscriptions.clear();
         self.upkeep.clear_holds();
         self.state = None;
         self.recovering = false;
@@ -395,9 +487,37 @@ impl Handler<Publish> for Topic {
 }
 
 impl Handler<AddProducer> for Topic {
-    type Result = Result<ProducerGrant, RequestError>;
+    type Result = actix::ResponseActFuture<Self, Result<ProducerGrant, RequestError>>;
 
-    fn handle(&mut self, msg: AddProducer, _ctx: &mut Context<Self>) -> Self::Result {
+    /// Registers the producer; with an initial subscription, answers once it is durable.
+    fn handle(&mut self, msg: AddProducer, ctx: &mut Context<Self>) -> Self::Result {
+        let handle = msg.handle;
+        let initial = msg.initial_subscription.clone();
+        let grant = self.register_producer(msg);
+        let created = match (&grant, initial) {
+            (Ok(_), Some(name)) => self.ensure_subscription(&name, ctx),
+            _ => None,
+        };
+        let Some(created) = created else {
+            return Box::pin(actix::fut::ready(grant));
+        };
+        Box::pin(
+            wrap_future::<_, Self>(created).map(move |created, act, _ctx| match created {
+                Ok(()) => grant,
+                Err(e) => {
+                    if let Some(state) = act.state.as_mut() {
+                        state.remove_producer(handle);
+                    }
+                    act.producers.remove(&handle);
+                    Err(e)
+                }
+            }),
+        )
+    }
+}
+
+impl Topic {
+    fn register_producer(&mut self, msg: AddProducer) -> Result<ProducerGrant, RequestError> {
         if let Some(refused) = self.admin.refusal(&self.record.name) {
             return Err(refused);
         }
@@ -419,8 +539,12 @@ impl Handler<AddProducer> for Topic {
             .as_mut()
             .ok_or_else(|| RequestError::unavailable("the topic"))?;
         let name = state.add_producer(msg.handle, msg.name, &prefix, max)?;
+        let count = state.producer_count() as u64;
         self.admin.on_producer_added(msg.handle, &name);
         self.producers.insert(msg.handle, msg.producer);
+        self.stats
+            .producers
+            .store(count, std::sync::atomic::Ordering::Relaxed);
         Ok(ProducerGrant {
             name,
             ledger_id: self.record.ledger_id,
@@ -435,6 +559,10 @@ impl Handler<RemoveProducer> for Topic {
     fn handle(&mut self, msg: RemoveProducer, _ctx: &mut Context<Self>) {
         if let Some(state) = self.state.as_mut() {
             state.remove_producer(msg.handle);
+            let count = state.producer_count() as u64;
+            self.stats
+                .producers
+                .store(count, std::sync::atomic::Ordering::Relaxed);
         }
         self.producers.remove(&msg.handle);
         self.admin.on_producer_removed(msg.handle);
@@ -467,15 +595,30 @@ impl Handler<SubscriptionRetired> for Topic {
 
     fn handle(&mut self, msg: SubscriptionRetired, ctx: &mut Context<Self>) {
         // A stale notice from an instance replaced by a restart must not remove its successor.
-        if self
+        let current = self
             .subscriptions
             .get(&msg.name)
-            .is_some_and(|s| s.instance == msg.instance)
-        {
-            self.subscriptions.remove(&msg.name);
-            if self.upkeep.remove_hold(&msg.name) {
-                self.request_upkeep(ctx);
+            .is_some_and(|s| s.instance == msg.instance);
+        if !current {
+            return;
+        }
+        let Some(slot) = self.subscriptions.remove(&msg.name) else {
+            return;
+        };
+        match msg.reason {
+            ExitReason::Retired | ExitReason::Unreferenced => {
+                self.stats.remove_subscription(&msg.name);
+                self.release_hold(&msg.name, ctx);
             }
+            // Escalation: the subscription keeps failing, so restart the whole topic (within
+            // the topic's own budget), which reloads every cursor from storage.
+            ExitReason::BudgetExhausted => {
+                warn!(parent: &self.span, subscription = %msg.name, "subscription escalated; restarting the topic");
+                ctx.stop();
+            }
+            // Lost (mailbox dropped): replace it from its stored cursor.
+            _ if slot.durable => self.replace_subscription(msg.name, ctx),
+            _ => self.release_hold(&msg.name, ctx),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Messages handled by the [`super::Topic`] actor.
 
+use std::sync::Arc;
+
 use actix::{Addr, Message};
 use bytes::Bytes;
 use geminga_protocol::{
@@ -10,7 +12,7 @@ use geminga_storage::EntryMeta;
 
 use crate::{
     consumer::Consumer, dispatcher::Dispatcher, error::RequestError, producer::Producer,
-    subscription::Subscription,
+    stats::SubscriptionStats, subscription::Subscription, supervision::ExitReason,
 };
 
 /// Appends one entry (one SEND: a message or a whole batch). `reply` gets the entry id once the
@@ -39,6 +41,9 @@ pub struct AddProducer {
     pub name: Option<String>,
     /// The producer actor, told when the topic closes.
     pub producer: Addr<Producer>,
+    /// A durable subscription to create at the earliest position if missing (PRODUCER's
+    /// `initial_subscription_name`); answered once the subscription is durable.
+    pub initial_subscription: Option<String>,
 }
 
 /// What a registered producer learns from its topic.
@@ -102,6 +107,8 @@ pub struct ConsumerSpec {
 /// The subscription a consumer is attached to.
 #[derive(Clone, Debug)]
 pub struct Attached {
+    /// The subscription's counters (the consumer counts what it delivers).
+    pub stats: Arc<SubscriptionStats>,
     /// Owns the cursor: acks, seeks, unsubscribe.
     pub subscription: Addr<Subscription>,
     /// Owns delivery: flow permits and redelivery.
@@ -110,7 +117,8 @@ pub struct Attached {
     pub ledger_id: u64,
 }
 
-/// Sent by a subscription that ended (unsubscribed, or a reader whose last consumer left).
+/// Sent by a subscription's supervisor when it stopped for good: retired (unsubscribed, or a
+/// reader whose last consumer left), or failed (escalated, or its mailbox dropped).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct SubscriptionRetired {
@@ -118,6 +126,9 @@ pub struct SubscriptionRetired {
     pub name: String,
     /// Which instance ended; a newer instance under the same name is kept.
     pub instance: u64,
+    /// Why it ended: the topic replaces a lost durable subscription and restarts itself when
+    /// one escalates.
+    pub reason: ExitReason,
 }
 
 /// Sent by a subscription that restarted and needs the topic's durable end again.

@@ -6,8 +6,10 @@ mod admin_report;
 pub mod admin_stats;
 mod cache;
 pub mod compaction;
+mod initial_subscription;
 mod messages;
 pub mod policies;
+mod recovery;
 mod state;
 pub mod upkeep;
 

@@ -115,8 +115,9 @@ impl Storage {
             .collect()
     }
 
-    /// Deletes topic `name`: its record, its cursors, its whole log and the ledgers it owns
-    /// (see [`Storage::create_owned_ledger`]). Durable on return.
+    /// Deletes topic `name`: its record, its cursors, its delayed index (purged in the
+    /// background), its whole log and the ledgers it owns (see
+    /// [`Storage::create_owned_ledger`]). Durable on return.
     ///
     /// The record and cursors go in one atomic step together with a "purge pending" marker
     /// and a trim watermark of `u64::MAX`, which hides the whole log at once; the log is then
@@ -148,8 +149,12 @@ impl Storage {
             batch.remove(&self.inner.cursors, guard.key()?);
         }
         let owned = self.stage_owned_purges(ledger_id, &mut batch)?;
+        // Every subscription's delayed index goes too, in the background.
+        let delayed = ledger_cursors_prefix(ledger_id).to_vec();
+        self.stage_delayed_purge(&mut batch, &delayed);
         batch.commit()?;
         self.persist()?;
+        self.inner.purger.request(delayed);
         self.set_trim_floor(ledger_id, u64::MAX);
         self.purge_log(ledger_id)?;
         for child in owned {

@@ -127,7 +127,7 @@ async fn the_compacted_view_survives_trimming_and_restarts() {
     assert_eq!(compaction["position"], 3);
     drop((consumer, producer, client));
 
-    broker.restart_with(fast);
+    broker.restart();
     let client = broker.client().await;
     let mut reader = reader_from_earliest(&client, &topic, true).await;
     assert_eq!(receive_payloads(&mut reader, 2).await, vec!["k2", "j1"]);

@@ -96,7 +96,7 @@ async fn retention_keeps_acknowledged_messages_for_readers_and_resets() {
     .await;
     drop((consumer, producer, client));
 
-    broker.restart_with(fast);
+    broker.restart();
     let client = broker.client().await;
     let mut reader = reader_from_earliest(&client, &topic, false).await;
     assert_eq!(

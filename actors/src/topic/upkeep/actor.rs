@@ -211,6 +211,13 @@ impl Topic {
         }
     }
 
+    /// A subscription is gone for good: its ack floor no longer holds the log.
+    pub(in crate::topic) fn release_hold(&mut self, name: &str, ctx: &mut Context<Self>) {
+        if self.upkeep.remove_hold(name) {
+            self.request_upkeep(ctx);
+        }
+    }
+
     /// Refuses a new producer while a producer-blocking quota is exceeded.
     pub(in crate::topic) fn quota_refusal(&self) -> Option<RequestError> {
         let breach = self.upkeep.blocked?;
