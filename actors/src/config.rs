@@ -54,7 +54,8 @@ pub struct ActorConfig {
 pub struct StoragePolicyConfig {
     /// Values a topic gets when neither it nor its namespace sets one.
     pub defaults: crate::metadata::PolicyDefaults,
-    /// How often messages past their TTL are expired (`messageExpiryCheckIntervalInMinutes`).
+    /// How often messages past their TTL are expired (`messageExpiryCheckIntervalInMinutes`
+    /// or `messageExpiryCheckIntervalInSeconds`; 5 s unless set).
     pub message_expiry_check_interval: Duration,
     /// How often a topic re-checks retention, backlog quotas and the compaction threshold
     /// when nothing else makes it (time bounds move with the clock). Acks, publishes and
@@ -75,7 +76,7 @@ impl Default for StoragePolicyConfig {
     fn default() -> Self {
         Self {
             defaults: crate::metadata::PolicyDefaults::default(),
-            message_expiry_check_interval: Duration::from_secs(5 * 60),
+            message_expiry_check_interval: Duration::from_secs(5),
             retention_check_interval: Duration::from_secs(60),
             retention_grace: Duration::from_secs(60),
             backlog_quota_check_enabled: true,

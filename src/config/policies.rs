@@ -41,7 +41,9 @@ pub struct PolicyConfig {
     pub ttl_default_seconds: u32,
     /// `messageExpiryCheckIntervalInMinutes` (Pulsar's default 5).
     pub message_expiry_check_minutes: u64,
-    /// `messageExpiryCheckIntervalInSeconds`: a finer period, used instead when set.
+    /// `messageExpiryCheckIntervalInSeconds`: a finer period, used instead when set. Geminga
+    /// checks every 5 s by default (a check is one seek per subscription); setting
+    /// `messageExpiryCheckIntervalInMinutes` clears it, for Pulsar's behaviour.
     pub message_expiry_check_seconds: Option<u64>,
     /// `retentionCheckIntervalInSeconds`: how often topics re-check retention when nothing
     /// else triggers it (acks, publishes and policy changes trigger it at once).
@@ -74,7 +76,7 @@ impl Default for PolicyConfig {
             default_retention_size_mb: 0,
             ttl_default_seconds: 0,
             message_expiry_check_minutes: 5,
-            message_expiry_check_seconds: None,
+            message_expiry_check_seconds: Some(5),
             retention_check_seconds: 60,
             retention_grace_seconds: 60,
             backlog_quota_check_enabled: true,
@@ -132,6 +134,7 @@ pub(super) fn apply(c: &mut PolicyConfig, key: &str, v: &str) -> Result<(), Stri
         "ttlDurationDefaultInSeconds" => c.ttl_default_seconds = number(v, 0, u32::MAX)?,
         "messageExpiryCheckIntervalInMinutes" => {
             c.message_expiry_check_minutes = number(v, 1, 7 * 24 * 60)?;
+            c.message_expiry_check_seconds = None;
         }
         "messageExpiryCheckIntervalInSeconds" => {
             c.message_expiry_check_seconds = Some(number(v, 1, 7 * DAY)?);
@@ -204,6 +207,11 @@ mod tests {
             BacklogQuotaPolicy::ConsumerBacklogEviction
         );
         assert!(actors.compaction_retain_null_key);
+        let default = BrokerConfig::default().policies.to_actor_config();
+        assert_eq!(
+            default.message_expiry_check_interval,
+            Duration::from_secs(5)
+        );
         let (config, _) =
             BrokerConfig::from_pulsar_conf("messageExpiryCheckIntervalInSeconds=3\n").unwrap();
         let expiry = config
