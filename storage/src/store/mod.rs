@@ -3,6 +3,7 @@
 mod cursors;
 mod log;
 mod reclaim;
+mod sequences;
 mod topics;
 mod write;
 

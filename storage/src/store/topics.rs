@@ -146,6 +146,10 @@ impl Storage {
         for guard in self.inner.cursors.prefix(ledger_cursors_prefix(ledger_id)) {
             batch.remove(&self.inner.cursors, guard.key()?);
         }
+        let sequences = super::sequences::ledger_sequences_prefix(ledger_id);
+        for guard in self.inner.system.prefix(&sequences) {
+            batch.remove(&self.inner.system, guard.key()?);
+        }
         batch.commit()?;
         self.persist()?;
         self.set_trim_floor(ledger_id, u64::MAX);
