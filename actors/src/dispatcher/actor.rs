@@ -10,6 +10,7 @@ use super::{
     messages::*,
     state::{DispatchLimits, DispatcherState, ReadRequest},
     stats::DispatcherStats,
+    throttle::Throttle,
 };
 use crate::{
     consumer::{ActiveConsumerChange, Consumer, Deliver, Disconnect},
@@ -27,6 +28,10 @@ pub struct Dispatcher {
     subscription: Addr<Subscription>,
     state: DispatcherState,
     consumers: HashMap<u64, Addr<Consumer>>,
+    /// Dispatch rate limits (kept across restarts: they are policy, not state).
+    pub(super) throttle: Throttle,
+    /// Its own address, to resume after a throttled wait.
+    me: Option<Addr<Dispatcher>>,
 }
 
 impl Dispatcher {
@@ -43,6 +48,8 @@ impl Dispatcher {
             subscription,
             state,
             consumers: HashMap::new(),
+            throttle: Throttle::default(),
+            me: None,
         }
     }
 
@@ -56,10 +63,13 @@ impl Dispatcher {
         })
     }
 
-    /// Asks the subscription for the reads that are due.
-    fn pump(&mut self) {
+    /// Asks the subscription for the reads that are due, within the dispatch rate limits.
+    pub(super) fn pump(&mut self) {
+        let Some(cap) = self.throttle.admit(self.me.as_ref()) else {
+            return;
+        };
         let epoch = self.state.epoch();
-        for request in self.state.next_requests() {
+        for request in self.state.next_requests_within(cap) {
             match request {
                 ReadRequest::Fresh(entries) => self.subscription.do_send(Demand { epoch, entries }),
                 ReadRequest::Replay(ids) => self.subscription.do_send(ReadIds { epoch, ids }),
@@ -92,6 +102,10 @@ fn dispatch_consumer(spec: &ConsumerSpec) -> DispatchConsumer {
 
 impl Actor for Dispatcher {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.me = Some(actix::AsyncContext::address(ctx));
+    }
 }
 
 impl Supervised for Dispatcher {
@@ -157,6 +171,7 @@ impl Handler<Entries> for Dispatcher {
             .state
             .on_entries(msg.epoch, msg.entries, msg.redelivered)
         {
+            self.throttle.charge(&deliveries);
             if let Some(consumer) = self.consumers.get(&key) {
                 consumer.do_send(Deliver { deliveries });
             }

@@ -27,6 +27,7 @@ pub use model::{
     PartitionedTopicMetadata, Policies, TenantInfo, TOPIC_TYPE_NON_PARTITIONED,
     TOPIC_TYPE_PARTITIONED,
 };
+pub use names::{check_name, NamespaceName};
 pub use policy_types::{
     AuthAction, AuthPolicies, DispatchRate, Grants, PublishRate, RateLimit,
     SchemaCompatibilityStrategy,
@@ -35,8 +36,7 @@ pub use schemas::{
     decode_schema_version, encode_schema_version, schema_data_text, schema_id, SchemaData,
     SchemaHistory, SchemaType, SchemaVersion,
 };
-pub use topic_policies::{RetentionPolicies, TopicPolicies};
-pub use names::{check_name, NamespaceName};
 pub use service::MetadataService;
 pub use store::{MemoryMetadataStore, StorageMetadata};
+pub use topic_policies::{RetentionPolicies, TopicPolicies};
 pub use topics::{TopicAdmission, MAX_PARTITIONS};

@@ -89,10 +89,16 @@ pub struct Policies {
     /// Grants on the namespace and its topics.
     pub auth_policies: AuthPolicies,
     /// Drop re-sent messages by producer name and sequence id (topics may override).
-    #[serde(rename = "deduplicationEnabled", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "deduplicationEnabled",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deduplication_enabled: Option<bool>,
     /// Dispatch rate per topic, by cluster name.
-    #[serde(rename = "topicDispatchRate", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        rename = "topicDispatchRate",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub topic_dispatch_rate: BTreeMap<String, DispatchRate>,
     /// Dispatch rate per subscription, by cluster name.
     #[serde(

@@ -225,11 +225,20 @@ mod tests {
             grants.get("reader"),
             Some(&actions(&[AuthAction::Produce, AuthAction::Consume]))
         );
-        assert!(svc.is_allowed(&topic, "writer", AuthAction::Produce).unwrap());
-        assert!(!svc.is_allowed(&topic, "writer", AuthAction::Consume).unwrap());
-        assert!(!svc.is_allowed(&topic, "nobody", AuthAction::Consume).unwrap());
+        assert!(svc
+            .is_allowed(&topic, "writer", AuthAction::Produce)
+            .unwrap());
+        assert!(!svc
+            .is_allowed(&topic, "writer", AuthAction::Consume)
+            .unwrap());
+        assert!(!svc
+            .is_allowed(&topic, "nobody", AuthAction::Consume)
+            .unwrap());
         assert_eq!(
-            svc.namespace_permissions(&ns).unwrap().keys().collect::<Vec<_>>(),
+            svc.namespace_permissions(&ns)
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
             vec!["reader"]
         );
         // Only a topic-level grant can be revoked on the topic.
@@ -240,9 +249,13 @@ mod tests {
                 .http_status(),
             412
         );
-        assert!(svc.is_allowed(&topic, "reader", AuthAction::Consume).unwrap());
+        assert!(svc
+            .is_allowed(&topic, "reader", AuthAction::Consume)
+            .unwrap());
         svc.revoke_namespace_permission(&ns, "reader").unwrap();
-        assert!(!svc.is_allowed(&topic, "reader", AuthAction::Consume).unwrap());
+        assert!(!svc
+            .is_allowed(&topic, "reader", AuthAction::Consume)
+            .unwrap());
         svc.forget_topic_permissions(&topic).unwrap();
         assert!(svc.topic_permissions(&topic).unwrap().is_empty());
         assert!(svc

@@ -299,7 +299,10 @@ mod tests {
         assert!(!rate.relative_to_publish_rate);
         let s: SchemaCompatibilityStrategy = serde_json::from_str("\"FULL_TRANSITIVE\"").unwrap();
         assert_eq!(s, SchemaCompatibilityStrategy::FullTransitive);
-        assert_eq!("backward".parse(), Ok(SchemaCompatibilityStrategy::Backward));
+        assert_eq!(
+            "backward".parse(),
+            Ok(SchemaCompatibilityStrategy::Backward)
+        );
         assert!("sideways".parse::<SchemaCompatibilityStrategy>().is_err());
         let actions: BTreeSet<AuthAction> =
             serde_json::from_str(r#"["consume","produce"]"#).unwrap();

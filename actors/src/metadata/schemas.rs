@@ -229,9 +229,7 @@ impl MetadataService {
     ) -> Result<T, E> {
         let key = schema_key(topic);
         for _ in 0..super::service::CAS_ATTEMPTS {
-            let (mut history, version) = self
-                .get_json::<SchemaHistory>(&key)?
-                .unwrap_or_default();
+            let (mut history, version) = self.get_json::<SchemaHistory>(&key)?.unwrap_or_default();
             let out = change(&mut history)?;
             match self.put_json(&key, &history, Some(version)) {
                 Err(MetadataError::Conflict { .. }) => continue,

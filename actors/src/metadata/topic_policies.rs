@@ -125,11 +125,16 @@ mod tests {
         assert_eq!(policies.max_unacked_messages_on_consumer, Some(7));
         assert_eq!(policies.message_ttl_in_seconds, Some(30));
         assert_eq!(policies.max_producer_per_topic, None);
-        assert_eq!(policies.other.get("maxProducerPerTopic"), Some(&"nope".into()));
+        assert_eq!(
+            policies.other.get("maxProducerPerTopic"),
+            Some(&"nope".into())
+        );
         assert_eq!(policies.other.get("somethingElse"), Some(&true.into()));
         assert_eq!(policies.deduplication_enabled, Some(true));
         assert_eq!(
-            policies.dispatch_rate.map(|r| r.dispatch_throttling_rate_in_msg),
+            policies
+                .dispatch_rate
+                .map(|r| r.dispatch_throttling_rate_in_msg),
             Some(3)
         );
         assert_eq!(

@@ -139,9 +139,9 @@ fn parse_type(
     named: &mut HashMap<String, Named>,
 ) -> Result<AvroType, AvroParseError> {
     match json {
-        Value::String(name) => Ok(primitive(name).unwrap_or_else(|| {
-            AvroType::Named(full_name(name, namespace))
-        })),
+        Value::String(name) => {
+            Ok(primitive(name).unwrap_or_else(|| AvroType::Named(full_name(name, namespace))))
+        }
         Value::Array(branches) => branches
             .iter()
             .map(|b| parse_type(b, namespace, named))
@@ -177,7 +177,12 @@ fn strings(object: &Map<String, Value>, key: &str) -> Vec<String> {
     object
         .get(key)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -199,13 +204,17 @@ fn parse_object(
             let items = object
                 .get("items")
                 .ok_or_else(|| invalid("an array without \"items\""))?;
-            Ok(AvroType::Array(Box::new(parse_type(items, namespace, named)?)))
+            Ok(AvroType::Array(Box::new(parse_type(
+                items, namespace, named,
+            )?)))
         }
         "map" => {
             let values = object
                 .get("values")
                 .ok_or_else(|| invalid("a map without \"values\""))?;
-            Ok(AvroType::Map(Box::new(parse_type(values, namespace, named)?)))
+            Ok(AvroType::Map(Box::new(parse_type(
+                values, namespace, named,
+            )?)))
         }
         // A primitive with annotations (logicalType...), or a reference to a named type.
         other => parse_type(&Value::String(other.to_owned()), namespace, named),
@@ -222,7 +231,10 @@ fn parse_named(
         .get("name")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid(format!("a {kind} without a name")))?;
-    let own_namespace = object.get("namespace").and_then(Value::as_str).or(namespace);
+    let own_namespace = object
+        .get("namespace")
+        .and_then(Value::as_str)
+        .or(namespace);
     let full = full_name(name, own_namespace);
     // Names inside take the namespace of the full name.
     let inner_namespace = full.rsplit_once('.').map(|(ns, _)| ns.to_owned());
@@ -305,14 +317,15 @@ impl Check<'_> {
     fn types(&mut self, reader: &AvroType, writer: &AvroType, at: &str) -> Result<(), String> {
         use AvroType as T;
         match (reader, writer) {
-            (_, T::Union(branches)) => branches
-                .iter()
-                .try_for_each(|w| self.types(reader, w, at)),
+            (_, T::Union(branches)) => branches.iter().try_for_each(|w| self.types(reader, w, at)),
             (T::Union(branches), _) => {
                 if branches.iter().any(|r| self.quietly(r, writer, at)) {
                     Ok(())
                 } else {
-                    Err(format!("{at}: no branch of the reader's union reads the writer's {}", describe(writer)))
+                    Err(format!(
+                        "{at}: no branch of the reader's union reads the writer's {}",
+                        describe(writer)
+                    ))
                 }
             }
             (T::Null, T::Null)
@@ -364,9 +377,16 @@ impl Check<'_> {
             simple(reader_name) == simple(writer_name)
                 || aliases.iter().any(|a| simple(a) == simple(writer_name))
         };
-        let mismatch = || format!("{at}: the reader's {reader_name} does not match the writer's {writer_name}");
+        let mismatch = || {
+            format!("{at}: the reader's {reader_name} does not match the writer's {writer_name}")
+        };
         match (reader, writer) {
-            (Named::Record { aliases, fields }, Named::Record { fields: written, .. }) => {
+            (
+                Named::Record { aliases, fields },
+                Named::Record {
+                    fields: written, ..
+                },
+            ) => {
                 if !name_ok(aliases) {
                     return Err(mismatch());
                 }
@@ -399,7 +419,9 @@ impl Check<'_> {
                 if size == written {
                     Ok(())
                 } else {
-                    Err(format!("{at}: fixed {reader_name} has size {size}, written {written}"))
+                    Err(format!(
+                        "{at}: fixed {reader_name} has size {size}, written {written}"
+                    ))
                 }
             }
             _ => Err(mismatch()),
@@ -408,9 +430,9 @@ impl Check<'_> {
 
     fn fields(&mut self, reader: &[Field], writer: &[Field], at: &str) -> Result<(), String> {
         for field in reader {
-            let written = writer.iter().find(|w| {
-                w.name == field.name || field.aliases.iter().any(|a| *a == w.name)
-            });
+            let written = writer
+                .iter()
+                .find(|w| w.name == field.name || field.aliases.iter().any(|a| *a == w.name));
             let path = if at.is_empty() {
                 field.name.clone()
             } else {

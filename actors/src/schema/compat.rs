@@ -29,12 +29,10 @@ pub fn check_compatible(
     };
     let (direction, transitive) = match strategy {
         Strategy::AlwaysCompatible => return Ok(()),
-        Strategy::AlwaysIncompatible => {
-            return Err(format!(
-                "the compatibility strategy is ALWAYS_INCOMPATIBLE and the topic has schema version {}",
-                latest.version
-            ))
-        }
+        Strategy::AlwaysIncompatible => return Err(format!(
+            "the compatibility strategy is ALWAYS_INCOMPATIBLE and the topic has schema version {}",
+            latest.version
+        )),
         Strategy::Backward => (Direction::Backward, false),
         Strategy::Forward => (Direction::Forward, false),
         Strategy::BackwardTransitive => (Direction::Backward, true),
@@ -105,8 +103,7 @@ fn pair(old: &SchemaData, new: &SchemaData, direction: Direction) -> Result<(), 
         // Primitive types carry no definition: the same type is the same schema.
         return Ok(());
     }
-    let (old_avro, new_avro) = match (AvroSchema::parse(&old.data), AvroSchema::parse(&new.data))
-    {
+    let (old_avro, new_avro) = match (AvroSchema::parse(&old.data), AvroSchema::parse(&new.data)) {
         (Ok(o), Ok(n)) => (o, n),
         // Pulsar accepts JSON schemas in its older, non-Avro format without checking them.
         _ if old.schema_type == crate::metadata::SchemaType::Json => return Ok(()),

@@ -34,11 +34,11 @@ fn versions_count_up_and_an_equal_schema_reuses_its_version() {
     assert_eq!(add_schema(&svc, &t, &v2, S::Full, true).unwrap(), 1);
     // Partitions and the other domain share the schema.
     let partition = topic("non-persistent://public/default/s-partition-2");
-    assert_eq!(get_schema(&svc, &partition, None).unwrap().unwrap().version, 1);
     assert_eq!(
-        get_schema(&svc, &t, Some(0)).unwrap().unwrap().schema,
-        v1
+        get_schema(&svc, &partition, None).unwrap().unwrap().version,
+        1
     );
+    assert_eq!(get_schema(&svc, &t, Some(0)).unwrap().unwrap().schema, v1);
 }
 
 #[test]
@@ -69,14 +69,42 @@ fn transitive_strategies_check_every_version() {
     // v0 has a required age; v1 drops it (backward fine); v2 adds it back without default:
     // fine against v1? No default and v1 does not write it: refused by BACKWARD already.
     // Use FORWARD_TRANSITIVE: each older reader must read the newest data.
-    add_schema(&svc, &t, &avro(&format!("{NAME},{AGE_REQUIRED}")), S::AlwaysCompatible, true).unwrap();
-    add_schema(&svc, &t, &avro(&format!("{NAME},{AGE_OPTIONAL}")), S::AlwaysCompatible, true).unwrap();
+    add_schema(
+        &svc,
+        &t,
+        &avro(&format!("{NAME},{AGE_REQUIRED}")),
+        S::AlwaysCompatible,
+        true,
+    )
+    .unwrap();
+    add_schema(
+        &svc,
+        &t,
+        &avro(&format!("{NAME},{AGE_OPTIONAL}")),
+        S::AlwaysCompatible,
+        true,
+    )
+    .unwrap();
     let without_age = avro(NAME);
     // Forward against the latest (age optional) is fine; against v0 (age required) it is not.
     assert!(add_schema(&svc, &t, &without_age, S::Forward, true).is_ok());
     let t2 = topic("persistent://public/default/transitive2");
-    add_schema(&svc, &t2, &avro(&format!("{NAME},{AGE_REQUIRED}")), S::AlwaysCompatible, true).unwrap();
-    add_schema(&svc, &t2, &avro(&format!("{NAME},{AGE_OPTIONAL}")), S::AlwaysCompatible, true).unwrap();
+    add_schema(
+        &svc,
+        &t2,
+        &avro(&format!("{NAME},{AGE_REQUIRED}")),
+        S::AlwaysCompatible,
+        true,
+    )
+    .unwrap();
+    add_schema(
+        &svc,
+        &t2,
+        &avro(&format!("{NAME},{AGE_OPTIONAL}")),
+        S::AlwaysCompatible,
+        true,
+    )
+    .unwrap();
     assert!(add_schema(&svc, &t2, &without_age, S::ForwardTransitive, true).is_err());
 }
 
@@ -95,15 +123,24 @@ fn type_changes_and_primitives() {
         ..string.clone()
     };
     assert!(add_schema(&svc, &t, &int, S::Full, true).is_err());
-    assert_eq!(add_schema(&svc, &t, &int, S::AlwaysCompatible, true).unwrap(), 1);
+    assert_eq!(
+        add_schema(&svc, &t, &int, S::AlwaysCompatible, true).unwrap(),
+        1
+    );
 }
 
 #[test]
 fn auto_update_off_only_accepts_known_versions() {
     let svc = service();
     let t = topic("persistent://public/default/auto");
-    assert_eq!(add_schema(&svc, &t, &avro(NAME), S::Full, false).unwrap(), 0);
-    assert_eq!(add_schema(&svc, &t, &avro(NAME), S::Full, false).unwrap(), 0);
+    assert_eq!(
+        add_schema(&svc, &t, &avro(NAME), S::Full, false).unwrap(),
+        0
+    );
+    assert_eq!(
+        add_schema(&svc, &t, &avro(NAME), S::Full, false).unwrap(),
+        0
+    );
     let v2 = avro(&format!("{NAME},{AGE_OPTIONAL}"));
     assert!(add_schema(&svc, &t, &v2, S::Full, false).is_err());
 }
@@ -113,7 +150,10 @@ fn consumers_register_on_idle_topics_and_must_read_otherwise() {
     let svc = service();
     let t = topic("persistent://public/default/consumer");
     let v1 = avro(NAME);
-    assert!(check_consumer_schema(&svc, &t, &v1, S::Full, false).is_err(), "busy, no schema");
+    assert!(
+        check_consumer_schema(&svc, &t, &v1, S::Full, false).is_err(),
+        "busy, no schema"
+    );
     check_consumer_schema(&svc, &t, &v1, S::Full, true).unwrap();
     assert_eq!(get_schema(&svc, &t, None).unwrap().unwrap().version, 0);
     let optional = avro(&format!("{NAME},{AGE_OPTIONAL}"));

@@ -265,7 +265,11 @@ impl Storage {
     }
 
     /// Deletes every sequence record of a ledger: staged ones and stored ones.
-    fn stage_clear_sequences(&self, staged: &mut Staged, ledger_id: u64) -> Result<(), StorageError> {
+    fn stage_clear_sequences(
+        &self,
+        staged: &mut Staged,
+        ledger_id: u64,
+    ) -> Result<(), StorageError> {
         let prefix = ledger_sequences_prefix(ledger_id);
         let staged_under = staged.system.range_mut(prefix.clone()..);
         for (_, value) in staged_under.take_while(|(k, _)| k.starts_with(&prefix)) {

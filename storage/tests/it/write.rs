@@ -126,7 +126,11 @@ fn storage_error_classification() {
 #[test]
 fn producer_sequences_persist_with_their_appends_and_go_with_the_topic() {
     let mut t = TestStore::new();
-    let ledger_id = t.s().create_topic("persistent://t/n/dedup").unwrap().ledger_id;
+    let ledger_id = t
+        .s()
+        .create_topic("persistent://t/n/dedup")
+        .unwrap()
+        .ledger_id;
     let seq = |producer: &str, sequence_id| WriteOp::Sequence {
         ledger_id,
         producer: producer.into(),
@@ -155,11 +159,21 @@ fn producer_sequences_persist_with_their_appends_and_go_with_the_topic() {
     assert!(t.s().write(bad).is_err());
     assert!(!t.s().load_sequences(ledger_id).unwrap().contains_key("c"));
     t.s()
-        .write(vec![seq("c", 1), WriteOp::ClearSequences { ledger_id }, seq("d", 2)])
+        .write(vec![
+            seq("c", 1),
+            WriteOp::ClearSequences { ledger_id },
+            seq("d", 2),
+        ])
         .unwrap();
     let loaded = t.s().load_sequences(ledger_id).unwrap();
-    assert_eq!(loaded.into_iter().collect::<Vec<_>>(), vec![("d".to_owned(), 2)]);
+    assert_eq!(
+        loaded.into_iter().collect::<Vec<_>>(),
+        vec![("d".to_owned(), 2)]
+    );
     t.s().delete_topic("persistent://t/n/dedup").unwrap();
     assert!(t.s().load_sequences(ledger_id).unwrap().is_empty());
-    assert!(t.s().write(vec![seq("", 1)]).is_err(), "empty producer name");
+    assert!(
+        t.s().write(vec![seq("", 1)]).is_err(),
+        "empty producer name"
+    );
 }

@@ -33,7 +33,10 @@ fn a_required_new_field_breaks_backward_but_not_forward() {
     );
     let v1 = schema(V1);
     let err = v2.can_read(&v1).unwrap_err();
-    assert!(err.contains("c: the reader's field has no default"), "{err}");
+    assert!(
+        err.contains("c: the reader's field has no default"),
+        "{err}"
+    );
     assert!(v1.can_read(&v2).is_ok());
 }
 
@@ -66,7 +69,10 @@ fn record_names_must_match_unless_aliased() {
     assert!(b.can_read(&a).is_err());
     assert!(b_alias.can_read(&a).is_ok());
     let a_other_ns = schema(r#"{"type":"record","name":"A","namespace":"y","fields":[]}"#);
-    assert!(a_other_ns.can_read(&a).is_ok(), "Avro compares unqualified names");
+    assert!(
+        a_other_ns.can_read(&a).is_ok(),
+        "Avro compares unqualified names"
+    );
 }
 
 #[test]
@@ -84,7 +90,10 @@ fn unions_resolve_branch_by_branch() {
     let nullable = schema(r#"["null","string"]"#);
     let string = schema(r#""string""#);
     assert!(nullable.can_read(&string).is_ok());
-    assert!(string.can_read(&nullable).is_err(), "null cannot be read as string");
+    assert!(
+        string.can_read(&nullable).is_err(),
+        "null cannot be read as string"
+    );
 }
 
 #[test]
