@@ -298,7 +298,7 @@ fn advertised_host(config: &BrokerConfig, bound: SocketAddr) -> String {
 }
 
 fn actor_config(config: &BrokerConfig) -> ActorConfig {
-    ActorConfig {
+    let mut actors = ActorConfig {
         cluster_name: config.cluster_name.clone(),
         max_message_size: config.max_message_size,
         keep_alive_interval: Duration::from_secs(config.keep_alive_interval_secs.max(1)),
@@ -313,5 +313,7 @@ fn actor_config(config: &BrokerConfig) -> ActorConfig {
         max_producers_per_topic: config.max_producers_per_topic,
         max_consumers_per_subscription: config.max_consumers_per_subscription,
         ..ActorConfig::default()
-    }
+    };
+    config.policy.apply_to(&mut actors);
+    actors
 }

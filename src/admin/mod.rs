@@ -4,7 +4,9 @@ mod broker;
 mod clusters;
 pub mod errors;
 mod lookup;
+mod namespace_policies;
 mod namespaces;
+mod schemas;
 mod partitioned;
 mod tenants;
 mod topics;
@@ -55,6 +57,8 @@ pub fn serve(
             .configure(clusters::routes)
             .configure(tenants::routes)
             .configure(namespaces::routes)
+            .configure(namespace_policies::routes)
+            .configure(schemas::routes)
             .configure(lookup::routes)
             .configure(partitioned::routes)
             .configure(topics::routes)

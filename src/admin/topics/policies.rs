@@ -6,6 +6,7 @@
 
 use actix_web::{guard, web, HttpResponse};
 use geminga_actors::{
+    metadata::{DispatchRate, PublishRate, SchemaCompatibilityStrategy},
     topic::{
         policies::{load_document, store_document, TopicPolicies},
         ApplyPolicies,
@@ -27,6 +28,12 @@ enum Kind {
     Flag,
     /// A `RetentionPolicies` object.
     Retention,
+    /// A `DispatchRate` object.
+    DispatchRate,
+    /// A `PublishRate` object.
+    PublishRate,
+    /// A schema compatibility strategy name (a JSON string).
+    Strategy,
 }
 
 /// One policy: its path segment, its field in the `TopicPolicies` document and its type.
@@ -64,6 +71,18 @@ const POLICIES: &[Policy] = &[
         Kind::Count,
     ),
     policy("deduplicationEnabled", "deduplicationEnabled", Kind::Flag),
+    policy("dispatchRate", "dispatchRate", Kind::DispatchRate),
+    policy(
+        "subscriptionDispatchRate",
+        "subscriptionDispatchRate",
+        Kind::DispatchRate,
+    ),
+    policy("publishRate", "publishRate", Kind::PublishRate),
+    policy(
+        "schemaCompatibilityStrategy",
+        "schemaCompatibilityStrategy",
+        Kind::Strategy,
+    ),
 ];
 
 const fn policy(path: &'static str, field: &'static str, kind: Kind) -> Policy {
@@ -89,6 +108,14 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig, topic: &str) {
                 .guard(guard::Delete())
                 .to(move |context, path| remove(policy, context, path)),
         );
+        if policy.kind == Kind::Strategy {
+            // Pulsar sets the schema compatibility strategy with PUT.
+            cfg.service(
+                web::resource(&path)
+                    .guard(guard::Put())
+                    .to(move |context, path, query, body| set(policy, context, path, query, body)),
+            );
+        }
     }
 }
 
@@ -162,6 +189,9 @@ fn broker_default(context: &BrokerContext, policy: &Policy) -> Option<Value> {
         "maxConsumersPerSubscription" => Some(config.max_consumers_per_subscription.into()),
         "maxMessageSize" => u64::try_from(config.max_message_size).ok().map(Value::from),
         "messageTTLInSeconds" => Some(0.into()),
+        "deduplicationEnabled" => Some(config.broker_deduplication_enabled.into()),
+        "maxConsumerPerTopic" => Some(config.max_consumers_per_topic.into()),
+        "schemaCompatibilityStrategy" => Some(config.schema_compatibility_strategy.as_str().into()),
         _ => None,
     }
 }
@@ -201,6 +231,25 @@ fn validate(policy: &Policy, value: Value) -> Result<Value, RequestError> {
                     value.clone(),
                 )
                 .is_ok()
+        }
+        Kind::DispatchRate => {
+            value.is_object() && serde_json::from_value::<DispatchRate>(value.clone()).is_ok()
+        }
+        Kind::PublishRate => {
+            value.is_object() && serde_json::from_value::<PublishRate>(value.clone()).is_ok()
+        }
+        Kind::Strategy => {
+            // Stored by its canonical name, whatever case it was given in.
+            let parsed = value
+                .as_str()
+                .and_then(|s| s.parse::<SchemaCompatibilityStrategy>().ok());
+            return match parsed {
+                Some(strategy) => Ok(Value::from(strategy.as_str())),
+                None => Err(bad_request(format!(
+                    "invalid value for {}: {value}",
+                    policy.path
+                ))),
+            };
         }
     };
     if valid {
