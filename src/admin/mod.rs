@@ -6,8 +6,8 @@ pub mod errors;
 mod lookup;
 mod namespace_policies;
 mod namespaces;
-mod schemas;
 mod partitioned;
+mod schemas;
 mod tenants;
 mod topics;
 

@@ -9,8 +9,7 @@ use std::collections::BTreeSet;
 use actix_web::{guard, web, HttpResponse};
 use geminga_actors::{
     metadata::{
-        AuthAction, DispatchRate, NamespaceName, Policies, PublishRate,
-        SchemaCompatibilityStrategy,
+        AuthAction, DispatchRate, NamespaceName, Policies, PublishRate, SchemaCompatibilityStrategy,
     },
     registry::ListLoadedTopics,
     topic::ApplyNamespacePolicies,
@@ -194,7 +193,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     }
     cfg.route(&format!("{NS}/permissions"), web::get().to(permissions))
         .route(&format!("{NS}/permissions/{{role}}"), web::post().to(grant))
-        .route(&format!("{NS}/permissions/{{role}}"), web::delete().to(revoke));
+        .route(
+            &format!("{NS}/permissions/{{role}}"),
+            web::delete().to(revoke),
+        );
 }
 
 type NsPath = web::Path<(String, String)>;
@@ -213,7 +215,13 @@ async fn get(
         && value.as_ref().and_then(Value::as_str) == Some("UNDEFINED")
     {
         // Pulsar shows the strategy in force: the broker's when the namespace has none.
-        value = Some(context.config().schema_compatibility_strategy.as_str().into());
+        value = Some(
+            context
+                .config()
+                .schema_compatibility_strategy
+                .as_str()
+                .into(),
+        );
     }
     Ok(match value {
         Some(value) => HttpResponse::Ok().json(value),
@@ -298,7 +306,10 @@ pub(crate) async fn notify_topics(
         let names = registry.send(ListLoadedTopics { prefix }).await?;
         for name in names {
             if let Ok(Ok(topic)) = registry
-                .send(geminga_actors::registry::GetTopic { name, create: false })
+                .send(geminga_actors::registry::GetTopic {
+                    name,
+                    create: false,
+                })
                 .await
             {
                 topic.do_send(ApplyNamespacePolicies {
@@ -322,9 +333,8 @@ async fn permissions(
 
 /// Parses a JSON list of actions (`["produce", "consume"]`).
 pub(crate) fn parse_actions(body: &[u8]) -> Result<BTreeSet<AuthAction>, ApiError> {
-    let names: Vec<String> = serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(format!("expected a JSON list of actions: {e}"))
-    })?;
+    let names: Vec<String> = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("expected a JSON list of actions: {e}")))?;
     names
         .iter()
         .map(|n| n.parse::<AuthAction>().map_err(ApiError::bad_request))

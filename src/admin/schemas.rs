@@ -34,10 +34,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(&format!("{BASE}/schema"), web::get().to(latest))
         .route(&format!("{BASE}/schema"), web::post().to(post))
         .route(&format!("{BASE}/schema"), web::delete().to(delete))
-        .route(&format!("{BASE}/schema/{{version}}"), web::get().to(version))
+        .route(
+            &format!("{BASE}/schema/{{version}}"),
+            web::get().to(version),
+        )
         .route(&format!("{BASE}/schemas"), web::get().to(all))
         .route(&format!("{BASE}/versions"), web::get().to(versions))
-        .route(&format!("{BASE}/compatibility"), web::post().to(compatibility))
+        .route(
+            &format!("{BASE}/compatibility"),
+            web::post().to(compatibility),
+        )
         .route(&format!("{BASE}/version"), web::post().to(version_of));
 }
 
@@ -55,7 +61,9 @@ impl From<SchemaError> for ApiError {
             SchemaError::Invalid { reason } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, reason)
             }
-            SchemaError::NotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, "Schema not found"),
+            SchemaError::NotFound { .. } => {
+                ApiError::new(StatusCode::NOT_FOUND, "Schema not found")
+            }
             SchemaError::Metadata(e) => ApiError::from(e),
             other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
         }
@@ -79,7 +87,10 @@ fn not_found() -> ApiError {
     })
 }
 
-async fn latest(context: web::Data<BrokerContext>, path: SchemaPath) -> Result<HttpResponse, ApiError> {
+async fn latest(
+    context: web::Data<BrokerContext>,
+    path: SchemaPath,
+) -> Result<HttpResponse, ApiError> {
     let topic = schema_topic(&path)?;
     let metadata = context.metadata().clone();
     let found = blocking(move || Ok(schema::get_schema(&metadata, &topic, None)?)).await?;
@@ -105,12 +116,18 @@ async fn version(
 }
 
 /// The versions in force, oldest first.
-async fn in_force(context: &BrokerContext, topic: TopicName) -> Result<Vec<SchemaVersion>, ApiError> {
+async fn in_force(
+    context: &BrokerContext,
+    topic: TopicName,
+) -> Result<Vec<SchemaVersion>, ApiError> {
     let metadata = context.metadata().clone();
     blocking(move || Ok(metadata.schema_history(&topic)?.active().to_vec())).await
 }
 
-async fn all(context: web::Data<BrokerContext>, path: SchemaPath) -> Result<HttpResponse, ApiError> {
+async fn all(
+    context: web::Data<BrokerContext>,
+    path: SchemaPath,
+) -> Result<HttpResponse, ApiError> {
     let versions = in_force(&context, schema_topic(&path)?).await?;
     let list: Vec<Value> = versions.iter().map(describe).collect();
     Ok(HttpResponse::Ok().json(json!({ "getSchemaResponseList": list })))
@@ -139,11 +156,10 @@ struct PostSchemaPayload {
 fn payload_schema(body: &[u8]) -> Result<SchemaData, ApiError> {
     let payload: PostSchemaPayload = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid schema payload: {e}")))?;
-    let schema_type: SchemaType =
-        serde_json::from_value(Value::from(payload.schema_type.to_ascii_uppercase()))
-            .map_err(|_| {
-                ApiError::bad_request(format!("unknown schema type {}", payload.schema_type))
-            })?;
+    let schema_type: SchemaType = serde_json::from_value(Value::from(
+        payload.schema_type.to_ascii_uppercase(),
+    ))
+    .map_err(|_| ApiError::bad_request(format!("unknown schema type {}", payload.schema_type)))?;
     Ok(SchemaData {
         schema_type,
         data: payload.schema.into_bytes(),
@@ -152,7 +168,10 @@ fn payload_schema(body: &[u8]) -> Result<SchemaData, ApiError> {
 }
 
 /// The topic's effective compatibility strategy (topic, namespace, broker).
-fn strategy_of(context: &BrokerContext, topic: &TopicName) -> Result<SchemaCompatibilityStrategy, ApiError> {
+fn strategy_of(
+    context: &BrokerContext,
+    topic: &TopicName,
+) -> Result<SchemaCompatibilityStrategy, ApiError> {
     let metadata = context.metadata();
     let namespace = metadata.policies(&NamespaceName::of_topic(topic))?;
     let policies = metadata.topic_policies(topic)?.unwrap_or_default();
@@ -174,7 +193,13 @@ async fn post(
     let context = context.into_inner();
     let version = blocking(move || {
         let strategy = strategy_of(&context, &topic)?;
-        Ok(schema::add_schema(context.metadata(), &topic, &data, strategy, true)?)
+        Ok(schema::add_schema(
+            context.metadata(),
+            &topic,
+            &data,
+            strategy,
+            true,
+        )?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(json!({ "version": { "version": version } })))

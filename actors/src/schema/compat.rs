@@ -29,10 +29,12 @@ pub fn check_compatible(
     };
     let (direction, transitive) = match strategy {
         Strategy::AlwaysCompatible => return Ok(()),
-        Strategy::AlwaysIncompatible => return Err(format!(
+        Strategy::AlwaysIncompatible => {
+            return Err(format!(
             "the compatibility strategy is ALWAYS_INCOMPATIBLE and the topic has schema version {}",
             latest.version
-        )),
+        ))
+        }
         Strategy::Backward => (Direction::Backward, false),
         Strategy::Forward => (Direction::Forward, false),
         Strategy::BackwardTransitive => (Direction::Backward, true),
@@ -88,7 +90,11 @@ pub fn check_consumer(
 }
 
 fn new_label(schema: &SchemaData) -> String {
-    format!("the new {:?} schema", schema.schema_type).to_ascii_uppercase()
+    let name = serde_json::to_value(schema.schema_type)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    format!("the new {name} schema is")
 }
 
 /// One old/new pair: same type, and for AVRO/JSON readable in `direction`.

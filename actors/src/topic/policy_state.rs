@@ -25,8 +25,8 @@ pub struct TopicPolicyState {
     pub(super) dedup: Dedup,
     /// Who may publish (access modes) and the topic epoch.
     pub(super) access: ProducerAccess,
-    /// WaitForExclusive producers queued, by handle.
-    pub(super) waiting: HashMap<u64, Addr<Producer>>,
+    /// WaitForExclusive producers queued, by handle, with their schema version.
+    pub(super) waiting: HashMap<u64, (Addr<Producer>, Option<Vec<u8>>)>,
     /// Shared with every connection publishing here.
     pub(super) publish_limiter: Arc<RateLimiter>,
     /// Shared by the dispatchers of every subscription (topic-level dispatch rate).

@@ -65,7 +65,7 @@ impl Topic {
             if let Some(producer) = self.producers.remove(handle) {
                 producer.do_send(TopicClosing);
             }
-            if let Some(waiting) = self.policy.waiting.remove(handle) {
+            if let Some((waiting, _)) = self.policy.waiting.remove(handle) {
                 waiting.do_send(ProducerGranted {
                     grant: Err(RequestError::ProducerFenced {
                         topic: self.record.name.clone(),
@@ -150,7 +150,9 @@ impl Topic {
             self.store_epoch(self.policy.access.epoch());
         }
         if queued {
-            self.policy.waiting.insert(msg.handle, msg.producer);
+            self.policy
+                .waiting
+                .insert(msg.handle, (msg.producer, schema_version.clone()));
             let mut grant = self.grant(name, schema_version, None);
             grant.ready = false;
             return Ok(grant);
@@ -170,7 +172,7 @@ impl Topic {
         if self.policy.access.epoch() != before {
             self.store_epoch(epoch);
         }
-        let Some(producer) = self.policy.waiting.remove(&next.handle) else {
+        let Some((producer, schema_version)) = self.policy.waiting.remove(&next.handle) else {
             return;
         };
         let name = self
@@ -182,9 +184,8 @@ impl Topic {
         self.policy.access.name_exclusive(next.handle, &name);
         self.admin.on_producer_added(next.handle, &name);
         self.producers.insert(next.handle, producer.clone());
-        // The schema version was answered with the first PRODUCER_SUCCESS already.
         producer.do_send(ProducerGranted {
-            grant: Ok(self.grant(name, None, Some(epoch))),
+            grant: Ok(self.grant(name, schema_version, Some(epoch))),
         });
     }
 }

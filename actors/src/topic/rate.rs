@@ -19,6 +19,9 @@ struct Buckets {
     messages: f64,
     bytes: f64,
     refilled: Instant,
+    /// Average bytes per message charged so far (0 before the first charge), to turn byte
+    /// tokens into a message count for sizing reads.
+    average_message: f64,
 }
 
 impl Buckets {
@@ -34,6 +37,7 @@ impl Buckets {
             messages,
             bytes,
             refilled: Instant::now(),
+            average_message: 0.0,
         }
     }
 
@@ -82,17 +86,28 @@ impl RateLimiter {
         self.lock().limit
     }
 
-    /// Messages that may go now (`None`: no message limit); 0 when a bucket is empty.
+    /// Messages that may go now (`None`: no limit); 0 when a bucket is empty. Byte tokens
+    /// count as messages of the average size seen so far (one message before any was seen).
     pub fn available_messages(&self) -> Option<u64> {
         let mut buckets = self.lock();
         let limit = buckets.limit?;
         buckets.refill(Instant::now());
-        if limit.bytes.is_some() && buckets.bytes < 1.0 {
-            return Some(0);
-        }
-        limit
+        let by_messages = limit
             .messages
-            .map(|_| buckets.messages.max(0.0).floor() as u64)
+            .map(|_| buckets.messages.max(0.0).floor() as u64);
+        let by_bytes = limit.bytes.map(|_| {
+            if buckets.bytes < 1.0 {
+                0
+            } else if buckets.average_message <= 0.0 {
+                1
+            } else {
+                ((buckets.bytes / buckets.average_message).floor() as u64).max(1)
+            }
+        });
+        match (by_messages, by_bytes) {
+            (Some(m), Some(b)) => Some(m.min(b)),
+            (m, b) => m.or(b),
+        }
     }
 
     /// Charges `messages` and `bytes` that went.
@@ -104,6 +119,14 @@ impl RateLimiter {
         buckets.refill(Instant::now());
         buckets.messages -= messages as f64;
         buckets.bytes -= bytes as f64;
+        if messages > 0 {
+            let size = bytes as f64 / messages as f64;
+            buckets.average_message = if buckets.average_message <= 0.0 {
+                size
+            } else {
+                0.8 * buckets.average_message + 0.2 * size
+            };
+        }
     }
 
     /// How long until both buckets hold at least one token again (`None`: now).
@@ -156,7 +179,11 @@ mod tests {
     #[test]
     fn the_byte_bucket_throttles_too_and_periods_stretch_the_refill() {
         let r = RateLimiter::new(limit(-1, 100, 2));
-        assert_eq!(r.available_messages(), None);
+        assert_eq!(
+            r.available_messages(),
+            Some(1),
+            "one message before sizes are known"
+        );
         r.consume(1, 150);
         assert_eq!(r.available_messages(), Some(0));
         // 51 bytes short at 100 per 2 s: about 1 s.
@@ -167,5 +194,10 @@ mod tests {
         );
         r.set_limit(None);
         assert_eq!(r.wait_time(), None);
+        assert_eq!(r.available_messages(), None);
+        // With sizes known, byte tokens size the reads.
+        let r = RateLimiter::new(limit(-1, 1000, 1));
+        r.consume(2, 200);
+        assert_eq!(r.available_messages(), Some(8));
     }
 }

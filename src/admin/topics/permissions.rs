@@ -14,9 +14,13 @@ use super::super::{
 pub(super) fn routes(cfg: &mut web::ServiceConfig, topic: &str) {
     let list = format!("{topic}/permissions");
     let one = format!("{topic}/permissions/{{role}}");
-    cfg.service(web::resource(&list).guard(guard::Get()).to(list_permissions))
-        .service(web::resource(&one).guard(guard::Post()).to(grant))
-        .service(web::resource(&one).guard(guard::Delete()).to(revoke));
+    cfg.service(
+        web::resource(&list)
+            .guard(guard::Get())
+            .to(list_permissions),
+    )
+    .service(web::resource(&one).guard(guard::Post()).to(grant))
+    .service(web::resource(&one).guard(guard::Delete()).to(revoke));
 }
 
 #[derive(Debug, Deserialize)]
