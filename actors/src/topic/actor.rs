@@ -14,7 +14,7 @@ use super::{
     access::ProducerAccess,
     admin::TopicAdmin,
     cache::EntryCache,
-    dedup::Verdict,
+    dedup::{last_batch_sequence, Verdict},
     messages::{DurableEnd, Publish, Subscribe, SubscriptionRetired, DUPLICATE_ENTRY},
     policies::{self, TopicPolicies},
     policy_state::{load_policy_state, LoadedPolicies, TopicPolicyState},
@@ -347,7 +347,7 @@ impl Handler<Publish> for Topic {
         let ledger_id = self.record.ledger_id;
         let (handle, messages, bytes) =
             (msg.producer_handle, msg.meta.num_messages, msg.data.len());
-        let (lowest, highest) = msg.sequence;
+        let (lowest, mut highest) = msg.sequence;
         let producer = self
             .state
             .as_ref()
@@ -356,6 +356,10 @@ impl Handler<Publish> for Topic {
             .map(str::to_owned);
         let mut sequence = None;
         if let Some(name) = &producer {
+            if highest <= lowest && msg.meta.num_messages > 1 {
+                highest = last_batch_sequence(&msg.data, msg.meta.num_messages)
+                    .map_or(lowest, |last| last.max(lowest));
+            }
             match self.policy.dedup.check(name, lowest, highest) {
                 Verdict::Store { highest } => sequence = Some((name.clone(), highest)),
                 Verdict::Duplicate => {

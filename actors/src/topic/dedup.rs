@@ -10,6 +10,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use bytes::Bytes;
+use geminga_protocol::{batch::parse_batch, proto::MessageMetadata};
+use prost::Message as _;
 use tokio::sync::oneshot;
 
 use crate::error::RequestError;
@@ -175,6 +178,23 @@ impl Dedup {
     }
 }
 
+/// The sequence id of the last message of an uncompressed batch
+/// (`[metadataSize][metadata][body]`), when its messages carry their own ids. The C++ client
+/// (and Python) numbers batched messages one by one but sends only the first id, so this is
+/// the highest id such a batch covers; pulsar-rs gives one id per batch and none inside.
+pub fn last_batch_sequence(data: &Bytes, num_messages: u32) -> Option<i64> {
+    let size = usize::try_from(u32::from_be_bytes(*data.first_chunk::<4>()?)).ok()?;
+    let end = size.checked_add(4)?;
+    let metadata = MessageMetadata::decode(data.get(4..end)?).ok()?;
+    if metadata.compression.is_some_and(|c| c != 0) {
+        return None;
+    }
+    let body = data.slice(end..);
+    let messages = parse_batch(&body, usize::try_from(num_messages).ok()?).ok()?;
+    let last = messages.last()?.metadata.sequence_id?;
+    i64::try_from(last).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +232,33 @@ mod tests {
             Verdict::Store { highest: 0 },
             "per producer"
         );
+    }
+
+    #[test]
+    fn the_last_id_of_an_uncompressed_batch_is_read() {
+        use geminga_protocol::{batch::encode_batch, frame::Payload, proto::SingleMessageMetadata};
+        let single = |id: Option<u64>| SingleMessageMetadata {
+            sequence_id: id,
+            ..Default::default()
+        };
+        let body = encode_batch(&[(single(Some(4)), b"a"), (single(Some(6)), b"b")]);
+        let mut metadata = MessageMetadata {
+            num_messages_in_batch: Some(2),
+            ..Default::default()
+        };
+        let data = Payload::new(&metadata, &body).data;
+        assert_eq!(last_batch_sequence(&data, 2), Some(6));
+        let keyless = encode_batch(&[(single(None), b"a"), (single(None), b"b")]);
+        assert_eq!(
+            last_batch_sequence(&Payload::new(&metadata, &keyless).data, 2),
+            None
+        );
+        metadata.compression = Some(1);
+        assert_eq!(
+            last_batch_sequence(&Payload::new(&metadata, &body).data, 2),
+            None
+        );
+        assert_eq!(last_batch_sequence(&Bytes::from_static(b"\0\0"), 2), None);
     }
 
     #[test]
