@@ -356,8 +356,10 @@ fn topic_policies_round_trip_on_the_base_name() {
     let svc = service();
     let t = topic("persistent://public/default/pol");
     assert!(svc.topic_policies(&t).unwrap().is_none());
-    let mut policies = TopicPolicies::default();
-    policies.message_ttl_in_seconds = Some(60);
+    let mut policies = TopicPolicies {
+        message_ttl_in_seconds: Some(60),
+        ..TopicPolicies::default()
+    };
     policies
         .other
         .insert("somethingNew".into(), serde_json::json!(true));

@@ -432,7 +432,7 @@ impl Check<'_> {
         for field in reader {
             let written = writer
                 .iter()
-                .find(|w| w.name == field.name || field.aliases.iter().any(|a| *a == w.name));
+                .find(|w| w.name == field.name || field.aliases.contains(&w.name));
             let path = if at.is_empty() {
                 field.name.clone()
             } else {
