@@ -6,7 +6,7 @@
 
 use actix_web::{guard, web, HttpResponse};
 use geminga_actors::{
-    metadata::{DispatchRate, PublishRate, SchemaCompatibilityStrategy},
+    metadata::{DispatchRate, NamespaceName, Policies, PublishRate, SchemaCompatibilityStrategy},
     topic::{
         policies::{load_document, store_document, TopicPolicies},
         ApplyPolicies,
@@ -179,6 +179,42 @@ async fn write_document(
     Ok(())
 }
 
+/// The namespace's value of a policy, for `?applied=true` when the topic sets none (rates are
+/// kept per cluster, as Pulsar does).
+fn namespace_value(context: &BrokerContext, policies: &Policies, policy: &Policy) -> Option<Value> {
+    let cluster = &context.config().cluster_name;
+    match policy.field {
+        "deduplicationEnabled" => policies.deduplication_enabled.map(Value::from),
+        "maxProducerPerTopic" => policies.max_producers_per_topic.map(Value::from),
+        "maxConsumerPerTopic" => policies.max_consumers_per_topic.map(Value::from),
+        "maxConsumersPerSubscription" => policies.max_consumers_per_subscription.map(Value::from),
+        "dispatchRate" => to_json(policies.topic_dispatch_rate.get(cluster)),
+        "subscriptionDispatchRate" => to_json(policies.subscription_dispatch_rate.get(cluster)),
+        "publishRate" => to_json(policies.publish_max_message_rate.get(cluster)),
+        "schemaCompatibilityStrategy" => match policies.schema_compatibility_strategy {
+            SchemaCompatibilityStrategy::Undefined => None,
+            strategy => Some(strategy.as_str().into()),
+        },
+        _ => None,
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: Option<&T>) -> Option<Value> {
+    value.and_then(|v| serde_json::to_value(v).ok())
+}
+
+/// The namespace's policies of `topic` (defaults when it has none stored).
+async fn namespace_policies(
+    context: &BrokerContext,
+    topic: &TopicName,
+) -> Result<Policies, RequestError> {
+    let (metadata, ns) = (context.metadata().clone(), NamespaceName::of_topic(topic));
+    actix_rt::task::spawn_blocking(move || metadata.policies(&ns))
+        .await
+        .map_err(|_| RequestError::unavailable("the metadata store"))?
+        .map_err(RequestError::from)
+}
+
 /// The broker-wide value a policy falls back to, for `?applied=true`.
 fn broker_default(context: &BrokerContext, policy: &Policy) -> Option<Value> {
     let config = context.config();
@@ -205,12 +241,12 @@ async fn get(
     let found = async {
         let topic = existing_topic(&context, &path).await?;
         let document = read_document(&context, &topic).await?;
-        let value = document.get(policy.field).cloned().or_else(|| {
-            query
-                .applied
-                .then(|| broker_default(&context, policy))
-                .flatten()
-        });
+        let mut value = document.get(policy.field).cloned();
+        if value.is_none() && query.applied {
+            let namespace = namespace_policies(&context, &topic).await?;
+            value = namespace_value(&context, &namespace, policy)
+                .or_else(|| broker_default(&context, policy));
+        }
         // Pulsar answers an unset policy with an empty 204.
         Ok(match value {
             Some(value) => HttpResponse::Ok().json(value),

@@ -2,6 +2,7 @@
 //! permissions, with the `pulsar` crate, bare protocol frames and the admin API.
 
 mod access;
+mod cli;
 mod dedup;
 mod permissions;
 mod rates;
