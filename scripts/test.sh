@@ -60,8 +60,10 @@ install_system_packages() {
     if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists openssl; then
         missing+=(libssl-dev)
     fi
+    # The status page's end-to-end test (tests/browser) drives Debian's headless chromium.
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     if [ ${#missing[@]} -eq 0 ]; then
-        echo "system packages present (protoc, pkg-config, libssl-dev)"
+        echo "system packages present (protoc, pkg-config, libssl-dev, chromium)"
         return 0
     fi
     apt_install "${missing[@]}"
@@ -103,6 +105,8 @@ target_dir() {
 }
 
 rust_tests() {
+    # With chromium installed, a missing browser must fail the status page test, not skip it.
+    if command -v chromium >/dev/null 2>&1; then export GEMINGA_REQUIRE_BROWSER=1; fi
     if cargo nextest --version >/dev/null 2>&1; then
         # Per-test timeouts come from .config/nextest.toml; nextest skips doctests, so run them too.
         local status=0

@@ -26,6 +26,12 @@ pub struct BrokerHandle {
 }
 
 impl BrokerHandle {
+    /// The running broker's shared services (registry, storage, policies, fault injection,
+    /// the actor tree, stats), for tests and embedders; `None` once stopped.
+    pub fn context(&self) -> Option<&BrokerContext> {
+        self.context.as_ref()
+    }
+
     /// Stops the broker and waits for its thread: pending writes are flushed, clients closed.
     pub fn shutdown(mut self) {
         self.stop();
@@ -312,6 +318,11 @@ fn actor_config(config: &BrokerConfig) -> ActorConfig {
         max_pending_publish_per_connection: config.max_pending_publish_requests_per_connection,
         max_producers_per_topic: config.max_producers_per_topic,
         max_consumers_per_subscription: config.max_consumers_per_subscription,
+        delayed_delivery_enabled: config.delayed_delivery_enabled,
+        delayed_delivery_tick: Duration::from_millis(config.delayed_delivery_tick_ms),
+        dead_letter_max_redeliver_count: config.dead_letter_max_redeliver_count,
+        redelivery_backoff_min: Duration::from_millis(config.redelivery_backoff_min_ms),
+        redelivery_backoff_max: Duration::from_millis(config.redelivery_backoff_max_ms),
         ..ActorConfig::default()
     };
     config.policy.apply_to(&mut actors);

@@ -5,7 +5,9 @@
 //!   and by tests, which start brokers in-process on port 0.
 //! - [`config`]: the broker configuration, read from Pulsar-style `key=value` files and flags.
 //! - [`cli`]: the command line (`geminga standalone`, `geminga perf ...`).
-//! - [`admin`]: the admin HTTP server (Pulsar's REST paths, health, the actor tree).
+//! - [`admin`]: the admin HTTP server (Pulsar's REST paths, health, the actor tree, metrics,
+//!   fault injection, the status page).
+//! - [`metrics`]: Prometheus metrics read from the actors' shared counters.
 //! - [`client`]: a small native Pulsar client used by `geminga perf`.
 //! - [`perf`]: the `pulsar-perf`-like load generator.
 //!
@@ -18,6 +20,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod perf;
 
 pub use broker::{start_in_thread, BrokerHandle};

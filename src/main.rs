@@ -40,13 +40,16 @@ fn run(cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Logs go to stderr so stdout carries only the READY line and perf reports. `RUST_LOG` wins
-/// over the config's `logLevel`, which wins over `info`.
+/// over the config's `logLevel`, which wins over `info`. Colour codes only on a terminal, so
+/// log files and journald stay plain text.
 fn init_tracing(config_level: Option<&str>) {
+    use std::io::IsTerminal;
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(config_level.unwrap_or("info")))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }

@@ -36,6 +36,7 @@ fn log(keyed: bool) -> Vec<ReadEntry> {
                 data: Bytes::from_static(b"payload"),
             },
             ack_set: None,
+            redelivery_count: 0,
         })
         .collect()
 }

@@ -54,6 +54,16 @@ pub struct ActorConfig {
     /// Whether producers may add schema versions where the namespace does not say
     /// (`isAllowAutoUpdateSchemaEnabled`).
     pub allow_auto_update_schema: bool,
+    /// Hold messages with `deliver_at_time` back on Shared/Key_Shared subscriptions.
+    pub delayed_delivery_enabled: bool,
+    /// Longest a due delayed message waits for dispatch.
+    pub delayed_delivery_tick: Duration,
+    /// Broker-side dead-lettering after this many redeliveries (0 = off).
+    pub dead_letter_max_redeliver_count: u32,
+    /// Delay before the first broker-side redelivery of a nacked message.
+    pub redelivery_backoff_min: Duration,
+    /// Longest redelivery delay (zero = no backoff).
+    pub redelivery_backoff_max: Duration,
 }
 
 impl ActorConfig {
@@ -92,6 +102,11 @@ impl Default for ActorConfig {
             publish_rate_per_topic: (0, 0),
             schema_compatibility_strategy: crate::metadata::SchemaCompatibilityStrategy::Full,
             allow_auto_update_schema: true,
+            delayed_delivery_enabled: true,
+            delayed_delivery_tick: Duration::from_secs(1),
+            dead_letter_max_redeliver_count: 0,
+            redelivery_backoff_min: Duration::ZERO,
+            redelivery_backoff_max: Duration::ZERO,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
-    Arc, OnceLock,
+    Arc, PoisonError, RwLock,
 };
 
 use actix::{Addr, ArbiterHandle};
@@ -12,9 +12,11 @@ use crate::{
     config::ActorConfig,
     metadata::{MetadataService, StorageMetadata},
     ownership::{BrokerAddresses, ListenerAddress, LocalOwnership, OwnershipService},
-    registry::TopicRegistry,
+    registry::{TopicRegistry, TopicTable},
+    stats::BrokerStats,
     storage_writer::StorageWriter,
-    supervision::{ActorKind, ActorTracker, RestartBudget, SupervisorSpec},
+    subscription::{SubscriptionPolicies, SubscriptionPolicy},
+    supervision::{ActorKind, ActorTracker, FaultInjector, RestartBudget, SupervisorSpec},
 };
 
 /// The addresses clients are told to connect to in lookup answers.
@@ -59,10 +61,17 @@ struct Inner {
     next_worker: AtomicUsize,
     next_id: AtomicU64,
     advertised: Advertised,
-    writer: Addr<StorageWriter>,
-    registry: OnceLock<Addr<TopicRegistry>>,
+    /// Swapped by the root supervisor when the writer is replaced.
+    writer: RwLock<Addr<StorageWriter>>,
+    /// Swapped by the root supervisor when the registry is replaced.
+    registry: RwLock<Option<Addr<TopicRegistry>>>,
+    /// The loaded topics; outlives any one registry instance.
+    topics: TopicTable,
+    stats: Arc<BrokerStats>,
+    faults: FaultInjector,
     metadata: MetadataService,
     ownership: Arc<dyn OwnershipService>,
+    subscription_policies: Arc<SubscriptionPolicies>,
 }
 
 impl BrokerContext {
@@ -76,12 +85,18 @@ impl BrokerContext {
         advertised: Advertised,
         writer: Addr<StorageWriter>,
     ) -> Self {
+        let stats = BrokerStats::new(config.cluster_name.clone());
+        let faults = FaultInjector::new(tracker.clone(), storage.clone());
         let metadata = MetadataService::new(
             Arc::new(StorageMetadata(storage.clone())),
             config.default_bundles,
         );
         let ownership = Arc::new(LocalOwnership::new(advertised.addresses()));
+        let subscription_policies = Arc::new(SubscriptionPolicies::new(
+            SubscriptionPolicy::from_config(&config),
+        ));
         let inner = Inner {
+            subscription_policies,
             config,
             storage,
             tracker,
@@ -89,8 +104,11 @@ impl BrokerContext {
             next_worker: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             advertised,
-            writer,
-            registry: OnceLock::new(),
+            writer: RwLock::new(writer),
+            registry: RwLock::new(None),
+            topics: TopicTable::default(),
+            stats,
+            faults,
             metadata,
             ownership,
         };
@@ -99,17 +117,46 @@ impl BrokerContext {
         }
     }
 
-    /// Attaches the topic registry (once).
+    /// Attaches the topic registry, or its replacement.
     pub fn set_registry(&self, registry: Addr<TopicRegistry>) {
-        let _ = self.inner.registry.set(registry);
+        *self
+            .inner
+            .registry
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(registry);
     }
 
-    /// The topic registry.
-    ///
-    /// # Panics
-    /// Never after start-up: the broker attaches the registry before accepting connections.
-    pub fn registry(&self) -> Option<&Addr<TopicRegistry>> {
-        self.inner.registry.get()
+    /// The topic registry; `None` only during start-up, before it is attached.
+    pub fn registry(&self) -> Option<Addr<TopicRegistry>> {
+        self.inner
+            .registry
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Installs a replacement storage writer.
+    pub fn set_writer(&self, writer: Addr<StorageWriter>) {
+        *self
+            .inner
+            .writer
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = writer;
+    }
+
+    /// The loaded topics (name -> topic actor), shared by every registry instance.
+    pub fn topics(&self) -> &TopicTable {
+        &self.inner.topics
+    }
+
+    /// Counters and rates of topics and subscriptions, for metrics and stats.
+    pub fn stats(&self) -> &Arc<BrokerStats> {
+        &self.inner.stats
+    }
+
+    /// Fault injection (tests and the admin path when enabled).
+    pub fn faults(&self) -> &FaultInjector {
+        &self.inner.faults
     }
 
     /// Tunables.
@@ -122,14 +169,24 @@ impl BrokerContext {
         &self.inner.storage
     }
 
-    /// The group-commit writer.
-    pub fn writer(&self) -> &Addr<StorageWriter> {
-        &self.inner.writer
+    /// The group-commit writer (the current one: the root supervisor may replace it).
+    pub fn writer(&self) -> Addr<StorageWriter> {
+        self.inner
+            .writer
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The live actor tree.
     pub fn tracker(&self) -> &Arc<ActorTracker> {
         &self.inner.tracker
+    }
+
+    /// Delayed-delivery and dead-letter policies: broker defaults plus namespace and topic
+    /// overrides (set them here; subscriptions pick changes up within one tick).
+    pub fn subscription_policies(&self) -> &Arc<SubscriptionPolicies> {
+        &self.inner.subscription_policies
     }
 
     /// Lookup answers.

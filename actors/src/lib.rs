@@ -12,7 +12,8 @@
 //! - [`nonpersistent`]: the memory-only mode of `non-persistent://` topics.
 //! - [`schema`]: the schema registry's rules (versions, compatibility strategies, Avro).
 //! - [`storage_writer`]: the single writer to storage, group-committing many requests per fsync.
-//! - [`supervision`]: the panic-catching supervisor and the live actor tree.
+//! - [`supervision`]: the panic-catching supervisor, fault injection and the live actor tree.
+//! - [`stats`]: counters and rates of topics and subscriptions, shared with metrics and stats.
 //!
 //! It does not parse bytes (that is `geminga-protocol`) nor touch fjall directly (that is
 //! `geminga-storage`, called only from the blocking pool, never on an arbiter thread).
@@ -29,6 +30,7 @@ pub mod ownership;
 pub mod producer;
 pub mod registry;
 pub mod schema;
+pub mod stats;
 pub mod storage_writer;
 pub mod subscription;
 pub mod supervision;
@@ -41,11 +43,7 @@ pub use config::ActorConfig;
 pub use context::{Advertised, BrokerContext};
 pub use error::RequestError;
 
-use crate::{
-    registry::TopicRegistry,
-    storage_writer::StorageWriter,
-    supervision::{supervise, ActorKind, ActorTracker},
-};
+use crate::supervision::{root::Root, ActorTracker};
 
 /// The running actor system: the shared context plus the worker arbiters it owns.
 pub struct ActorSystem {
@@ -66,27 +64,10 @@ impl ActorSystem {
         let tracker = ActorTracker::new();
         let workers: Vec<Arbiter> = (0..worker_threads.max(1)).map(|_| Arbiter::new()).collect();
         let handles: Vec<ArbiterHandle> = workers.iter().map(Arbiter::handle).collect();
-        let home = Arbiter::current();
-        let mut spec = supervision::SupervisorSpec {
-            kind: ActorKind::StorageWriter,
-            name: "storage-writer".into(),
-            parent: None,
-            budget: supervision::RestartBudget::default(),
-            restart: true,
-            tracker: tracker.clone(),
-            on_exit: None,
-        };
-        let writer_storage = storage.clone();
-        let writer = supervise(&home, spec, move |_ctx, lifecycle| {
-            StorageWriter::new(writer_storage, lifecycle)
-        });
+        let root = Root::new(storage.clone(), tracker.clone());
+        let writer = root.start_writer();
         let context = BrokerContext::new(config, storage, tracker, handles, advertised, writer);
-        spec = context.spec(ActorKind::Registry, "topic-registry".into(), None);
-        let registry_context = context.clone();
-        let registry = supervise(&home, spec, move |_ctx, lifecycle| {
-            TopicRegistry::new(registry_context, lifecycle)
-        });
-        context.set_registry(registry);
+        root.start_registry(&context);
         Self { context, workers }
     }
 

@@ -1,13 +1,18 @@
-//! The admin HTTP server: Pulsar-style REST paths, broker health and the actor tree.
+//! The admin HTTP server: Pulsar-style REST paths, broker health, the actor tree and broker
+//! stats (`broker`), Prometheus metrics (`metrics`), fault injection (`faults`) and the
+//! built-in status page (`status`).
 
 mod broker;
 mod clusters;
 pub mod errors;
+mod faults;
 mod lookup;
+mod metrics;
 mod namespace_policies;
 mod namespaces;
 mod partitioned;
 mod schemas;
+mod status;
 mod tenants;
 mod topics;
 
@@ -49,11 +54,19 @@ pub fn serve(
 ) -> Result<SocketAddr, BrokerError> {
     let addr = listener.local_addr()?;
     let cluster = config.cluster_name.clone();
+    let registry = web::Data::new(crate::metrics::registry(&context));
+    crate::metrics::spawn_sampler(context.stats().clone());
+    let faults_enabled = web::Data::new(faults::FaultsEnabled(config.fault_injection_enabled));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(context.clone()))
             .app_data(web::Data::new(ClusterName(cluster.clone())))
+            .app_data(registry.clone())
+            .app_data(faults_enabled.clone())
             .configure(broker::routes)
+            .configure(metrics::routes)
+            .configure(faults::routes)
+            .configure(status::routes)
             .configure(clusters::routes)
             .configure(tenants::routes)
             .configure(namespaces::routes)

@@ -299,7 +299,6 @@ pub(crate) async fn notify_topics(
 ) -> Result<(), ApiError> {
     let registry = context
         .registry()
-        .cloned()
         .ok_or_else(|| ApiError::unavailable("the topic registry"))?;
     for domain in ["persistent", "non-persistent"] {
         let prefix = format!("{domain}://{ns}/");

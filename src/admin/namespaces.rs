@@ -324,6 +324,5 @@ fn registry(
 ) -> Result<actix::Addr<geminga_actors::registry::TopicRegistry>, ApiError> {
     context
         .registry()
-        .cloned()
         .ok_or_else(|| ApiError::unavailable("the topic registry"))
 }

@@ -77,7 +77,6 @@ async fn list_topics(
     };
     let registry = context
         .registry()
-        .cloned()
         .ok_or_else(|| ApiError::unavailable("the topic registry"))?;
     let topics = registry
         .send(TopicsOfNamespace {
@@ -218,7 +217,6 @@ async fn delete(
     }
     let registry = context
         .registry()
-        .cloned()
         .ok_or_else(|| ApiError::unavailable("the topic registry"))?;
     for name in &names {
         let deleted = registry

@@ -78,6 +78,22 @@ pub struct BrokerConfig {
     pub log_level: Option<String>,
     /// Broker-wide defaults of deduplication, rates, consumer limits and schemas.
     pub policy: PolicyConfig,
+    /// Whether messages with a delivery time are held back on Shared and Key_Shared
+    /// subscriptions (`delayedDeliveryEnabled`); namespaces and topics may override it.
+    pub delayed_delivery_enabled: bool,
+    /// Longest a due delayed message waits for dispatch, in ms
+    /// (`delayedDeliveryTickTimeMillis`).
+    pub delayed_delivery_tick_ms: u64,
+    /// Broker-side dead-lettering: a message is moved to `<topic>-<subscription>-DLQ` instead
+    /// of being delivered for the (N+1)-th time (geminga key `deadLetterMaxRedeliverCount`;
+    /// 0 = off, the default; namespace and topic policies may set it).
+    pub dead_letter_max_redeliver_count: u32,
+    /// Broker-side redelivery backoff: delay before the first redelivery of a nacked message,
+    /// doubling with each further one (geminga key `redeliveryBackoffMinMillis`).
+    pub redelivery_backoff_min_ms: u64,
+    /// Largest redelivery delay; 0 switches the backoff off, the default (geminga key
+    /// `redeliveryBackoffMaxMillis`).
+    pub redelivery_backoff_max_ms: u64,
 }
 
 impl Default for BrokerConfig {
@@ -108,6 +124,11 @@ impl Default for BrokerConfig {
             fault_injection_enabled: false,
             log_level: None,
             policy: PolicyConfig::default(),
+            delayed_delivery_enabled: true,
+            delayed_delivery_tick_ms: 1000,
+            dead_letter_max_redeliver_count: 0,
+            redelivery_backoff_min_ms: 0,
+            redelivery_backoff_max_ms: 0,
         }
     }
 }

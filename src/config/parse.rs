@@ -36,6 +36,11 @@ pub const KNOWN_KEYS: &[&str] = &[
     "maxPendingPublishRequestsPerConnection",
     "faultInjectionEnabled",
     "logLevel",
+    "delayedDeliveryEnabled",
+    "delayedDeliveryTickTimeMillis",
+    "deadLetterMaxRedeliverCount",
+    "redeliveryBackoffMinMillis",
+    "redeliveryBackoffMaxMillis",
 ];
 
 /// Largest `maxMessageSize`: CONNECTED carries it as an int32, and the frame limit adds 10 KiB
@@ -157,6 +162,13 @@ fn apply(c: &mut BrokerConfig, l: &mut Listeners, key: &str, v: &str) -> Result<
         }
         "faultInjectionEnabled" => c.fault_injection_enabled = boolean(v)?,
         "logLevel" => c.log_level = Some(log_filter(v)?),
+        "delayedDeliveryEnabled" => c.delayed_delivery_enabled = boolean(v)?,
+        "delayedDeliveryTickTimeMillis" => c.delayed_delivery_tick_ms = number(v, 1, 3_600_000)?,
+        "deadLetterMaxRedeliverCount" => {
+            c.dead_letter_max_redeliver_count = number(v, 0, 1_000_000)?;
+        }
+        "redeliveryBackoffMinMillis" => c.redelivery_backoff_min_ms = number(v, 0, 86_400_000)?,
+        "redeliveryBackoffMaxMillis" => c.redelivery_backoff_max_ms = number(v, 0, 86_400_000)?,
         // Only keys listed in KNOWN_KEYS reach this function.
         _ => return Err("key is not handled".to_owned()),
     }

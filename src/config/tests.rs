@@ -178,6 +178,27 @@ fn geminga_keys_are_read() {
 }
 
 #[test]
+fn delayed_delivery_and_dead_letter_keys_are_read() {
+    let defaults = BrokerConfig::default();
+    assert!(defaults.delayed_delivery_enabled);
+    assert_eq!(defaults.delayed_delivery_tick_ms, 1000);
+    assert_eq!(defaults.dead_letter_max_redeliver_count, 0);
+    let text = "delayedDeliveryEnabled=false\ndelayedDeliveryTickTimeMillis=250\n\
+                deadLetterMaxRedeliverCount=3\nredeliveryBackoffMinMillis=100\n\
+                redeliveryBackoffMaxMillis=5000";
+    let (c, unknown) = BrokerConfig::from_pulsar_conf(text).unwrap();
+    assert!(unknown.is_empty());
+    assert!(!c.delayed_delivery_enabled);
+    assert_eq!(c.delayed_delivery_tick_ms, 250);
+    assert_eq!(c.dead_letter_max_redeliver_count, 3);
+    assert_eq!(
+        (c.redelivery_backoff_min_ms, c.redelivery_backoff_max_ms),
+        (100, 5000)
+    );
+    assert!(BrokerConfig::from_pulsar_conf("delayedDeliveryTickTimeMillis=0").is_err());
+}
+
+#[test]
 fn later_duplicate_wins_like_java_properties() {
     let (c, _) = BrokerConfig::from_pulsar_conf("clusterName=a\nclusterName=b").unwrap();
     assert_eq!(c.cluster_name, "b");

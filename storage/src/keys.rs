@@ -1,4 +1,4 @@
-//! Key layouts of the `entries` and `cursors` keyspaces.
+//! Key layouts of the `entries`, `cursors` and `delayed` keyspaces.
 //!
 //! Every integer is big-endian so byte order equals numeric order, which turns "entries of a
 //! ledger from id N" into a key-range scan and "last entry" into one reverse seek.
@@ -66,11 +66,17 @@ pub(crate) enum CursorPart {
     Chunk(u64),
     /// The still-unacked batch indexes of one entry.
     Batch(u64),
+    /// Deferred (delayed) ids in `[idx << 16, (idx + 1) << 16)` as a roaring bitmap.
+    Deferred(u64),
+    /// Redelivery counts of ids in `[idx << 10, (idx + 1) << 10)`.
+    Redeliveries(u64),
 }
 
 const TAG_HEADER: u8 = 0;
 const TAG_CHUNK: u8 = 1;
 const TAG_BATCH: u8 = 2;
+const TAG_DEFERRED: u8 = 3;
+const TAG_REDELIVERIES: u8 = 4;
 
 /// Prefix of all keys of all cursors of a ledger.
 pub(crate) fn ledger_cursors_prefix(ledger_id: u64) -> [u8; 8] {
@@ -109,8 +115,48 @@ pub(crate) fn cursor_key(prefix: &[u8], part: CursorPart) -> Vec<u8> {
             key.push(TAG_BATCH);
             key.extend_from_slice(&entry_id.to_be_bytes());
         }
+        CursorPart::Deferred(idx) => {
+            key.push(TAG_DEFERRED);
+            key.extend_from_slice(&idx.to_be_bytes());
+        }
+        CursorPart::Redeliveries(idx) => {
+            key.push(TAG_REDELIVERIES);
+            key.extend_from_slice(&idx.to_be_bytes());
+        }
     }
     key
+}
+
+/// Length of the tail of a delayed-index key: deliver-at time ++ entry id.
+const DELAYED_TAIL_LEN: usize = 16;
+
+/// Prefix of one cursor incarnation's delayed-index keys: its [`cursor_prefix`] ++ incarnation.
+/// Keys under it sort by delivery time, then entry id, so "due by T" is one range scan.
+pub(crate) fn delayed_prefix(cursor_prefix: &[u8], incarnation: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(cursor_prefix.len() + 8 + DELAYED_TAIL_LEN);
+    key.extend_from_slice(cursor_prefix);
+    key.extend_from_slice(&incarnation.to_be_bytes());
+    key
+}
+
+/// The delayed-index key of entry `entry_id`, due at `deliver_at_ms`.
+pub(crate) fn delayed_key(delayed_prefix: &[u8], deliver_at_ms: u64, entry_id: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(delayed_prefix.len() + DELAYED_TAIL_LEN);
+    key.extend_from_slice(delayed_prefix);
+    key.extend_from_slice(&deliver_at_ms.to_be_bytes());
+    key.extend_from_slice(&entry_id.to_be_bytes());
+    key
+}
+
+/// `(deliver_at_ms, entry_id)` of a delayed-index key (read from its last 16 bytes).
+pub(crate) fn decode_delayed_key(key: &[u8]) -> Result<(u64, u64), StorageError> {
+    let tail = key
+        .len()
+        .checked_sub(DELAYED_TAIL_LEN)
+        .and_then(|start| key.get(start..))
+        .ok_or_else(|| StorageError::corrupt("delayed key", "shorter than 16 bytes"))?;
+    let mut r = Reader::new(tail, "delayed key");
+    Ok((r.u64()?, r.u64()?))
 }
 
 /// A decoded cursor key.
@@ -134,6 +180,8 @@ pub(crate) fn decode_cursor_key(key: &[u8]) -> Result<CursorKey, StorageError> {
         TAG_HEADER => CursorPart::Header,
         TAG_CHUNK => CursorPart::Chunk(r.u64()?),
         TAG_BATCH => CursorPart::Batch(r.u64()?),
+        TAG_DEFERRED => CursorPart::Deferred(r.u64()?),
+        TAG_REDELIVERIES => CursorPart::Redeliveries(r.u64()?),
         tag => return Err(StorageError::corrupt(WHAT, format!("unknown tag {tag}"))),
     };
     r.finish()?;
@@ -163,6 +211,8 @@ mod tests {
             CursorPart::Header,
             CursorPart::Chunk(5),
             CursorPart::Batch(u64::MAX),
+            CursorPart::Deferred(3),
+            CursorPart::Redeliveries(9),
         ] {
             let key = cursor_key(&prefix, part);
             assert!(key.starts_with(&prefix));
@@ -176,6 +226,18 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn delayed_keys_sort_by_time_then_entry_and_decode() {
+        let prefix = delayed_prefix(&cursor_prefix(1, "s").unwrap(), 7);
+        let early = delayed_key(&prefix, 1_000, 99);
+        let late = delayed_key(&prefix, 1_001, 1);
+        assert!(early < late);
+        assert!(delayed_key(&prefix, 1_000, 5) < early);
+        assert!(late.starts_with(&prefix));
+        assert_eq!(decode_delayed_key(&late).unwrap(), (1_001, 1));
+        assert!(decode_delayed_key(&[0; 15]).is_err());
     }
 
     #[test]

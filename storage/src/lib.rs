@@ -2,7 +2,8 @@
 //!
 //! One fjall `Database` per broker data dir holds everything, in keyspaces:
 //! `topics` (topic records), `entries` (every topic's log, keyed ledger id ++ entry id),
-//! `cursors` (subscription ack state, in independently rewritten parts), `metadata` (a
+//! `cursors` (subscription ack state, in independently rewritten parts), `delayed` (the
+//! delayed-delivery index: per subscription, keys ordered by delivery time), `metadata` (a
 //! versioned key-value store) and `system` (the ledger id counter and bookkeeping).
 //!
 //! Each topic has one ledger for its whole life, with a `ledger_id` from a durable counter
@@ -39,11 +40,12 @@
 //! on-disk tables below it, since an append-only log seldom gets its tombstones compacted.
 //!
 //! This crate is the only one that names fjall. It does not know the wire protocol (entry
-//! data is opaque), runs one thread of its own (the reclaimer) beside fjall's, and every
-//! call blocks: run it on a blocking thread pool.
+//! data is opaque), runs two threads of its own (the reclaimer and the delayed-key purger)
+//! beside fjall's, and every call blocks: run it on a blocking thread pool.
 //!
-//! Modules: `store` (the [`Storage`] handle: topics, log reads, writes, cursor loading,
-//! reclaiming trimmed space), `cursor` ([`Cursor`] and its incremental [`CursorUpdate`]),
+//! Modules: `store` (the [`Storage`] handle: topics, log reads, writes, cursor loading, the
+//! delayed index, reclaiming trimmed space and orphaned delayed keys), `cursor` ([`Cursor`]
+//! with its deferred entries and redelivery counts, and its incremental [`CursorUpdate`]),
 //! `entry` ([`Entry`] and its stored header), `metadata` ([`MetadataStore`]), `faults`
 //! ([`StorageFaults`]), `keys` (key layouts), `codec` (checked decoding), `config`, `error`.
 
@@ -58,9 +60,9 @@ mod metadata;
 mod store;
 
 pub use config::StorageConfig;
-pub use cursor::{Cursor, CursorUpdate};
+pub use cursor::{Cursor, CursorUpdate, DelayedOp};
 pub use entry::{Entry, EntryMeta};
 pub use error::StorageError;
 pub use faults::StorageFaults;
 pub use metadata::{MetadataStore, Versioned};
-pub use store::{LogBounds, Storage, TopicRecord, WriteOp};
+pub use store::{DelayedKey, DueDelayed, LogBounds, Storage, TopicRecord, WriteOp};

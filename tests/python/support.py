@@ -26,16 +26,22 @@ def geminga_bin() -> str:
 
 
 class Broker:
-    """A running `geminga standalone` child process."""
+    """A running `geminga standalone` child process; `config` (key -> value) is written to a
+    Pulsar-style config file beside the log and passed with --config."""
 
     def __init__(self, data_dir: pathlib.Path, log_path: pathlib.Path, extra_args=(),
-                 bind="127.0.0.1:0"):
+                 bind="127.0.0.1:0", config=None):
         self.data_dir = data_dir
         self.log_path = log_path
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "ab")
+        args = [geminga_bin(), "standalone", "--data-dir", str(data_dir),
+                "--bind", bind, "--admin-bind", "127.0.0.1:0", *extra_args]
+        if config:
+            conf = log_path.with_suffix(".conf")
+            conf.write_text("".join(f"{key}={value}\n" for key, value in config.items()))
+            args += ["--config", str(conf)]
         self.proc = subprocess.Popen(
-            [geminga_bin(), "standalone", "--data-dir", str(data_dir),
-             "--bind", bind, "--admin-bind", "127.0.0.1:0", *extra_args],
+            args,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log, text=True,
         )
         self._ready = threading.Event()

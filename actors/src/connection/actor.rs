@@ -23,7 +23,7 @@ use crate::{
     context::BrokerContext,
     producer::{CloseProducer, Producer, PublishGate},
     subscription::RemoveConsumer,
-    supervision::{ExitReason, Lifecycle},
+    supervision::Lifecycle,
     topic::{Attached, ProducerGrant},
 };
 
@@ -112,6 +112,11 @@ impl Connection {
             discovery: Discovery::default(),
             span,
         }
+    }
+
+    /// The address to hand out (see [`Lifecycle::address`]).
+    pub(super) fn me(&self, ctx: &Context<Self>) -> Addr<Self> {
+        self.lifecycle.address().unwrap_or_else(|| ctx.address())
     }
 
     /// Writes one command.
@@ -223,6 +228,16 @@ impl Connection {
 
 /// Connections are never restarted in place (see [`crate::supervision::SupervisorSpec::restart`]).
 impl actix::Supervised for Connection {}
+
+/// A connection that dies without stopping cleanly (a panic, its mailbox dropped) must still
+/// release its producers and consumers: otherwise they stay registered on their topic and
+/// subscription, and the client's reconnect is refused as a duplicate (ProducerBusy,
+/// ConsumerBusy) for ever.
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.close_children();
+    }
+}
 
 impl Actor for Connection {
     type Context = Context<Self>;
@@ -338,7 +353,7 @@ impl Handler<ProducerExited> for Connection {
             }
             None => false,
         };
-        if ours && msg.reason == ExitReason::Failed {
+        if ours && msg.reason.is_failure() {
             // The producer crashed: the client re-creates it and resends what had no receipt.
             self.producers.remove(&msg.producer_id);
             self.send(commands::close_producer(msg.producer_id));
@@ -358,7 +373,7 @@ impl Handler<ConsumerExited> for Connection {
             }
             _ => None,
         };
-        if let (Some(slot), ExitReason::Failed) = (slot, msg.reason) {
+        if let (Some(slot), true) = (slot, msg.reason.is_failure()) {
             // The consumer crashed: detach it, and let the client subscribe again.
             if let ConsumerSlot::Ready { attached, key, .. } = slot {
                 attached.subscription.do_send(RemoveConsumer { key });

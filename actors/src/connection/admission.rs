@@ -22,7 +22,7 @@ impl Connection {
         may_create: bool,
     ) -> impl Future<Output = Result<Addr<Topic>, RequestError>> + 'static {
         let metadata = self.broker.metadata().clone();
-        let registry = self.broker.registry().cloned();
+        let registry = self.broker.registry();
         let auto = self.broker.config().auto_topic_creation();
         let topic = topic.clone();
         async move {

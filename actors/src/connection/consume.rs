@@ -118,7 +118,7 @@ impl Connection {
             Some(self.lifecycle.id()),
         );
         spec.restart = false;
-        let connection = ctx.address();
+        let connection = self.me(ctx);
         spec.on_exit = Some(Box::new(move |reason| {
             connection.do_send(ConsumerExited {
                 consumer_id,
@@ -126,7 +126,7 @@ impl Connection {
                 reason,
             })
         }));
-        let connection = ctx.address();
+        let connection = self.me(ctx);
         let span = info_span!(parent: &self.span, "consumer", topic = %topic_name, consumer_id);
         supervise(&Arbiter::current(), spec, move |_ctx, lifecycle| {
             Consumer::new(lifecycle, key, consumer_id, partition, connection, span)

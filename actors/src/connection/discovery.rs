@@ -56,7 +56,7 @@ impl Connection {
                 return self.send_error(request_id, ServerError::InvalidTopicName, e.to_string())
             }
         };
-        let Some(registry) = self.broker.registry().cloned() else {
+        let Some(registry) = self.broker.registry() else {
             return self.send_error(request_id, ServerError::ServiceNotReady, "broker starting");
         };
         // An invalid pattern is ignored (`filtered = false`), as Pulsar does.
@@ -132,7 +132,7 @@ impl Connection {
                 return self.send_error(request_id, ServerError::InvalidTopicName, message);
             }
         };
-        let Some(registry) = self.broker.registry().cloned() else {
+        let Some(registry) = self.broker.registry() else {
             return self.send_error(request_id, ServerError::ServiceNotReady, "broker starting");
         };
         let id = self.broker.next_id();
@@ -147,7 +147,7 @@ impl Connection {
         registry.do_send(WatchTopics {
             id,
             namespace: namespace.clone(),
-            recipient: ctx.address().recipient(),
+            recipient: self.me(ctx).recipient(),
         });
         let list = registry.send(TopicsOfNamespace {
             namespace,

@@ -46,6 +46,13 @@ impl Connection {
             access_mode: c.producer_access_mode(),
             topic_epoch: c.topic_epoch,
             schema: c.schema.clone(),
+            // The C++ client's dead-letter producer asks for this subscription to exist
+            // (Earliest) before it publishes, so dead letters wait for a consumer that comes
+            // later.
+            initial_subscription: c
+                .initial_subscription_name
+                .clone()
+                .filter(|s| !s.is_empty()),
         };
         let fut = wrap_future::<_, Self>(lookup)
             .then(move |found, act, ctx| {
@@ -104,7 +111,7 @@ impl Connection {
             Some(self.lifecycle.id()),
         );
         spec.restart = false;
-        let connection = ctx.address();
+        let connection = self.me(ctx);
         spec.on_exit = Some(Box::new(move |reason| {
             connection.do_send(ProducerExited {
                 producer_id,
@@ -116,7 +123,7 @@ impl Connection {
             handle,
             producer_id,
             topic,
-            connection: ctx.address(),
+            connection: self.me(ctx),
             gate: self.gate.clone(),
             max_message_size: self.broker.config().max_message_size,
             span: info_span!(parent: &self.span, "producer", topic = %topic_name, producer_id),

@@ -109,7 +109,7 @@ impl Handler<Join> for Consumer {
             sub_type: msg.sub_type,
             priority_level: msg.priority_level,
             key_shared: msg.key_shared,
-            addr: ctx.address(),
+            addr: self.lifecycle.address().unwrap_or_else(|| ctx.address()),
         };
         let subscribe = topic.send(Subscribe {
             subscription: msg.subscription,
@@ -144,6 +144,13 @@ impl Handler<Deliver> for Consumer {
             return;
         }
         let ledger_id = attached.ledger_id;
+        let (messages, bytes) = msg.deliveries.iter().fold((0, 0), |(m, b), d| {
+            (
+                m + u64::from(d.entry.meta.num_messages),
+                b + d.entry.data.len() as u64,
+            )
+        });
+        attached.stats.on_delivered(messages, bytes);
         let frames: Vec<Frame> = msg
             .deliveries
             .into_iter()

@@ -1,8 +1,9 @@
 //! The Dispatcher actor: turns permits into read requests and read entries into deliveries.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-use actix::{Actor, Addr, Context, Handler, Supervised};
+use actix::{Actor, Addr, AsyncContext, Context, Handler, SpawnHandle, Supervised};
 use tracing::warn;
 
 use super::{
@@ -15,7 +16,10 @@ use super::{
 use crate::{
     consumer::{ActiveConsumerChange, Consumer, Deliver, Disconnect},
     context::BrokerContext,
-    subscription::{Demand, DispatcherRestarted, ReadIds, Subscription},
+    subscription::{
+        epoch_ms, DeadLetters, Demand, DispatcherRestarted, ReadIds, RedeliveriesCounted,
+        Subscription,
+    },
     supervision::Lifecycle,
     topic::ConsumerSpec,
 };
@@ -30,8 +34,8 @@ pub struct Dispatcher {
     consumers: HashMap<u64, Addr<Consumer>>,
     /// Dispatch rate limits (kept across restarts: they are policy, not state).
     pub(super) throttle: Throttle,
-    /// Its own address, to resume after a throttled wait.
-    me: Option<Addr<Dispatcher>>,
+    /// The timer releasing held-back redeliveries, and when it fires (epoch ms).
+    backoff_timer: Option<(SpawnHandle, u64)>,
 }
 
 impl Dispatcher {
@@ -49,7 +53,7 @@ impl Dispatcher {
             state,
             consumers: HashMap::new(),
             throttle: Throttle::default(),
-            me: None,
+            backoff_timer: None,
         }
     }
 
@@ -63,18 +67,51 @@ impl Dispatcher {
         })
     }
 
-    /// Asks the subscription for the reads that are due, within the dispatch rate limits.
-    pub(super) fn pump(&mut self) {
-        let Some(cap) = self.throttle.admit(self.me.as_ref()) else {
-            return;
-        };
+    /// Asks the subscription for the reads that are due (within the dispatch rate limits),
+    /// hands it what must be persisted or dead-lettered, and arms the backoff timer.
+    pub(super) fn pump(&mut self, ctx: &mut Context<Self>) {
         let epoch = self.state.epoch();
-        for request in self.state.next_requests_within(cap) {
-            match request {
-                ReadRequest::Fresh(entries) => self.subscription.do_send(Demand { epoch, entries }),
-                ReadRequest::Replay(ids) => self.subscription.do_send(ReadIds { epoch, ids }),
+        let me = self.lifecycle.address().unwrap_or_else(|| ctx.address());
+        if let Some(cap) = self.throttle.admit(&me) {
+            for request in self.state.next_requests_within(cap) {
+                match request {
+                    ReadRequest::Fresh(entries) => {
+                        self.subscription.do_send(Demand { epoch, entries });
+                    }
+                    ReadRequest::Replay(ids) => self.subscription.do_send(ReadIds { epoch, ids }),
+                }
             }
         }
+        let counts = self.state.take_counted();
+        if !counts.is_empty() {
+            self.subscription.do_send(RedeliveriesCounted { counts });
+        }
+        let letters = self.state.take_dead_letters();
+        if !letters.is_empty() {
+            self.subscription.do_send(DeadLetters { epoch, letters });
+        }
+        self.arm_backoff_timer(ctx);
+    }
+
+    /// Wakes up when the first held-back redelivery is due (re-armed when an earlier one
+    /// appears).
+    fn arm_backoff_timer(&mut self, ctx: &mut Context<Self>) {
+        let Some(due) = self.state.next_backoff_ms() else {
+            return;
+        };
+        if let Some((handle, at)) = self.backoff_timer {
+            if at <= due {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        let wait = Duration::from_millis(due.saturating_sub(epoch_ms()));
+        let handle = ctx.run_later(wait, move |act, ctx| {
+            act.backoff_timer = None;
+            act.state.release_backoff(epoch_ms());
+            act.pump(ctx);
+        });
+        self.backoff_timer = Some((handle, due));
     }
 
     /// Sends ACTIVE_CONSUMER_CHANGE notices (the consumer drops them for old clients).
@@ -102,10 +139,6 @@ fn dispatch_consumer(spec: &ConsumerSpec) -> DispatchConsumer {
 
 impl Actor for Dispatcher {
     type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        self.me = Some(actix::AsyncContext::address(ctx));
-    }
 }
 
 impl Supervised for Dispatcher {
@@ -116,6 +149,7 @@ impl Supervised for Dispatcher {
         }
         self.consumers.clear();
         self.state = Self::fresh_state(&self.broker);
+        self.backoff_timer = None;
         self.subscription.do_send(DispatcherRestarted);
     }
 }
@@ -123,12 +157,12 @@ impl Supervised for Dispatcher {
 impl Handler<AddDispatchConsumer> for Dispatcher {
     type Result = Result<(), AddConsumerError>;
 
-    fn handle(&mut self, msg: AddDispatchConsumer, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: AddDispatchConsumer, ctx: &mut Context<Self>) -> Self::Result {
         let spec = msg.spec;
         let changes = self.state.add_consumer(dispatch_consumer(&spec))?;
         self.consumers.insert(spec.key, spec.addr);
         self.notify(changes);
-        self.pump();
+        self.pump(ctx);
         Ok(())
     }
 }
@@ -136,11 +170,11 @@ impl Handler<AddDispatchConsumer> for Dispatcher {
 impl Handler<RemoveDispatchConsumer> for Dispatcher {
     type Result = ();
 
-    fn handle(&mut self, msg: RemoveDispatchConsumer, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: RemoveDispatchConsumer, ctx: &mut Context<Self>) {
         if self.consumers.remove(&msg.key).is_some() {
             let changes = self.state.remove_consumer(msg.key);
             self.notify(changes);
-            self.pump();
+            self.pump(ctx);
         }
     }
 }
@@ -148,25 +182,26 @@ impl Handler<RemoveDispatchConsumer> for Dispatcher {
 impl Handler<Flow> for Dispatcher {
     type Result = ();
 
-    fn handle(&mut self, msg: Flow, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: Flow, ctx: &mut Context<Self>) {
         self.state.flow(msg.key, msg.permits);
-        self.pump();
+        self.pump(ctx);
     }
 }
 
 impl Handler<Redeliver> for Dispatcher {
     type Result = ();
 
-    fn handle(&mut self, msg: Redeliver, _ctx: &mut Context<Self>) {
-        self.state.redeliver(msg.key, msg.ids.as_deref());
-        self.pump();
+    fn handle(&mut self, msg: Redeliver, ctx: &mut Context<Self>) {
+        self.state
+            .redeliver_at(msg.key, msg.ids.as_deref(), epoch_ms());
+        self.pump(ctx);
     }
 }
 
 impl Handler<Entries> for Dispatcher {
     type Result = ();
 
-    fn handle(&mut self, msg: Entries, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: Entries, ctx: &mut Context<Self>) {
         for (key, deliveries) in self
             .state
             .on_entries(msg.epoch, msg.entries, msg.redelivered)
@@ -176,25 +211,47 @@ impl Handler<Entries> for Dispatcher {
                 consumer.do_send(Deliver { deliveries });
             }
         }
-        self.pump();
+        self.pump(ctx);
     }
 }
 
 impl Handler<EntriesAcked> for Dispatcher {
     type Result = ();
 
-    fn handle(&mut self, msg: EntriesAcked, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: EntriesAcked, ctx: &mut Context<Self>) {
         self.state.acked(&msg.ids, msg.up_to);
-        self.pump();
+        self.pump(ctx);
     }
 }
 
 impl Handler<ResetDispatcher> for Dispatcher {
     type Result = ();
 
-    fn handle(&mut self, msg: ResetDispatcher, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: ResetDispatcher, ctx: &mut Context<Self>) {
         self.state.reset(msg.epoch);
-        self.pump();
+        self.pump(ctx);
+    }
+}
+
+impl Handler<SetDispatchPolicy> for Dispatcher {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetDispatchPolicy, ctx: &mut Context<Self>) {
+        self.state.set_policy(msg.policy);
+        self.pump(ctx);
+    }
+}
+
+impl Handler<DeadLettersFailed> for Dispatcher {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeadLettersFailed, ctx: &mut Context<Self>) {
+        if msg.epoch == self.state.epoch() {
+            for entry in &msg.entries {
+                self.state.dead_letter_failed(entry);
+            }
+            self.pump(ctx);
+        }
     }
 }
 
@@ -215,9 +272,9 @@ impl Dispatcher {
 impl Handler<SetConsumerUnackedLimit> for Dispatcher {
     type Result = ();
 
-    fn handle(&mut self, msg: SetConsumerUnackedLimit, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: SetConsumerUnackedLimit, ctx: &mut Context<Self>) {
         self.state.set_max_unacked_per_consumer(msg.limit);
-        self.pump();
+        self.pump(ctx);
     }
 }
 

@@ -19,12 +19,22 @@ impl DispatcherState {
         for id in ids {
             if let Some(pending) = self.settle(*id) {
                 if count {
-                    *self.redelivery_counts.entry(*id).or_insert(0) += 1;
+                    self.count_redelivery(*id);
                 }
                 self.enqueue_replay(*id, pending.hash, pending.messages);
             }
         }
         self.rescan = true;
+    }
+
+    /// Raises an entry's redelivery count by one and records it for persisting.
+    pub(super) fn count_redelivery(&mut self, id: u64) -> u32 {
+        let count = self.redelivery_counts.entry(id).or_insert(0);
+        *count = count.saturating_add(1);
+        let count = *count;
+        self.counted.push((id, count));
+        self.redeliveries_total += 1;
+        count
     }
 
     pub(super) fn enqueue_replay(&mut self, id: u64, hash: Option<u32>, messages: u32) {

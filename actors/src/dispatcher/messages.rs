@@ -2,7 +2,12 @@
 
 use actix::Message;
 
-use super::{consumers::AddConsumerError, state::ReadEntry, stats::DispatcherStats};
+use geminga_storage::Entry;
+
+use super::{
+    consumers::AddConsumerError, redelivery::DispatchPolicy, state::ReadEntry,
+    stats::DispatcherStats,
+};
 use crate::topic::ConsumerSpec;
 
 /// A consumer attached to the subscription. Refused (and not attached) when its Key_Shared
@@ -90,3 +95,22 @@ pub struct ShutdownDispatcher;
 #[derive(Debug, Message)]
 #[rtype(result = "DispatcherStats")]
 pub struct GetDispatcherStats;
+
+/// The subscription's dead-letter and backoff policy (sent at start and on every change).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct SetDispatchPolicy {
+    /// The policy.
+    pub policy: DispatchPolicy,
+}
+
+/// Writing these dead letters failed: dispatch them again (they return to the dead-letter
+/// path while their count stays at the limit).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DeadLettersFailed {
+    /// The read epoch they were handed over in; older epochs are ignored.
+    pub epoch: u64,
+    /// The entries.
+    pub entries: Vec<Entry>,
+}

@@ -4,7 +4,9 @@
 //! Shared ([`shared`]) spreads entries round-robin over the consumers with permits; Key_Shared
 //! ([`key_shared`]) sends each key to one consumer and keeps each key in order. Each delivered
 //! entry stays pending on its consumer until it is acked, redelivered or the consumer leaves;
-//! the redelivery count is kept per entry. See `README.md` beside this file for the rules.
+//! the redelivery count is kept per entry (and persisted by the subscription), a redelivery
+//! may wait out a backoff, and an entry redelivered too often goes to the dead-letter path
+//! (`redelivery.rs`). See `README.md` beside this file for the rules.
 
 mod actor;
 mod bookkeeping;
@@ -14,6 +16,7 @@ mod failover;
 pub mod key_shared;
 mod messages;
 mod placement;
+mod redelivery;
 mod requests;
 mod shared;
 mod state;
@@ -25,10 +28,12 @@ mod throttle;
 pub use actor::Dispatcher;
 pub use consumers::{ActiveChange, AddConsumerError, DispatchConsumer};
 pub use messages::{
-    AddDispatchConsumer, Entries, EntriesAcked, Flow, GetDispatcherStats, Redeliver,
-    RemoveDispatchConsumer, ResetDispatcher, SetConsumerUnackedLimit, ShutdownDispatcher,
+    AddDispatchConsumer, DeadLettersFailed, Entries, EntriesAcked, Flow, GetDispatcherStats,
+    Redeliver, RemoveDispatchConsumer, ResetDispatcher, SetConsumerUnackedLimit, SetDispatchPolicy,
+    ShutdownDispatcher,
 };
 pub use placement::Deliveries;
+pub use redelivery::{DeadLetter, DispatchPolicy};
 pub use state::{Delivery, DispatchLimits, DispatcherState, ReadEntry, ReadRequest};
 pub use stats::{
     BlockedHash, BlockedReason, ConsumerDispatchStats, DispatcherStats, HashBlockReason, HashRange,

@@ -33,7 +33,16 @@ impl DispatcherState {
             returned.push(id);
             let queued = self.replay.contains_key(&id);
             // A replayed entry acked meanwhile, or a duplicate read, is not delivered again.
-            if self.pending.contains_key(&id) || (replayed != queued) {
+            if self.pending.contains_key(&id)
+                || (replayed != queued)
+                || self.dead_lettering.contains(&id)
+                || self.backoff_due.contains_key(&id)
+            {
+                continue;
+            }
+            let count = self.known_redelivery_count(id, read.redelivery_count);
+            if self.should_dead_letter(count) {
+                self.dead_letter(read, count);
                 continue;
             }
             let hash = Self::entry_hash(&read.entry);
@@ -47,7 +56,7 @@ impl DispatcherState {
             self.dequeue_replay(id);
             self.record_delivery(key, id, hash, messages);
             let delivery = Delivery {
-                redelivery_count: self.redelivery_counts.get(&id).copied().unwrap_or(0),
+                redelivery_count: count,
                 entry: read.entry,
                 ack_set: read.ack_set,
             };

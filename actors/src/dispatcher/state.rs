@@ -3,9 +3,10 @@
 //! Selection per subscription type lives in [`super::exclusive`], [`super::failover`],
 //! [`super::shared`] and [`super::key_shared`]; placing read entries is in [`super::placement`],
 //! choosing what to read next in [`super::requests`], keeping the pending and waiting entries
-//! consistent in [`super::bookkeeping`], and the stats view in [`super::stats`].
+//! consistent in [`super::bookkeeping`], redelivery backoff and dead letters in
+//! [`super::redelivery`], and the stats view in [`super::stats`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use geminga_protocol::proto::command_subscribe::SubType;
 use geminga_storage::Entry;
@@ -14,6 +15,7 @@ use super::{
     consumers::{ActiveChange, AddConsumerError, DispatchConsumer, Slot},
     exclusive, failover,
     key_shared::{hash::none_key_hash, order::KeyOrder, KeyShared},
+    redelivery::{DeadLetter, DispatchPolicy},
     shared::RoundRobin,
 };
 
@@ -24,6 +26,19 @@ pub struct ReadEntry {
     pub entry: Entry,
     /// Bits still unacked of a partially acked batch (Java BitSet long-array layout).
     pub ack_set: Option<Vec<i64>>,
+    /// Redelivery count persisted with the cursor (it survives restarts; 0 when none).
+    pub redelivery_count: u32,
+}
+
+impl ReadEntry {
+    /// An entry never redelivered before, with no partial ack.
+    pub fn new(entry: Entry) -> Self {
+        Self {
+            entry,
+            ack_set: None,
+            redelivery_count: 0,
+        }
+    }
 }
 
 /// One entry going to one consumer.
@@ -117,6 +132,20 @@ pub struct DispatcherState {
     pub(super) replay_in_flight: Option<Vec<u64>>,
     /// Something changed that may make replay entries deliverable (Key_Shared scans again).
     pub(super) rescan: bool,
+    /// Dead-letter and backoff settings (from the subscription policy).
+    pub(super) policy: DispatchPolicy,
+    /// Redelivery counts raised since the actor last took them (persisted with the cursor).
+    pub(super) counted: Vec<(u64, u32)>,
+    /// Entries handed over for dead-lettering: never dispatched again unless reset.
+    pub(super) dead_lettering: HashSet<u64>,
+    /// Dead letters not yet taken by the actor.
+    pub(super) dead_letters: Vec<DeadLetter>,
+    /// Nacked entries waiting out their backoff, by (due ms, id).
+    pub(super) backoff: BTreeMap<(u64, u64), Replay>,
+    /// Entry id -> its due time in `backoff`.
+    pub(super) backoff_due: HashMap<u64, u64>,
+    /// Redeliveries counted since start (stats).
+    pub(super) redeliveries_total: u64,
 }
 
 impl DispatcherState {
@@ -143,6 +172,13 @@ impl DispatcherState {
             fresh_outstanding: false,
             replay_in_flight: None,
             rescan: false,
+            policy: DispatchPolicy::default(),
+            counted: Vec::new(),
+            dead_lettering: HashSet::new(),
+            dead_letters: Vec::new(),
+            backoff: BTreeMap::new(),
+            backoff_due: HashMap::new(),
+            redeliveries_total: 0,
         }
     }
 
@@ -271,9 +307,15 @@ impl DispatcherState {
         }
     }
 
-    /// Queues entries pending on `key` for redelivery: the given ids (those pending on `key`),
-    /// or everything pending on it when `ids` is `None`.
+    /// Queues entries pending on `key` for redelivery at once (see [`Self::redeliver_at`]).
     pub fn redeliver(&mut self, key: u64, ids: Option<&[u64]>) {
+        self.redeliver_at(key, ids, 0);
+    }
+
+    /// Queues entries pending on `key` for redelivery: the given ids (those pending on `key`),
+    /// or everything pending on it when `ids` is `None`. With a backoff policy (Shared and
+    /// Key_Shared) they wait until `now_ms` plus the backoff of their new count.
+    pub fn redeliver_at(&mut self, key: u64, ids: Option<&[u64]>, now_ms: u64) {
         let chosen: Vec<u64> = match ids {
             Some(ids) => ids
                 .iter()
@@ -282,7 +324,10 @@ impl DispatcherState {
                 .collect(),
             None => self.pending_of(key),
         };
-        self.requeue(&chosen, self.counts_redeliveries());
+        match self.policy.backoff.filter(|_| self.counts_redeliveries()) {
+            Some(backoff) => self.hold_back(&chosen, backoff, now_ms),
+            None => self.requeue(&chosen, self.counts_redeliveries()),
+        }
     }
 
     /// Entries fully acked: no longer pending or waiting anywhere.
@@ -302,6 +347,16 @@ impl DispatcherState {
                 self.forget(id);
             }
             self.redelivery_counts.retain(|id, _| *id > up_to);
+            self.dead_lettering.retain(|id| *id > up_to);
+            let held: Vec<u64> = self
+                .backoff_due
+                .keys()
+                .copied()
+                .filter(|id| *id <= up_to)
+                .collect();
+            for id in held {
+                self.forget(id);
+            }
         }
     }
 
@@ -311,6 +366,10 @@ impl DispatcherState {
             self.rescan = true;
         }
         self.redelivery_counts.remove(&id);
+        self.dead_lettering.remove(&id);
+        if let Some(due) = self.backoff_due.remove(&id) {
+            self.backoff.remove(&(due, id));
+        }
     }
 
     /// Forgets everything pending (seek or subscription restart) and starts epoch `epoch`.
@@ -320,6 +379,11 @@ impl DispatcherState {
         self.replay.clear();
         self.order.clear();
         self.redelivery_counts.clear();
+        self.dead_lettering.clear();
+        self.dead_letters.clear();
+        self.backoff.clear();
+        self.backoff_due.clear();
+        self.counted.clear();
         self.fresh_outstanding = false;
         self.replay_in_flight = None;
         self.unacked_total = 0;

@@ -12,6 +12,7 @@ const MAX_BLOCKED_HASHES: usize = 100;
 
 /// The dispatch state of one subscription.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DispatcherStats {
     /// `Exclusive`, `Shared`, `Failover` or `Key_Shared`; `None` without consumers.
     pub sub_type: Option<String>,
@@ -31,6 +32,13 @@ pub struct DispatcherStats {
     pub pending_entries: usize,
     /// Entries waiting to be (re)delivered.
     pub replay_entries: usize,
+    /// Redeliveries counted since the dispatcher started (nacks, ack timeouts, consumers
+    /// leaving with unacked entries; Shared and Key_Shared).
+    pub redeliveries: u64,
+    /// Nacked entries waiting out a redelivery backoff.
+    pub backoff_entries: usize,
+    /// Entries handed to the dead-letter path and not yet acked.
+    pub dead_lettering_entries: usize,
     /// Per consumer, in attachment order.
     pub consumers: Vec<ConsumerDispatchStats>,
     /// Key_Shared keys whose waiting entries cannot be delivered now, oldest first.
@@ -41,6 +49,7 @@ pub struct DispatcherStats {
 
 /// One consumer's share of the dispatch.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ConsumerDispatchStats {
     /// Consumer handle id.
     pub key: u64,
@@ -76,6 +85,7 @@ pub enum BlockedReason {
 
 /// An inclusive range of Key_Shared slots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HashRange {
     /// First slot.
     pub start: u32,
@@ -85,6 +95,7 @@ pub struct HashRange {
 
 /// A Key_Shared key with entries waiting that cannot be delivered now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BlockedHash {
     /// The key's slot in the subscription's hash range.
     pub slot: u32,
@@ -187,6 +198,9 @@ impl DispatcherState {
             blocked_on_unacked_messages: self.subscription_over_limit(),
             pending_entries: self.pending.len(),
             replay_entries: self.replay.len(),
+            redeliveries: self.redeliveries_total,
+            backoff_entries: self.backoff.len(),
+            dead_lettering_entries: self.dead_lettering.len(),
             consumers,
             blocked_hashes,
             blocked_hashes_truncated,

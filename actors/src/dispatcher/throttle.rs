@@ -77,11 +77,11 @@ pub(super) struct ResumeDispatch;
 impl Throttle {
     /// The cap for the next reads, or `None` with a resume scheduled when a bucket is empty
     /// (`me` gets [`ResumeDispatch`] once it has refilled).
-    pub(super) fn admit(&mut self, me: Option<&actix::Addr<Dispatcher>>) -> Option<Option<u64>> {
+    pub(super) fn admit(&mut self, me: &actix::Addr<Dispatcher>) -> Option<Option<u64>> {
         match self.wait() {
             None => Some(self.cap()),
             Some(wait) => {
-                if let (false, Some(me)) = (self.resume_pending, me) {
+                if !self.resume_pending {
                     self.resume_pending = true;
                     let me = me.clone();
                     actix_rt::spawn(async move {
@@ -98,18 +98,18 @@ impl Throttle {
 impl Handler<SetDispatchThrottle> for Dispatcher {
     type Result = ();
 
-    fn handle(&mut self, msg: SetDispatchThrottle, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: SetDispatchThrottle, ctx: &mut Context<Self>) {
         self.throttle.own.set_limit(msg.own);
         self.throttle.topic = msg.topic;
-        self.pump();
+        self.pump(ctx);
     }
 }
 
 impl Handler<ResumeDispatch> for Dispatcher {
     type Result = ();
 
-    fn handle(&mut self, _msg: ResumeDispatch, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, _msg: ResumeDispatch, ctx: &mut Context<Self>) {
         self.throttle.resume_pending = false;
-        self.pump();
+        self.pump(ctx);
     }
 }

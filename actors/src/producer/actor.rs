@@ -156,6 +156,20 @@ impl Producer {
 /// Producers are never restarted in place (see [`crate::supervision::SupervisorSpec::restart`]).
 impl actix::Supervised for Producer {}
 
+/// A producer that dies without stopping cleanly (a panic, its mailbox dropped) must still
+/// leave its topic, or its name stays taken and the client's re-created producer is refused;
+/// and its SENDs in flight must leave the connection's publish gate.
+impl Drop for Producer {
+    fn drop(&mut self) {
+        if !self.lifecycle.is_retired() {
+            self.topic.do_send(RemoveProducer {
+                handle: self.handle,
+            });
+            self.gate.release(self.receipts.len());
+        }
+    }
+}
+
 impl Actor for Producer {
     type Context = Context<Self>;
 }
@@ -168,10 +182,11 @@ impl Handler<Register> for Producer {
         let add = self.topic.send(AddProducer {
             handle: self.handle,
             name: msg.name,
-            producer: ctx.address(),
+            producer: self.lifecycle.address().unwrap_or_else(|| ctx.address()),
             access_mode: msg.access_mode,
             topic_epoch: msg.topic_epoch,
             schema: msg.schema,
+            initial_subscription: msg.initial_subscription,
         });
         Box::pin(wrap_future::<_, Self>(add).map(|sent, act, ctx| {
             act.registering = false;
@@ -192,6 +207,16 @@ impl Handler<SendMessage> for Producer {
 
     fn handle(&mut self, msg: SendMessage, ctx: &mut Context<Self>) {
         let slot = self.receipts.push(msg.sequence_id, msg.highest_sequence_id);
+        if !self.closing && !self.topic.connected() {
+            // The topic actor died for good: close the client's handle so it re-creates the
+            // producer through the registry (which loads the topic afresh) and resends this
+            // SEND, instead of failing every SEND into a dead mailbox.
+            self.connection.do_send(ProducerClosedByBroker {
+                producer_id: self.producer_id,
+                handle: self.handle,
+            });
+            return self.stop_for_good(ctx);
+        }
         if self.closing {
             let ready = self
                 .receipts

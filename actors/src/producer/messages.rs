@@ -20,6 +20,9 @@ pub struct Register {
     pub topic_epoch: Option<u64>,
     /// The producer's schema (`None`: bytes).
     pub schema: Option<Schema>,
+    /// PRODUCER's `initial_subscription_name`: a durable subscription to create (at the
+    /// earliest position) if the topic does not have it yet.
+    pub initial_subscription: Option<String>,
 }
 
 /// One SEND from the client.

@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use super::{
     messages::{GetTopic, ListTopics, TopicExited},
+    table::{TopicSlot, TopicTable},
     watch::Watcher,
 };
 use crate::{
@@ -26,17 +27,13 @@ use crate::{
 
 pub(super) type Waiter = oneshot::Sender<Result<Addr<Topic>, RequestError>>;
 
-pub(super) struct TopicSlot {
-    pub(super) addr: Addr<Topic>,
-    pub(super) instance: u64,
-}
-
-/// One per broker. Supervised; its map of live topics survives a restart (entries whose actor
-/// is gone are dropped), so a restart never starts a second actor for a loaded topic.
+/// One per broker. Supervised; the table of live topics lives in the [`BrokerContext`] and
+/// survives restarts and replacements (entries whose actor is gone are dropped), so a restart
+/// never starts a second actor for a loaded topic.
 pub struct TopicRegistry {
     pub(super) broker: BrokerContext,
     pub(super) lifecycle: Lifecycle,
-    pub(super) topics: HashMap<String, TopicSlot>,
+    pub(super) topics: TopicTable,
     /// Callers waiting for a topic being loaded, by name.
     pub(super) loading: HashMap<String, Vec<Waiter>>,
     /// Topics being unloaded or deleted, with the callers (and their `create` flag) waiting
@@ -49,30 +46,31 @@ pub struct TopicRegistry {
 impl TopicRegistry {
     /// An empty registry.
     pub fn new(broker: BrokerContext, lifecycle: Lifecycle) -> Self {
+        let topics = broker.topics().clone();
         Self {
             broker,
             lifecycle,
-            topics: HashMap::new(),
+            topics,
             loading: HashMap::new(),
             closing: HashMap::new(),
             watchers: HashMap::new(),
         }
     }
 
-    fn start_topic(&mut self, record: TopicRecord, ctx: &mut Context<Self>) -> Option<Addr<Topic>> {
+    fn start_topic(&mut self, record: TopicRecord) -> Option<Addr<Topic>> {
         let arbiter = self.broker.worker_for(&record.name)?.clone();
         let instance = self.broker.next_id();
         let name = record.name.clone();
         let mut spec = self
             .broker
             .spec(ActorKind::Topic, name.clone(), Some(self.lifecycle.id()));
-        let registry = ctx.address();
+        // Escalation from a topic (its restart budget exhausted, or its mailbox dropped): forget
+        // it, so its next use loads it afresh from storage. The table is shared, so this works
+        // even while the registry itself is being replaced.
+        let table = self.topics.clone();
         let exited = name.clone();
         spec.on_exit = Some(Box::new(move |_reason| {
-            registry.do_send(TopicExited {
-                name: exited,
-                instance,
-            })
+            table.remove_instance(&exited, instance);
         }));
         let broker = self.broker.clone();
         let addr = supervise(&arbiter, spec, move |_ctx, lifecycle| {
@@ -94,7 +92,7 @@ impl TopicRegistry {
             let result = if create {
                 let record = nonpersistent::transient_record(&name, self.broker.next_id());
                 info!(topic = %name, "loading non-persistent topic");
-                self.start_topic(record, ctx)
+                self.start_topic(record)
                     .ok_or_else(|| RequestError::unavailable("the broker"))
             } else {
                 Err(RequestError::TopicNotFound {
@@ -129,14 +127,14 @@ impl TopicRegistry {
                 Ok(Some((storage.create_topic(&lookup)?, true)))
             },
         );
-        let fut = wrap_future::<_, Self>(work).map(move |joined, act, ctx| {
+        let fut = wrap_future::<_, Self>(work).map(move |joined, act, _ctx| {
             let result = match joined {
                 Ok(Ok(Some((record, created)))) => {
                     info!(topic = %name, ledger_id = record.ledger_id, "loading topic");
                     if created {
                         act.topics_changed(&name, true);
                     }
-                    act.start_topic(record, ctx)
+                    act.start_topic(record)
                         .ok_or_else(|| RequestError::unavailable("the broker"))
                 }
                 Ok(Ok(None)) => Err(RequestError::TopicNotFound {
@@ -181,7 +179,7 @@ impl Supervised for TopicRegistry {
         // error.
         self.loading.clear();
         self.closing.clear();
-        self.topics.retain(|_, slot| slot.addr.connected());
+        self.topics.retain_live();
     }
 }
 
@@ -189,8 +187,7 @@ impl Handler<GetTopic> for TopicRegistry {
     type Result = ResponseFuture<Result<Addr<Topic>, RequestError>>;
 
     fn handle(&mut self, msg: GetTopic, ctx: &mut Context<Self>) -> Self::Result {
-        if let Some(slot) = self.topics.get(&msg.name) {
-            let addr = slot.addr.clone();
+        if let Some(addr) = self.topics.get(&msg.name) {
             return Box::pin(async move { Ok(addr) });
         }
         let (tx, rx) = oneshot::channel();
@@ -235,12 +232,6 @@ impl Handler<TopicExited> for TopicRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: TopicExited, _ctx: &mut Context<Self>) {
-        if self
-            .topics
-            .get(&msg.name)
-            .is_some_and(|slot| slot.instance == msg.instance)
-        {
-            self.topics.remove(&msg.name);
-        }
+        self.topics.remove_instance(&msg.name, msg.instance);
     }
 }

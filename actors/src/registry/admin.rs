@@ -50,7 +50,8 @@ impl Handler<UnloadTopics> for TopicRegistry {
     fn handle(&mut self, msg: UnloadTopics, _ctx: &mut Context<Self>) -> Self::Result {
         let names: Vec<String> = self
             .topics
-            .keys()
+            .names()
+            .into_iter()
             .filter(|name| {
                 let Ok(topic) = TopicName::parse(name) else {
                     return false;
@@ -59,9 +60,8 @@ impl Handler<UnloadTopics> for TopicRegistry {
                     && msg
                         .bundle
                         .is_none_or(|range| range.contains(topic_hash(name)))
-                    && !self.closing.contains_key(*name)
+                    && !self.closing.contains_key(name)
             })
-            .cloned()
             .collect();
         let unloads: Vec<_> = names
             .iter()
@@ -181,9 +181,9 @@ impl Handler<ListLoadedTopics> for TopicRegistry {
     fn handle(&mut self, msg: ListLoadedTopics, _ctx: &mut Context<Self>) -> Vec<String> {
         let mut names: Vec<String> = self
             .topics
-            .keys()
+            .names()
+            .into_iter()
             .filter(|name| name.starts_with(&msg.prefix))
-            .cloned()
             .collect();
         names.sort();
         names

@@ -84,7 +84,7 @@ impl Handler<TopicsOfNamespace> for TopicRegistry {
         let ns = msg.namespace;
         let domains = domains(msg.mode);
         // Live topics cover non-persistent ones, which never reach storage.
-        let live: Vec<String> = self.topics.keys().cloned().collect();
+        let live: Vec<String> = self.topics.names();
         Box::pin(async move {
             let work = move || -> Result<Vec<String>, RequestError> {
                 if !metadata.namespace_exists(&ns)? {

@@ -4,6 +4,7 @@ mod actor;
 mod admin;
 mod listing;
 mod messages;
+mod table;
 mod watch;
 
 pub use actor::TopicRegistry;
@@ -13,3 +14,4 @@ pub use messages::{
     DeleteTopic, GetTopic, ListLoadedTopics, ListTopics, NotifyTopics, TopicExited, TopicsChanged,
     TopicsOfNamespace, UnloadTopic, UnloadTopics, UnwatchTopics, WatchTopics,
 };
+pub use table::{TopicSlot, TopicTable};

@@ -1,5 +1,7 @@
 //! The StorageWriter actor: runs each group's write and fsync on the blocking pool.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use actix::{fut::wrap_future, Actor, ActorFutureExt, AsyncContext, Context, Handler, Supervised};
 use geminga_storage::Storage;
 use tokio::sync::oneshot;
@@ -21,15 +23,37 @@ const MAX_GROUP_OPS: usize = 16 * 1024;
 pub struct StorageWriter {
     storage: Storage,
     queue: CommitQueue<Reply>,
+    /// Held by the blocking task while it writes and syncs a group. Shared with restarted and
+    /// replacement writers: a group of a previous incarnation may still be running on the
+    /// blocking pool, and the next group must not overtake it.
+    write_lock: Arc<Mutex<()>>,
     _lifecycle: Lifecycle,
 }
 
 impl StorageWriter {
     /// A writer over `storage`.
     pub fn new(storage: Storage, lifecycle: Lifecycle) -> Self {
+        Self::with_lock(storage, lifecycle, Arc::default(), false)
+    }
+
+    /// A writer sharing `write_lock` with its predecessors. A `replacement` writer (its
+    /// predecessor's queued requests were lost) fences every ledger until its topic has
+    /// reloaded and unfences it.
+    pub fn with_lock(
+        storage: Storage,
+        lifecycle: Lifecycle,
+        write_lock: Arc<Mutex<()>>,
+        replacement: bool,
+    ) -> Self {
+        let queue = if replacement {
+            CommitQueue::all_fenced(MAX_GROUP_OPS)
+        } else {
+            CommitQueue::new(MAX_GROUP_OPS)
+        };
         Self {
             storage,
-            queue: CommitQueue::new(MAX_GROUP_OPS),
+            queue,
+            write_lock,
             _lifecycle: lifecycle,
         }
     }
@@ -45,7 +69,9 @@ impl StorageWriter {
             return;
         };
         let storage = self.storage.clone();
+        let lock = self.write_lock.clone();
         let work = actix_rt::task::spawn_blocking(move || {
+            let _serialised = lock.lock().unwrap_or_else(PoisonError::into_inner);
             storage.write(ops)?;
             storage.sync()
         });
@@ -85,10 +111,12 @@ impl Actor for StorageWriter {
 
 impl Supervised for StorageWriter {
     /// Requests queued in memory are dropped (their senders see a retryable error); nothing
-    /// acknowledged is lost because nothing queued was acknowledged.
+    /// acknowledged is lost because nothing queued was acknowledged. Their ledgers stay fenced
+    /// until their topics reload, and the group in flight finishes before the next one starts
+    /// (`write_lock`), so no log gets a hole. Messages still in the mailbox are kept.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         warn!("storage writer restarting; queued writes fail and will be retried by clients");
-        self.queue = CommitQueue::new(MAX_GROUP_OPS);
+        self.queue = self.queue.after_restart();
     }
 }
 

@@ -1,5 +1,7 @@
 //! Messages handled by the [`super::StorageWriter`].
 
+use std::borrow::Borrow;
+
 use actix::{Addr, Message};
 use geminga_storage::WriteOp;
 use tokio::sync::oneshot;
@@ -23,12 +25,15 @@ pub struct Persist {
 }
 
 /// Queues `ops` on the writer, in call order, and resolves once they are durable.
+///
+/// Takes the writer by value or by reference (`BrokerContext::writer` returns the current one).
+/// An empty `ops` is a barrier: it resolves once every write queued before it is settled.
 pub fn persist(
-    writer: &Addr<StorageWriter>,
+    writer: impl Borrow<Addr<StorageWriter>>,
     ops: Vec<WriteOp>,
 ) -> impl std::future::Future<Output = Result<(), RequestError>> {
     let (reply, outcome) = oneshot::channel();
-    writer.do_send(Persist { ops, reply });
+    writer.borrow().do_send(Persist { ops, reply });
     async move {
         outcome
             .await

@@ -34,7 +34,13 @@ pub struct Rejected<R> {
 pub struct CommitQueue<R> {
     pending: Vec<(Vec<WriteOp>, R)>,
     in_flight: bool,
+    /// Ledgers appended to by the group in flight.
+    in_flight_ledgers: HashSet<u64>,
     fenced: HashSet<u64>,
+    /// Every ledger not in `unfenced` is fenced: set in a writer that replaced a lost one,
+    /// which cannot know which appends were lost with its predecessor's mailbox.
+    fence_all: bool,
+    unfenced: HashSet<u64>,
     /// Largest number of ops in one group, to bound the latency of a single fsync.
     max_group_ops: usize,
 }
@@ -45,14 +51,42 @@ impl<R> CommitQueue<R> {
         Self {
             pending: Vec::new(),
             in_flight: false,
+            in_flight_ledgers: HashSet::new(),
             fenced: HashSet::new(),
+            fence_all: false,
+            unfenced: HashSet::new(),
             max_group_ops,
         }
     }
 
+    /// A queue in which every ledger is fenced until its topic unfences it (a writer that
+    /// replaces one whose queued requests were lost).
+    pub fn all_fenced(max_group_ops: usize) -> Self {
+        Self {
+            fence_all: true,
+            ..Self::new(max_group_ops)
+        }
+    }
+
+    /// The queue a restarted writer continues with: the requests of this one are dropped
+    /// (their senders see an error), so every ledger they or the group in flight appended to
+    /// is fenced, as after a failed group; otherwise an append queued behind a dropped one could
+    /// be written and leave a hole.
+    pub fn after_restart(&self) -> Self {
+        let mut next = Self::new(self.max_group_ops);
+        next.fenced.clone_from(&self.fenced);
+        next.fenced.extend(self.in_flight_ledgers.iter().copied());
+        for (ops, _) in &self.pending {
+            next.fenced.extend(appended_ledgers(ops));
+        }
+        next.fence_all = self.fence_all;
+        next.unfenced.clone_from(&self.unfenced);
+        next
+    }
+
     /// Queues a request, or refuses it when it appends to a fenced ledger.
     pub fn submit(&mut self, ops: Vec<WriteOp>, reply: R) -> Result<(), Rejected<R>> {
-        if let Some(ledger_id) = appended_ledgers(&ops).find(|l| self.fenced.contains(l)) {
+        if let Some(ledger_id) = appended_ledgers(&ops).find(|l| self.is_fenced(*l)) {
             return Err(Rejected { reply, ledger_id });
         }
         self.pending.push((ops, reply));
@@ -83,6 +117,7 @@ impl<R> CommitQueue<R> {
             group.replies.push(reply);
         }
         self.in_flight = true;
+        self.in_flight_ledgers.clone_from(&group.ledgers);
         Some(group)
     }
 
@@ -90,6 +125,7 @@ impl<R> CommitQueue<R> {
     /// waiting requests that append to them are returned, to be refused.
     pub fn finish_group(&mut self, ledgers: &HashSet<u64>, ok: bool) -> Vec<Rejected<R>> {
         self.in_flight = false;
+        self.in_flight_ledgers.clear();
         if ok {
             return Vec::new();
         }
@@ -110,11 +146,14 @@ impl<R> CommitQueue<R> {
     /// Accepts appends to `ledger_id` again.
     pub fn unfence(&mut self, ledger_id: u64) {
         self.fenced.remove(&ledger_id);
+        if self.fence_all {
+            self.unfenced.insert(ledger_id);
+        }
     }
 
     /// Whether `ledger_id` is fenced.
     pub fn is_fenced(&self, ledger_id: u64) -> bool {
-        self.fenced.contains(&ledger_id)
+        self.fenced.contains(&ledger_id) || (self.fence_all && !self.unfenced.contains(&ledger_id))
     }
 
     /// Requests waiting for a group.
@@ -184,5 +223,36 @@ mod tests {
         q.unfence(1);
         assert!(q.submit(append(1, 2), "after-reload").is_ok());
         assert_eq!(q.pending_len(), 2);
+    }
+
+    #[test]
+    fn a_restart_fences_the_ledgers_of_dropped_and_in_flight_requests() {
+        let mut q = CommitQueue::new(1);
+        q.submit(append(1, 0), "in-flight").unwrap();
+        let _group = q.next_group().unwrap();
+        q.submit(append(2, 0), "queued").unwrap();
+        let mut next = q.after_restart();
+        assert!(
+            next.is_fenced(1),
+            "the group in flight may not have been written"
+        );
+        assert!(next.is_fenced(2), "the queued append was dropped");
+        assert!(!next.is_fenced(3));
+        assert!(next.submit(append(2, 1), "behind-the-dropped-one").is_err());
+        next.unfence(2);
+        assert!(next.submit(append(2, 0), "after-reload").is_ok());
+    }
+
+    #[test]
+    fn a_replacement_writer_fences_every_ledger_until_unfenced() {
+        let mut q: CommitQueue<&str> = CommitQueue::all_fenced(10);
+        assert!(q.submit(append(7, 3), "unknown-ledger").is_err());
+        q.submit(Vec::new(), "barrier").unwrap();
+        q.unfence(7);
+        assert!(q.submit(append(7, 3), "reloaded").is_ok());
+        assert!(
+            q.after_restart().is_fenced(8),
+            "fence-all survives a restart"
+        );
     }
 }

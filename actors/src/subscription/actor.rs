@@ -1,10 +1,10 @@
 //! The Subscription actor: cursor persistence and log reads on behalf of its dispatcher.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use actix::{
     fut::wrap_future, Actor, ActorContext, ActorFutureExt, Addr, Arbiter, AsyncContext, Context,
-    Handler, ResponseActFuture, ResponseFuture, Supervised,
+    Handler, ResponseActFuture, ResponseFuture, SpawnHandle, Supervised,
 };
 use geminga_protocol::proto::MessageIdData;
 use geminga_storage::{Cursor, Entry, StorageError, TopicRecord, WriteOp};
@@ -12,7 +12,13 @@ use tokio::sync::oneshot;
 use tracing::{info_span, warn, Span};
 
 use super::{
-    admin::SubscriptionAdmin, messages::*, state::AttachedConsumer, state::SubscriptionState,
+    admin::SubscriptionAdmin,
+    dead_letter::DeadLetterJob,
+    messages::*,
+    policy::{epoch_ms, SubscriptionPolicy},
+    state::AttachedConsumer,
+    state::SubscriptionState,
+    stats::SubscriptionCounters,
 };
 use crate::dispatcher::AddConsumerError;
 use crate::{
@@ -24,13 +30,17 @@ use crate::{
     },
     error::RequestError,
     nonpersistent,
+    stats::SubscriptionStats,
     storage_writer::persist,
     supervision::{supervise, ActorKind, Lifecycle},
     topic::{Attached, CacheRead, DurableEnd, EntryCache, Topic},
 };
 
+/// Pause before rewriting a cursor whose write failed.
+const CURSOR_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Largest number of bytes read from storage in one go.
-const MAX_READ_BYTES: usize = 4 * 1024 * 1024;
+pub(super) const MAX_READ_BYTES: usize = 4 * 1024 * 1024;
 
 type AckWaiter = oneshot::Sender<Result<(), RequestError>>;
 
@@ -50,10 +60,25 @@ pub struct Subscription {
     /// Survives restarts so stale reads are always recognised.
     pub(super) last_epoch: u64,
     pub(super) dispatcher: Option<Addr<Dispatcher>>,
+    /// Tells the current dispatcher's exit notice from an older one's.
+    pub(super) dispatcher_instance: u64,
     pub(super) consumers: HashMap<u64, Addr<Consumer>>,
+    /// A read (log range, re-read of ids, or delayed-index scan) is in flight.
     pub(super) reading: bool,
     pub(super) persist_in_flight: bool,
     pub(super) ack_waiters: Vec<AckWaiter>,
+    pub(super) stats: Arc<SubscriptionStats>,
+    /// Delayed delivery, dead-letter and backoff settings, and the version they came from.
+    pub(super) policy: SubscriptionPolicy,
+    pub(super) policy_version: u64,
+    /// Figures for metrics; survives restarts.
+    pub(super) counters: Arc<SubscriptionCounters>,
+    /// The wake-up timer (due delayed entries, policy changes) and when it fires.
+    pub(super) wake: Option<(SpawnHandle, u64)>,
+    /// When the delayed index was last scanned (epoch ms).
+    pub(super) last_scan_ms: u64,
+    /// Dead letters being written to the dead-letter topic.
+    pub(super) dead_letters: DeadLetterJob,
     pub(super) span: Span,
     /// Counters, termination and policy state for the admin API; survives restarts.
     pub(super) admin: SubscriptionAdmin,
@@ -73,6 +98,12 @@ impl Subscription {
         durable_next: u64,
     ) -> Self {
         let span = info_span!("subscription", topic = %record.name, subscription = %cursor.name());
+        let stats = broker
+            .stats()
+            .topic(&record.name)
+            .subscription(cursor.name());
+        let policies = broker.subscription_policies();
+        let (policy, policy_version) = (policies.resolve(&record.name), policies.version());
         Self {
             broker,
             lifecycle,
@@ -85,10 +116,18 @@ impl Subscription {
             state: None,
             last_epoch: 0,
             dispatcher: None,
+            dispatcher_instance: 0,
             consumers: HashMap::new(),
             reading: false,
             persist_in_flight: false,
             ack_waiters: Vec::new(),
+            stats,
+            policy,
+            policy_version,
+            counters: Arc::default(),
+            wake: None,
+            last_scan_ms: 0,
+            dead_letters: DeadLetterJob::default(),
             span,
             admin: SubscriptionAdmin::new(),
         }
@@ -107,6 +146,10 @@ impl Subscription {
             max,
         );
         state.advance_epoch_past(self.last_epoch);
+        // A non-durable subscription has no cursor on disk, so no delayed index either: it
+        // delivers delayed messages at once (a deviation from Pulsar's in-memory tracker).
+        state.set_delays_enabled(self.policy.delayed_delivery_enabled && self.durable);
+        self.counters.set_delayed(state.delayed_messages());
         self.last_epoch = state.epoch();
         if let Some(dispatcher) = &self.dispatcher {
             dispatcher.do_send(ResetDispatcher {
@@ -114,17 +157,24 @@ impl Subscription {
             });
         }
         self.state = Some(state);
+        self.publish_stats();
     }
 
-    fn ensure_dispatcher(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn ensure_dispatcher(&mut self, ctx: &mut Context<Self>) {
         if self.dispatcher.is_some() {
             return;
         }
         let name = format!("{}/{}", self.record.name, self.name);
-        let spec = self
+        let mut spec = self
             .broker
             .spec(ActorKind::Dispatcher, name, Some(self.lifecycle.id()));
-        let subscription = ctx.address();
+        let instance = self.broker.next_id();
+        self.dispatcher_instance = instance;
+        let me = self.me(ctx);
+        spec.on_exit = Some(Box::new(move |reason| {
+            me.do_send(DispatcherExited { instance, reason });
+        }));
+        let subscription = self.me(ctx);
         let broker = self.broker.clone();
         let addr = supervise(&Arbiter::current(), spec, move |_ctx, lifecycle| {
             Dispatcher::new(broker, lifecycle, subscription)
@@ -155,7 +205,7 @@ impl Subscription {
     }
 
     /// Re-reads everything unacked from the ack floor; the dispatcher forgets what is pending.
-    fn rewind(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn rewind(&mut self, ctx: &mut Context<Self>) {
         let Some(state) = self.state.as_mut() else {
             return;
         };
@@ -182,13 +232,20 @@ impl Subscription {
         ctx.stop();
     }
 
-    /// Writes the cursor's pending changes; one write in flight at a time.
+    /// Writes the cursor's pending changes (delayed-index keys included); one write in
+    /// flight at a time.
     pub(super) fn persist(&mut self, ctx: &mut Context<Self>) {
         if self.persist_in_flight {
             return;
         }
         let update = match self.state.as_mut() {
-            Some(state) if self.durable => state.cursor_mut().take_update(),
+            Some(state) if self.durable => {
+                let update = state.cursor_mut().take_update();
+                if update.is_some() {
+                    state.on_persist_started();
+                }
+                update
+            }
             _ => None,
         };
         let waiters = std::mem::take(&mut self.ack_waiters);
@@ -206,22 +263,36 @@ impl Subscription {
         );
         let fut = wrap_future::<_, Self>(write).map(move |result, act, ctx| {
             act.persist_in_flight = false;
+            if let Some(state) = act.state.as_mut() {
+                state.on_persist_finished();
+            }
             for waiter in waiters {
                 let _ = waiter.send(result.clone());
             }
             match result {
-                Ok(()) => act.persist(ctx),
+                Ok(()) => {
+                    act.persist(ctx);
+                    // Index keys just became visible: some may be due already.
+                    act.read_next(ctx);
+                }
                 Err(e) => {
-                    // The in-memory cursor is ahead of storage; reload it (at-least-once).
-                    warn!(parent: &act.span, error = %e, "persisting the cursor failed; restarting");
-                    ctx.stop();
+                    // The in-memory cursor holds acks clients really made; storage failed (or
+                    // the writer was lost). Rewrite it whole a little later instead of
+                    // restarting, which would redeliver them and, while storage stays down,
+                    // escalate to the topic.
+                    warn!(parent: &act.span, error = %e, "persisting the cursor failed; retrying");
+                    if let Some(state) = act.state.as_mut() {
+                        state.cursor_mut().force_full_update();
+                    }
+                    ctx.run_later(CURSOR_RETRY, |act, ctx| act.persist(ctx));
                 }
             }
         });
         ctx.spawn(fut);
     }
 
-    /// Serves the dispatcher's demand from the cache or storage, one storage read at a time.
+    /// Serves the dispatcher's demand: due delayed entries first, then the log, from the
+    /// cache or storage, one storage read at a time.
     pub(super) fn read_next(&mut self, ctx: &mut Context<Self>) {
         loop {
             if self.reading {
@@ -230,6 +301,9 @@ impl Subscription {
             let Some(state) = self.state.as_mut() else {
                 return;
             };
+            if let Some(due) = state.due_read(epoch_ms()) {
+                return self.read_due(due, ctx);
+            }
             let Some((from, max)) = state.next_read() else {
                 return self.on_read_idle();
             };
@@ -247,7 +321,7 @@ impl Subscription {
                 }
                 return self.read_storage(from, max, ctx);
             };
-            self.hand_over(from, entries);
+            self.hand_over(from, entries, ctx);
         }
     }
 
@@ -262,7 +336,7 @@ impl Subscription {
             act.reading = false;
             match flatten(joined) {
                 Ok(entries) => {
-                    act.hand_over(from, entries);
+                    act.hand_over(from, entries, ctx);
                     act.read_next(ctx);
                 }
                 Err(e) => {
@@ -274,12 +348,18 @@ impl Subscription {
         ctx.spawn(fut);
     }
 
-    fn hand_over(&mut self, from: u64, entries: Vec<Entry>) {
+    fn hand_over(&mut self, from: u64, entries: Vec<Entry>, ctx: &mut Context<Self>) {
         let Some(state) = self.state.as_mut() else {
             return;
         };
         let epoch = state.epoch();
-        let out = state.on_read(from, entries);
+        let delayed_before = state.delayed_messages();
+        let out = state.on_read(from, entries, epoch_ms());
+        let delayed = state.delayed_messages();
+        self.stats.unacked.store(
+            state.dispatched_unacked(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         self.admin
             .on_handed_over(out.iter().map(|r| &r.entry), false);
         if let (false, Some(dispatcher)) = (out.is_empty(), &self.dispatcher) {
@@ -288,6 +368,12 @@ impl Subscription {
                 entries: out,
                 redelivered: false,
             });
+        }
+        if delayed != delayed_before {
+            // Deferred entries and their index keys are made durable right away.
+            self.counters.set_delayed(delayed);
+            self.persist(ctx);
+            self.schedule_wake(ctx);
         }
     }
 
@@ -340,6 +426,8 @@ impl Actor for Subscription {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.ensure_dispatcher(ctx);
+        self.send_dispatch_policy();
+        self.schedule_wake(ctx);
         if let Some((cursor, durable_next)) = self.initial.take() {
             self.install(cursor, durable_next);
             // A new durable subscription is persisted before its first consumer is answered.
@@ -354,7 +442,12 @@ impl Actor for Subscription {
         let storage = self.broker.storage().clone();
         let ledger_id = self.record.ledger_id;
         let name = self.name.clone();
-        let load = actix_rt::task::spawn_blocking(move || storage.load_cursor(ledger_id, &name));
+        // Cursor writes queued before the restart are settled before the cursor is read.
+        let barrier = persist(self.broker.writer(), Vec::new());
+        let load = async move {
+            let _ = barrier.await;
+            actix_rt::task::spawn_blocking(move || storage.load_cursor(ledger_id, &name)).await
+        };
         let end = self.topic.send(DurableEnd);
         let fut = wrap_future::<_, Self>(async move { (load.await, end.await) }).map(
             |(cursor, end), act, ctx| {
@@ -387,6 +480,9 @@ impl Supervised for Subscription {
         self.state = None;
         self.reading = false;
         self.persist_in_flight = false;
+        // The context's timers and futures are gone with the restart.
+        self.wake = None;
+        self.dead_letters = DeadLetterJob::default();
     }
 }
 
@@ -412,15 +508,25 @@ impl Handler<AddConsumer> for Subscription {
         self.admin.on_consumer_added(spec.key, spec.sub_type);
         let key = spec.key;
         self.consumers.insert(key, spec.addr.clone());
+        if state.refresh_delays() {
+            // Exclusive/Failover deliver delayed messages at once: read them again, in order.
+            self.counters.set_delayed(0);
+            self.rewind(ctx);
+            self.persist(ctx);
+        }
         let attached = Attached {
-            subscription: ctx.address(),
+            stats: self.stats.clone(),
+            subscription: self.me(ctx),
             dispatcher: dispatcher.clone(),
             ledger_id: self.record.ledger_id,
         };
         let added = dispatcher.send(AddDispatchConsumer { spec });
         Box::pin(wrap_future::<_, Self>(added).map(move |added, act, ctx| {
             let refusal = match added {
-                Ok(Ok(())) => return Ok(attached),
+                Ok(Ok(())) => {
+                    act.publish_stats();
+                    return Ok(attached);
+                }
                 Ok(Err(AddConsumerError::HashRangeConflict { reason })) => {
                     RequestError::ConsumerAssign {
                         subscription: act.name.clone(),
@@ -454,7 +560,9 @@ impl Subscription {
         if let Some(dispatcher) = &self.dispatcher {
             dispatcher.do_send(RemoveDispatchConsumer { key });
         }
-        if state.should_retire() {
+        let retire = state.should_retire();
+        self.publish_stats();
+        if retire {
             return self.retire(ctx);
         }
         if single_active {
@@ -502,6 +610,7 @@ impl Handler<Ack> for Subscription {
             Ok(outcome) => outcome,
             Err(e) => return Box::pin(async move { Err(e) }),
         };
+        self.publish_stats();
         self.admin.last_acked_ms = super::admin::now_ms();
         if let Some(dispatcher) = &self.dispatcher {
             if !outcome.acked.is_empty() || outcome.up_to.is_some() {
@@ -565,7 +674,9 @@ impl Handler<Seek> for Subscription {
                     .ok_or_else(|| RequestError::unavailable("the subscription"))?;
                 state.reset(floor);
                 act.last_epoch = state.epoch();
-                Ok(state.epoch())
+                let epoch = state.epoch();
+                act.publish_stats();
+                Ok(epoch)
             });
             let waiter = applied.map(|epoch| {
                 act.disconnect_all_except(Some(requester));
@@ -706,6 +817,7 @@ impl Handler<EntriesAvailable> for Subscription {
         if let Some(state) = self.state.as_mut() {
             state.set_durable_next(msg.durable_next);
             self.read_next(ctx);
+            self.publish_stats();
         }
     }
 }
@@ -714,6 +826,7 @@ impl Handler<DispatcherRestarted> for Subscription {
     type Result = ();
 
     fn handle(&mut self, _msg: DispatcherRestarted, ctx: &mut Context<Self>) {
+        self.send_dispatch_policy();
         self.disconnect_all();
         self.reapply_dispatcher_policies();
         if let Some(state) = self.state.as_mut() {
@@ -733,6 +846,7 @@ impl Handler<ShutdownSubscription> for Subscription {
     type Result = ();
 
     fn handle(&mut self, _msg: ShutdownSubscription, ctx: &mut Context<Self>) {
+        self.flush_cursor();
         self.retire(ctx);
     }
 }

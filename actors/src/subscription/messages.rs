@@ -1,9 +1,13 @@
 //! Messages handled by the [`super::Subscription`] actor.
 
+use std::sync::Arc;
+
 use actix::Message;
 use geminga_protocol::proto::{command_ack::AckType, MessageIdData};
 
+use super::stats::{DeliveryStats, SubscriptionCounters};
 use crate::{
+    dispatcher::DeadLetter,
     error::RequestError,
     topic::{Attached, ConsumerSpec},
 };
@@ -120,7 +124,46 @@ pub struct EntriesAvailable {
 #[rtype(result = "()")]
 pub struct DispatcherRestarted;
 
+/// The dispatcher stopped for good (sent by its supervisor).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DispatcherExited {
+    /// Which dispatcher instance; a notice about an older one is ignored.
+    pub instance: u64,
+    /// Why: a lost dispatcher is replaced, an escalating one restarts the subscription.
+    pub reason: crate::supervision::ExitReason,
+}
+
 /// The topic is closing or restarting: disconnect everyone and stop for good.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct ShutdownSubscription;
+
+/// Redelivery counts the dispatcher raised: persisted with the cursor so they survive a
+/// restart (and a poison message reaches the dead-letter topic even across restarts).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct RedeliveriesCounted {
+    /// `(entry id, new redelivery count)`.
+    pub counts: Vec<(u64, u32)>,
+}
+
+/// Entries redelivered too often: write them to the dead-letter topic, then ack them.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DeadLetters {
+    /// The dispatcher's read epoch when it handed them over.
+    pub epoch: u64,
+    /// The entries.
+    pub letters: Vec<DeadLetter>,
+}
+
+/// Delayed-delivery and dead-letter figures and the policy in force.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<DeliveryStats, RequestError>")]
+pub struct GetDeliveryStats;
+
+/// The live counters of a subscription, for a metrics collector to read without messages.
+#[derive(Debug, Message)]
+#[rtype(result = "Arc<SubscriptionCounters>")]
+pub struct GetSubscriptionCounters;

@@ -1,10 +1,21 @@
-//! Subscription: owns one cursor (acks, seeks) and reads the log for its dispatcher.
+//! Subscription: owns one cursor (acks, seeks, deferred entries, redelivery counts) and reads
+//! the log and the on-disk delayed index for its dispatcher; writes broker-side dead letters.
 
 mod actor;
 mod admin;
 mod admin_stats;
+mod dead_letter;
+mod dead_letter_message;
+mod delayed;
+mod delayed_state;
+#[cfg(test)]
+mod delayed_tests;
 mod messages;
+mod policy;
+mod recovery;
 mod state;
+mod stats;
+mod upkeep;
 
 pub use actor::Subscription;
 pub(crate) use admin::now_ms;
@@ -13,9 +24,16 @@ pub use admin::{
     GetSubscriptionStats, PeekEntry, SkipEntries, SubscriptionAdmin, SubscriptionSnapshot,
     TopicTerminated,
 };
+pub use dead_letter_message::{dead_letter_copy, Origin, ORIGIN_MESSAGE_ID, REAL_TOPIC};
+pub use delayed_state::{DelayedScan, DueRead, MAX_DUE_BATCH, MAX_READ_AHEAD};
 pub use messages::{
-    Ack, AddConsumer, Demand, DispatcherRestarted, EntriesAvailable, GetLastMessageId,
-    LastMessageId, ReadIds, RedeliverAll, RemoveConsumer, Seek, SeekTarget, ShutdownSubscription,
+    Ack, AddConsumer, DeadLetters, Demand, DispatcherExited, DispatcherRestarted, EntriesAvailable,
+    GetDeliveryStats, GetLastMessageId, GetSubscriptionCounters, LastMessageId, ReadIds,
+    RedeliverAll, RedeliveriesCounted, RemoveConsumer, Seek, SeekTarget, ShutdownSubscription,
     Unsubscribe,
 };
+pub use policy::{
+    epoch_ms, PolicyOverrides, RedeliveryBackoff, SubscriptionPolicies, SubscriptionPolicy,
+};
 pub use state::{AckOutcome, AttachedConsumer, SubscriptionState};
+pub use stats::{DeliveryStats, SubscriptionCounters};

@@ -3,6 +3,7 @@
 use geminga_protocol::proto::{command_ack::AckType, command_subscribe::SubType, MessageIdData};
 use geminga_storage::{Cursor, Entry};
 
+use super::delayed_state::DelayedScan;
 use crate::{dispatcher::ReadEntry, error::RequestError};
 
 /// A consumer attached to the subscription, as the subscription sees it.
@@ -30,7 +31,7 @@ pub struct AckOutcome {
 pub struct SubscriptionState {
     ledger_id: u64,
     durable: bool,
-    cursor: Cursor,
+    pub(super) cursor: Cursor,
     /// Next entry id to read for first-time dispatch.
     read_position: u64,
     /// Entries below this id are durable in the topic.
@@ -43,6 +44,14 @@ pub struct SubscriptionState {
     /// Set by a seek so a reader subscription survives its consumers' reconnect.
     seeking: bool,
     max_consumers: u32,
+    /// Delayed delivery switched on by policy (it applies to Shared and Key_Shared only).
+    pub(super) delays_enabled: bool,
+    /// Whether entries were last being deferred; switching off clears the deferred set.
+    pub(super) delays_were_active: bool,
+    /// Bookkeeping of scans of the on-disk delayed index.
+    pub(super) delayed: DelayedScan,
+    /// Entries to read beyond the demand while reads find only delayed entries.
+    pub(super) read_ahead: usize,
 }
 
 impl SubscriptionState {
@@ -66,6 +75,10 @@ impl SubscriptionState {
             consumers: Vec::new(),
             seeking: false,
             max_consumers,
+            delays_enabled: true,
+            delays_were_active: true,
+            delayed: DelayedScan::default(),
+            read_ahead: 0,
         }
     }
 
@@ -215,6 +228,8 @@ impl SubscriptionState {
     /// Rewinds to `ack_floor` (seek): all acks are forgotten and a new epoch begins.
     pub fn reset(&mut self, ack_floor: u64) {
         self.cursor.reset(ack_floor.min(self.durable_next));
+        // The reset cursor names a fresh (empty) delayed index.
+        self.delayed = DelayedScan::default();
         self.rewind();
         self.seeking = true;
     }
@@ -224,6 +239,7 @@ impl SubscriptionState {
         self.read_position = self.cursor.ack_floor();
         self.epoch += 1;
         self.demand = 0;
+        self.read_ahead = 0;
     }
 
     /// Records that the topic's durable end moved.
@@ -240,50 +256,96 @@ impl SubscriptionState {
         true
     }
 
-    /// The next sequential read, if the dispatcher wants entries and some are durable.
-    pub fn next_read(&self) -> Option<(u64, usize)> {
+    /// The next sequential read, if the dispatcher wants entries and some are durable. Runs
+    /// of acked and deferred (delayed) entries are skipped without reading them.
+    pub fn next_read(&mut self) -> Option<(u64, usize)> {
         if self.demand == 0 || self.read_position >= self.durable_next {
             return None;
         }
-        let available =
-            usize::try_from(self.durable_next - self.read_position).unwrap_or(usize::MAX);
-        Some((self.read_position, self.demand.min(available)))
+        self.read_position = self
+            .cursor
+            .next_readable(self.read_position, self.durable_next);
+        let available = usize::try_from(self.durable_next.saturating_sub(self.read_position))
+            .unwrap_or(usize::MAX);
+        let want = self.demand.max(self.read_ahead);
+        (available > 0).then(|| (self.read_position, want.min(available)))
     }
 
-    /// Takes entries read from `from` onwards: skips acked ones, attaches partial batch acks,
-    /// advances the read position and consumes demand.
-    pub fn on_read(&mut self, from: u64, entries: Vec<Entry>) -> Vec<ReadEntry> {
+    /// Takes entries read from `from` onwards at `now_ms`: skips acked and deferred ones,
+    /// defers those due later (Shared and Key_Shared with delayed delivery on), attaches
+    /// partial batch acks and redelivery counts, advances the read position and consumes
+    /// demand.
+    pub fn on_read(&mut self, from: u64, entries: Vec<Entry>, now_ms: u64) -> Vec<ReadEntry> {
         if from != self.read_position {
             return Vec::new(); // a rewind happened while reading
         }
-        match entries.last() {
-            Some(last) => self.read_position = last.entry_id + 1,
-            // Nothing stored from here to the durable end (trimmed): skip ahead.
-            None => self.read_position = self.durable_next,
+        // Nothing stored from here to the durable end (trimmed): skip ahead.
+        let mut next = entries
+            .last()
+            .map_or(self.durable_next, |last| last.entry_id + 1);
+        let now = self.tick_clock(now_ms);
+        let mut out = Vec::new();
+        let mut deferred = 0usize;
+        for entry in entries {
+            if out.len() >= self.demand {
+                // A read ahead over delayed entries found more than was asked for: the rest is
+                // read again later.
+                next = entry.entry_id;
+                break;
+            }
+            let id = entry.entry_id;
+            if self.cursor.is_acked(id) || self.cursor.is_deferred(id) {
+                continue;
+            }
+            if self.defer_if_due_later(&entry, now) {
+                deferred += 1;
+                continue;
+            }
+            out.push(self.read_entry(entry));
         }
-        let out = self.filter_unacked(entries);
+        self.read_position = next;
         self.demand = self.demand.saturating_sub(out.len());
+        self.adapt_read_ahead(out.is_empty() && deferred > 0);
         out
     }
 
-    /// Drops acked entries and attaches the partial ack set of batches.
+    /// Drops acked and deferred entries and attaches the partial ack set of batches and the
+    /// persisted redelivery count.
     pub fn filter_unacked(&self, entries: Vec<Entry>) -> Vec<ReadEntry> {
         entries
             .into_iter()
-            .filter(|e| !self.cursor.is_acked(e.entry_id))
-            .map(|entry| {
-                let ack_set = self
-                    .cursor
-                    .batch_ack_set(entry.entry_id)
-                    .map(<[i64]>::to_vec);
-                ReadEntry { entry, ack_set }
-            })
+            .filter(|e| !self.cursor.is_acked(e.entry_id) && !self.cursor.is_deferred(e.entry_id))
+            .map(|entry| self.read_entry(entry))
             .collect()
+    }
+
+    /// Entries handed to the dispatcher and not acked yet (batches count once): the
+    /// subscription's view of what its consumers hold unacknowledged.
+    pub fn dispatched_unacked(&self) -> u64 {
+        match self.read_position.checked_sub(1) {
+            Some(last) => self.cursor.unacked_in(self.cursor.ack_floor(), last),
+            None => 0,
+        }
     }
 
     /// Next entry id to read for first-time dispatch.
     pub fn read_position(&self) -> u64 {
         self.read_position
+    }
+
+    /// An entry as the dispatcher gets it: with its partial ack set and redelivery count.
+    pub(super) fn read_entry(&self, entry: Entry) -> ReadEntry {
+        let id = entry.entry_id;
+        ReadEntry {
+            ack_set: self.cursor.batch_ack_set(id).map(<[i64]>::to_vec),
+            redelivery_count: self.cursor.redelivery_count(id),
+            entry,
+        }
+    }
+
+    /// Consumes demand for entries handed to the dispatcher outside the sequential read.
+    pub(super) fn consume_demand(&mut self, entries: usize) {
+        self.demand = self.demand.saturating_sub(entries);
     }
 
     /// Entries the dispatcher asked for and has not received yet.
@@ -380,7 +442,7 @@ mod tests {
         assert!(s.set_demand(s.epoch(), 4));
         assert_eq!(s.next_read(), Some((0, 4)));
         s.apply_ack(AckType::Individual, &[id(1)]).unwrap();
-        let got = s.on_read(0, entries(0..4));
+        let got = s.on_read(0, entries(0..4), 0);
         assert_eq!(
             got.iter().map(|r| r.entry.entry_id).collect::<Vec<_>>(),
             vec![0, 2, 3]
@@ -395,7 +457,7 @@ mod tests {
         s.set_demand(old, 5);
         s.reset(3);
         assert!(!s.set_demand(old, 5));
-        assert!(s.on_read(0, entries(0..3)).is_empty());
+        assert!(s.on_read(0, entries(0..3), 0).is_empty());
         assert!(s.set_demand(s.epoch(), 5));
         assert_eq!(s.next_read(), Some((3, 5)));
     }

@@ -10,6 +10,8 @@ use std::{
 
 use serde::Serialize;
 
+use super::cell::{ActorCell, ActorSnapshot, KindCounters};
+
 /// The kinds of actor in the broker, used as the metric label and in the actor tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -65,65 +67,25 @@ impl ActorKind {
     }
 }
 
-/// Where an actor is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActorState {
-    /// Handling messages.
-    Running,
-    /// Being restarted by its supervisor after a stop or a panic.
-    Restarting,
-}
-
-/// Counters kept per actor kind.
-#[derive(Debug, Default)]
-pub struct KindCounters {
-    /// Actors of this kind alive now.
-    pub live: AtomicU64,
-    /// Restarts performed by supervisors (after a stop or a panic).
-    pub restarts: AtomicU64,
-    /// Panics caught at the actor boundary.
-    pub panics: AtomicU64,
-}
-
-/// One actor as shown by `/admin/v2/broker/actors`.
-#[derive(Clone, Debug, Serialize)]
-pub struct ActorSnapshot {
-    /// Unique id of this actor inside the broker process.
-    pub id: u64,
-    /// Its kind.
-    pub kind: ActorKind,
-    /// A name meaningful to operators (topic name, subscription, peer address...).
-    pub name: String,
-    /// The id of its supervisor, if any.
-    pub parent: Option<u64>,
-    /// Running or restarting.
-    pub state: ActorState,
-    /// How many times it was restarted.
-    pub restarts: u64,
-    /// How many panics were caught in it.
-    pub panics: u64,
-}
-
 /// The registry of live actors, shared by every supervisor in the broker.
 #[derive(Debug, Default)]
 pub struct ActorTracker {
     next_id: AtomicU64,
-    actors: Mutex<BTreeMap<u64, ActorSnapshot>>,
+    actors: Mutex<BTreeMap<u64, Arc<ActorCell>>>,
     kinds: KindTable,
 }
 
 /// One [`KindCounters`] per [`ActorKind`], addressed by a `match` so no index can be out of range.
 #[derive(Debug, Default)]
 struct KindTable {
-    registry: KindCounters,
-    storage_writer: KindCounters,
-    topic: KindCounters,
-    subscription: KindCounters,
-    dispatcher: KindCounters,
-    connection: KindCounters,
-    producer: KindCounters,
-    consumer: KindCounters,
+    registry: Arc<KindCounters>,
+    storage_writer: Arc<KindCounters>,
+    topic: Arc<KindCounters>,
+    subscription: Arc<KindCounters>,
+    dispatcher: Arc<KindCounters>,
+    connection: Arc<KindCounters>,
+    producer: Arc<KindCounters>,
+    consumer: Arc<KindCounters>,
 }
 
 impl ActorTracker {
@@ -134,6 +96,10 @@ impl ActorTracker {
 
     /// Counters for one kind.
     pub fn kind(&self, kind: ActorKind) -> &KindCounters {
+        self.kind_arc(kind)
+    }
+
+    fn kind_arc(&self, kind: ActorKind) -> &Arc<KindCounters> {
         let t = &self.kinds;
         match kind {
             ActorKind::Registry => &t.registry,
@@ -147,51 +113,25 @@ impl ActorTracker {
         }
     }
 
-    /// Registers a new actor and returns its id.
-    pub fn register(&self, kind: ActorKind, name: String, parent: Option<u64>) -> u64 {
+    /// Registers a new actor and returns its shared record.
+    pub fn register(&self, kind: ActorKind, name: String, parent: Option<u64>) -> Arc<ActorCell> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let snapshot = ActorSnapshot {
-            id,
-            kind,
-            name,
-            parent,
-            state: ActorState::Running,
-            restarts: 0,
-            panics: 0,
-        };
-        self.lock().insert(id, snapshot);
+        let counters = self.kind_arc(kind).clone();
+        let cell = Arc::new(ActorCell::new(id, kind, name, parent, counters));
+        self.lock().insert(id, cell.clone());
         self.kind(kind).live.fetch_add(1, Ordering::Relaxed);
-        id
+        cell
     }
 
     /// Removes an actor that stopped for good.
     pub fn unregister(&self, id: u64) {
-        if let Some(snapshot) = self.lock().remove(&id) {
-            self.kind(snapshot.kind)
-                .live
-                .fetch_sub(1, Ordering::Relaxed);
+        if let Some(cell) = self.lock().remove(&id) {
+            self.kind(cell.kind).live.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
-    /// Records a restart (and whether a panic caused it).
-    pub fn record_restart(&self, id: u64, panicked: bool) {
-        let mut actors = self.lock();
-        if let Some(snapshot) = actors.get_mut(&id) {
-            snapshot.restarts += 1;
-            snapshot.state = ActorState::Running;
-            if panicked {
-                snapshot.panics += 1;
-            }
-            let counters = self.kind(snapshot.kind);
-            counters.restarts.fetch_add(1, Ordering::Relaxed);
-            if panicked {
-                counters.panics.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// Counts a restart of an actor that is not itself supervised by a [`super::supervise`]
-    /// guard (producers and consumers are "restarted" by their client re-attaching).
+    /// Counts a failure of an actor that is not restarted in place (connections, producers
+    /// and consumers are replaced by their client re-attaching).
     pub fn record_kind_restart(&self, kind: ActorKind, panicked: bool) {
         let counters = self.kind(kind);
         counters.restarts.fetch_add(1, Ordering::Relaxed);
@@ -202,19 +142,43 @@ impl ActorTracker {
 
     /// Every live actor, ordered by id (parents before children).
     pub fn snapshot(&self) -> Vec<ActorSnapshot> {
+        self.lock().values().map(|cell| cell.snapshot()).collect()
+    }
+
+    /// Every live actor's record.
+    pub fn cells(&self) -> Vec<Arc<ActorCell>> {
         self.lock().values().cloned().collect()
     }
 
-    /// Finds live actors of a kind whose name equals `name`.
-    pub fn find(&self, kind: ActorKind, name: &str) -> Vec<u64> {
+    /// One live actor's record.
+    pub fn cell(&self, id: u64) -> Option<Arc<ActorCell>> {
+        self.lock().get(&id).cloned()
+    }
+
+    /// Live actors of a kind whose name equals `name`.
+    pub fn cells_named(&self, kind: ActorKind, name: &str) -> Vec<Arc<ActorCell>> {
         self.lock()
             .values()
             .filter(|a| a.kind == kind && a.name == name)
-            .map(|a| a.id)
+            .cloned()
             .collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, ActorSnapshot>> {
+    /// Ids of live actors of a kind whose name equals `name`.
+    pub fn find(&self, kind: ActorKind, name: &str) -> Vec<u64> {
+        self.cells_named(kind, name).iter().map(|c| c.id).collect()
+    }
+
+    /// Messages waiting in the mailboxes of every live actor of `kind`.
+    pub fn mailbox_depth(&self, kind: ActorKind) -> u64 {
+        self.lock()
+            .values()
+            .filter(|a| a.kind == kind)
+            .map(|a| a.mailbox_depth())
+            .sum()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<ActorCell>>> {
         // A panic while holding this lock cannot leave the map inconsistent (single inserts and
         // removes), so a poisoned lock is still usable.
         self.actors.lock().unwrap_or_else(PoisonError::into_inner)
@@ -228,12 +192,12 @@ mod tests {
     #[test]
     fn register_restart_unregister_move_the_counters() {
         let tracker = ActorTracker::new();
-        let id = tracker.register(ActorKind::Topic, "t".into(), None);
+        let id = tracker.register(ActorKind::Topic, "t".into(), None).id();
         assert_eq!(
             tracker.kind(ActorKind::Topic).live.load(Ordering::Relaxed),
             1
         );
-        tracker.record_restart(id, true);
+        tracker.cell(id).unwrap().on_restart(true);
         assert_eq!(
             tracker
                 .kind(ActorKind::Topic)

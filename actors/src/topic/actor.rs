@@ -1,6 +1,6 @@
 //! The Topic actor: appends through the storage writer and fans out to its subscriptions.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use actix::{
     fut::wrap_future, Actor, ActorContext, ActorFutureExt, Addr, Arbiter, AsyncContext, Context,
@@ -25,16 +25,25 @@ use crate::{
     error::RequestError,
     nonpersistent,
     producer::{Producer, TopicClosing},
+    stats::TopicStats,
     storage_writer::{persist, Unfence},
     subscription::{EntriesAvailable, ShutdownSubscription, Subscription},
-    supervision::{supervise, ActorKind, Lifecycle},
+    supervision::{supervise, ActorKind, ExitReason, Lifecycle},
 };
+
+/// Tries of the storage barrier before a load fails, and the pause between them.
+const BARRIER_ATTEMPTS: u32 = 50;
+const BARRIER_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// How long a restarted topic waits for its old subscriptions to shut down.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What the topic loads from storage when it starts.
 struct Loaded {
     first_entry: u64,
     next_entry: u64,
     cursors: Vec<Cursor>,
+    storage_size: u64,
     policies: TopicPolicies,
     terminated: bool,
     extra: LoadedPolicies,
@@ -44,6 +53,8 @@ struct Loaded {
 pub(super) struct SubscriptionSlot {
     pub(super) addr: Addr<Subscription>,
     pub(super) instance: u64,
+    /// Whether its cursor is stored, so a lost instance can be replaced from storage.
+    pub(super) durable: bool,
 }
 
 /// One topic. Supervised: after a crash it closes every producer and consumer attached (their
@@ -61,6 +72,10 @@ pub struct Topic {
     pub(super) producers: HashMap<u64, Addr<Producer>>,
     /// Set while reloading the log end after a failed write.
     pub(super) recovering: bool,
+    /// Subscriptions of the previous incarnation, shut down before the restarted topic reads
+    /// the cursors.
+    pub(super) closing: Vec<Addr<Subscription>>,
+    pub(super) stats: Arc<TopicStats>,
     pub(super) span: Span,
     /// Memory-only mode (`non-persistent://`): nothing goes through storage.
     pub(super) non_persistent: bool,
@@ -75,6 +90,7 @@ impl Topic {
     pub fn new(broker: BrokerContext, lifecycle: Lifecycle, record: TopicRecord) -> Self {
         let cache = EntryCache::new(broker.config().topic_cache_bytes);
         let span = info_span!("topic", topic = %record.name);
+        let stats = broker.stats().topic(&record.name);
         let non_persistent = nonpersistent::is_non_persistent(&record.name);
         Self {
             broker,
@@ -86,6 +102,8 @@ impl Topic {
             subscriptions: HashMap::new(),
             producers: HashMap::new(),
             recovering: false,
+            closing: Vec::new(),
+            stats,
             span,
             non_persistent,
             admin: TopicAdmin::default(),
@@ -93,12 +111,31 @@ impl Topic {
         }
     }
 
+    /// The address to hand out (see [`Lifecycle::address`]).
+    fn me(&self, ctx: &Context<Self>) -> Addr<Self> {
+        self.lifecycle.address().unwrap_or_else(|| ctx.address())
+    }
+
+    /// Reads the log end and the cursors after a successful barrier through the storage
+    /// writer. The barrier orders: appends a previous incarnation queued are settled first, so
+    /// no entry id is handed out twice. Its success (an fsync) makes durable whatever an append
+    /// that failed at its fsync left in storage, so nothing not durable becomes visible to
+    /// consumers. While storage keeps failing the barrier is retried, for about 10 s.
     fn load(&self) -> impl std::future::Future<Output = Result<Loaded, StorageError>> {
         let storage = self.broker.storage().clone();
         let ledger_id = self.record.ledger_id;
-        let (name, non_persistent) = (self.record.name.clone(), self.non_persistent);
         let broker = self.broker.clone();
+        let (name, non_persistent) = (self.record.name.clone(), self.non_persistent);
         async move {
+            let mut attempts = 0;
+            // Queued when first polled, i.e. after whatever the caller awaited before.
+            while let Err(e) = persist(broker.writer(), Vec::new()).await {
+                attempts += 1;
+                if attempts >= BARRIER_ATTEMPTS {
+                    return Err(StorageError::from(std::io::Error::other(e.to_string())));
+                }
+                tokio::time::sleep(BARRIER_RETRY).await;
+            }
             let joined = actix_rt::task::spawn_blocking(move || -> Result<Loaded, StorageError> {
                 let policies = policies::load_policies(storage.metadata(), &name)?;
                 let extra = load_policy_state(&broker, &name, ledger_id, non_persistent)?;
@@ -108,6 +145,7 @@ impl Topic {
                         first_entry: 0,
                         next_entry: 0,
                         cursors: Vec::new(),
+                        storage_size: 0,
                         policies,
                         terminated: false,
                         extra,
@@ -122,10 +160,12 @@ impl Topic {
                 let trimmed = storage.trimmed_before(ledger_id)?;
                 let next_entry = bounds.map_or(0, |b| b.last + 1).max(floors).max(trimmed);
                 let first_entry = bounds.map_or(next_entry, |b| b.first);
+                let storage_size = storage.log_size_bytes(ledger_id)?;
                 Ok(Loaded {
                     first_entry,
                     next_entry,
                     cursors,
+                    storage_size,
                     policies,
                     terminated,
                     extra,
@@ -142,6 +182,17 @@ impl Topic {
         state.recover(loaded.next_entry);
         self.first_entry = loaded.first_entry;
         self.state = Some(state);
+        // The log end was read after a barrier, so appends are safe again even if a replaced
+        // storage writer fenced this ledger.
+        self.broker.writer().do_send(Unfence {
+            ledger_id: self.record.ledger_id,
+        });
+        self.stats
+            .storage_size
+            .store(loaded.storage_size, std::sync::atomic::Ordering::Relaxed);
+        self.stats
+            .producers
+            .store(0, std::sync::atomic::Ordering::Relaxed);
         self.admin.policies = loaded.policies;
         self.admin.terminated = loaded.terminated;
         self.policy.namespace = loaded.extra.namespace;
@@ -167,21 +218,22 @@ impl Topic {
     ) -> Addr<Subscription> {
         let name = cursor.name().to_owned();
         let instance = self.broker.next_id();
-        let topic = ctx.address();
+        let topic = self.me(ctx);
         let mut spec = self.broker.spec(
             ActorKind::Subscription,
             format!("{}/{}", self.record.name, name),
             Some(self.lifecycle.id()),
         );
         let retired_name = name.clone();
-        spec.on_exit = Some(Box::new(move |_reason| {
+        spec.on_exit = Some(Box::new(move |reason| {
             topic.do_send(SubscriptionRetired {
                 name: retired_name,
                 instance,
+                reason,
             });
         }));
         let broker = self.broker.clone();
-        let topic_addr = ctx.address();
+        let topic_addr = self.me(ctx);
         let record = self.record.clone();
         let cache = self.cache.clone();
         let durable_next = self.state.as_ref().map_or(0, TopicState::durable_next);
@@ -202,10 +254,31 @@ impl Topic {
             SubscriptionSlot {
                 addr: addr.clone(),
                 instance,
+                durable,
             },
         );
         self.brief_subscription(&addr);
         addr
+    }
+
+    pub(super) fn has_subscription(&self, name: &str) -> bool {
+        self.subscriptions.contains_key(name)
+    }
+
+    pub(super) fn first_entry(&self) -> u64 {
+        self.first_entry
+    }
+
+    pub(super) fn ledger_id(&self) -> u64 {
+        self.record.ledger_id
+    }
+
+    pub(super) fn writer(&self) -> Addr<crate::storage_writer::StorageWriter> {
+        self.broker.writer()
+    }
+
+    pub(super) fn start_durable_subscription(&mut self, cursor: Cursor, ctx: &mut Context<Self>) {
+        self.start_subscription(cursor, true, ctx);
     }
 
     /// Where a new subscription's cursor starts.
@@ -247,6 +320,8 @@ impl Topic {
                 let ready = state.on_persisted(entry_id);
                 for entry in &ready {
                     self.policy.dedup.on_durable(entry.entry_id);
+                    self.stats
+                        .on_published(u64::from(entry.meta.num_messages), entry.data.len() as u64);
                 }
                 if !ready.is_empty() {
                     self.cache.push(ready);
@@ -303,7 +378,20 @@ impl Actor for Topic {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let fut = wrap_future::<_, Self>(self.load()).map(|loaded, act, ctx| match loaded {
+        // After a restart, the old subscriptions first queue their last cursor changes, then
+        // the load's barrier and cursor reads follow them (bounded, in case one is stalled).
+        let shutdowns: Vec<_> = self
+            .closing
+            .drain(..)
+            .map(|sub| sub.send(ShutdownSubscription))
+            .collect();
+        let load = self.load();
+        let ready = async move {
+            let all = futures_util::future::join_all(shutdowns);
+            let _ = tokio::time::timeout(SHUTDOWN_WAIT, all).await;
+            load.await
+        };
+        let fut = wrap_future::<_, Self>(ready).map(|loaded, act, ctx| match loaded {
             Ok(loaded) => act.on_loaded(loaded, ctx),
             Err(e) => {
                 warn!(parent: &act.span, error = %e, "loading the topic failed; restarting");
@@ -320,16 +408,17 @@ impl Supervised for Topic {
     /// Everything attached is closed (clients reconnect) and reloaded in `started`.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         warn!(parent: &self.span, "topic restarting: closing producers and subscriptions");
-        for producer in self.producers.values() {
+        for (_, producer) in self.producers.drain() {
             producer.do_send(TopicClosing);
         }
-        for slot in self.subscriptions.values() {
-            slot.addr.do_send(ShutdownSubscription);
-        }
-        self.producers.clear();
+        // Shut down (and awaited) in `started`, before the cursors are read again.
+        self.closing
+            .extend(self.subscriptions.drain().map(|(_, slot)| slot.addr));
+        self.stats
+            .producers
+            .store(0, std::sync::atomic::Ordering::Relaxed);
         self.admin.forget_producers();
         self.policy.waiting.clear();
-        self.subscriptions.clear();
         self.state = None;
         self.recovering = false;
         self.cache.clear();
@@ -412,14 +501,31 @@ impl Handler<Publish> for Topic {
 impl Handler<SubscriptionRetired> for Topic {
     type Result = ();
 
-    fn handle(&mut self, msg: SubscriptionRetired, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: SubscriptionRetired, ctx: &mut Context<Self>) {
         // A stale notice from an instance replaced by a restart must not remove its successor.
-        if self
+        let current = self
             .subscriptions
             .get(&msg.name)
-            .is_some_and(|s| s.instance == msg.instance)
-        {
-            self.subscriptions.remove(&msg.name);
+            .is_some_and(|s| s.instance == msg.instance);
+        if !current {
+            return;
+        }
+        let Some(slot) = self.subscriptions.remove(&msg.name) else {
+            return;
+        };
+        match msg.reason {
+            ExitReason::Retired | ExitReason::Unreferenced => {
+                self.stats.remove_subscription(&msg.name);
+            }
+            // Escalation: the subscription keeps failing, so restart the whole topic (within
+            // the topic's own budget), which reloads every cursor from storage.
+            ExitReason::BudgetExhausted => {
+                warn!(parent: &self.span, subscription = %msg.name, "subscription escalated; restarting the topic");
+                ctx.stop();
+            }
+            // Lost (mailbox dropped): replace it from its stored cursor.
+            _ if slot.durable => self.replace_subscription(msg.name, ctx),
+            _ => {}
         }
     }
 }

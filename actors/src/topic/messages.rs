@@ -1,9 +1,9 @@
 //! Messages handled by the [`super::Topic`] actor.
 
-use actix::{Addr, Message};
-use bytes::Bytes;
 use std::sync::Arc;
 
+use actix::{Addr, Message};
+use bytes::Bytes;
 use geminga_protocol::{
     message_id::MessageId,
     proto::{
@@ -16,7 +16,7 @@ use geminga_storage::EntryMeta;
 use super::rate::RateLimiter;
 use crate::{
     consumer::Consumer, dispatcher::Dispatcher, error::RequestError, producer::Producer,
-    subscription::Subscription,
+    stats::SubscriptionStats, subscription::Subscription, supervision::ExitReason,
 };
 
 /// The entry id answered for a SEND dropped as a duplicate (deduplication): its receipt names
@@ -57,6 +57,9 @@ pub struct AddProducer {
     pub topic_epoch: Option<u64>,
     /// The producer's schema; `None` for plain bytes.
     pub schema: Option<Schema>,
+    /// A durable subscription to create at the earliest position if missing (PRODUCER's
+    /// `initial_subscription_name`); answered once the subscription is durable.
+    pub initial_subscription: Option<String>,
 }
 
 /// What a registered producer learns from its topic.
@@ -136,6 +139,8 @@ pub struct ConsumerSpec {
 /// The subscription a consumer is attached to.
 #[derive(Clone, Debug)]
 pub struct Attached {
+    /// The subscription's counters (the consumer counts what it delivers).
+    pub stats: Arc<SubscriptionStats>,
     /// Owns the cursor: acks, seeks, unsubscribe.
     pub subscription: Addr<Subscription>,
     /// Owns delivery: flow permits and redelivery.
@@ -144,7 +149,8 @@ pub struct Attached {
     pub ledger_id: u64,
 }
 
-/// Sent by a subscription that ended (unsubscribed, or a reader whose last consumer left).
+/// Sent by a subscription's supervisor when it stopped for good: retired (unsubscribed, or a
+/// reader whose last consumer left), or failed (escalated, or its mailbox dropped).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct SubscriptionRetired {
@@ -152,6 +158,9 @@ pub struct SubscriptionRetired {
     pub name: String,
     /// Which instance ended; a newer instance under the same name is kept.
     pub instance: u64,
+    /// Why it ended: the topic replaces a lost durable subscription and restarts itself when
+    /// one escalates.
+    pub reason: ExitReason,
 }
 
 /// Sent by a subscription that restarted and needs the topic's durable end again.

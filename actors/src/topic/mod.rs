@@ -8,11 +8,13 @@ pub mod admin_stats;
 mod cache;
 mod dedup;
 pub mod effective;
+mod initial_subscription;
 mod messages;
 pub mod policies;
 mod policy_state;
 mod producers;
 pub mod rate;
+mod recovery;
 mod state;
 mod subscribe;
 

@@ -1,6 +1,8 @@
 //! PRODUCER on a topic: schema, access mode, name and limits; and producers leaving (which
 //! may hand the topic to a waiting exclusive producer).
 
+use std::sync::atomic::Ordering;
+
 use actix::{fut::wrap_future, ActorFutureExt, Context, Handler, ResponseActFuture};
 use geminga_protocol::topic_name::TopicName;
 
@@ -78,6 +80,14 @@ impl Topic {
             }
             self.admin.on_producer_removed(*handle);
         }
+        self.count_producers();
+    }
+
+    /// Publishes the number of attached producers to the topic's stats.
+    pub(super) fn count_producers(&self) {
+        self.stats
+            .producers
+            .store(self.producers.len() as u64, Ordering::Relaxed);
     }
 
     /// The grant of producer `handle` named `name`.
@@ -160,6 +170,7 @@ impl Topic {
         self.policy.access.name_exclusive(msg.handle, &name);
         self.admin.on_producer_added(msg.handle, &name);
         self.producers.insert(msg.handle, msg.producer);
+        self.count_producers();
         Ok(self.grant(name, schema_version, epoch))
     }
 
@@ -184,6 +195,7 @@ impl Topic {
         self.policy.access.name_exclusive(next.handle, &name);
         self.admin.on_producer_added(next.handle, &name);
         self.producers.insert(next.handle, producer.clone());
+        self.count_producers();
         producer.do_send(ProducerGranted {
             grant: Ok(self.grant(name, schema_version, Some(epoch))),
         });
@@ -193,15 +205,53 @@ impl Topic {
 impl Handler<AddProducer> for Topic {
     type Result = ResponseActFuture<Self, Result<ProducerGrant, RequestError>>;
 
+    /// Checks the schema, registers the producer, then, with an initial subscription,
+    /// answers once that subscription is durable.
     fn handle(&mut self, msg: AddProducer, _ctx: &mut Context<Self>) -> Self::Result {
         if let Some(refused) = self.admin.refusal(&self.record.name) {
             return Box::pin(actix::fut::ready(Err(refused)));
         }
         let schema = self.producer_schema(&msg);
         Box::pin(
-            wrap_future::<_, Self>(schema)
-                .map(move |version, act, _ctx| act.admit_producer(msg, version?)),
+            wrap_future::<_, Self>(schema).then(move |version, act, ctx| {
+                let handle = msg.handle;
+                let initial = msg.initial_subscription.clone();
+                let grant = version.and_then(|version| act.admit_producer(msg, version));
+                let created = match (&grant, initial) {
+                    (Ok(_), Some(name)) => act.ensure_subscription(&name, ctx),
+                    _ => None,
+                };
+                let created = async move {
+                    match created {
+                        Some(created) => created.await,
+                        None => Ok(()),
+                    }
+                };
+                wrap_future::<_, Self>(created).map(move |created, act, _ctx| match created {
+                    Ok(()) => grant,
+                    Err(e) => {
+                        act.drop_producer(handle);
+                        Err(e)
+                    }
+                })
+            }),
         )
+    }
+}
+
+impl Topic {
+    /// Forgets producer `handle` and hands the topic to a waiting exclusive producer if it
+    /// may now take it.
+    fn drop_producer(&mut self, handle: u64) {
+        if let Some(state) = self.state.as_mut() {
+            state.remove_producer(handle);
+        }
+        self.producers.remove(&handle);
+        self.policy.waiting.remove(&handle);
+        self.admin.on_producer_removed(handle);
+        self.count_producers();
+        let others = self.other_producers(handle);
+        self.promote_waiter(handle, &others);
     }
 }
 
@@ -209,13 +259,6 @@ impl Handler<RemoveProducer> for Topic {
     type Result = ();
 
     fn handle(&mut self, msg: RemoveProducer, _ctx: &mut Context<Self>) {
-        if let Some(state) = self.state.as_mut() {
-            state.remove_producer(msg.handle);
-        }
-        self.producers.remove(&msg.handle);
-        self.policy.waiting.remove(&msg.handle);
-        self.admin.on_producer_removed(msg.handle);
-        let others = self.other_producers(msg.handle);
-        self.promote_waiter(msg.handle, &others);
+        self.drop_producer(msg.handle);
     }
 }

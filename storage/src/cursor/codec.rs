@@ -6,17 +6,28 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use roaring::RoaringBitmap;
 
+use super::redelivery::decode_redelivery_chunk;
 use super::{split, Cursor, Dirty, CHUNK_SIZE};
 use crate::codec::{put_string, Reader};
 use crate::error::StorageError;
 
-const HEADER_VERSION: u8 = 1;
+/// Version 1 had no incarnation (read as 0); version 2 adds it after the floor.
+const HEADER_VERSION: u8 = 2;
 
-/// Header value: version u8, floor u64, property count u64, then (key, value) strings.
-pub(super) fn encode_header(floor: u64, properties: &BTreeMap<String, String>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(17 + properties.len() * 32);
+/// The decoded header: floor, incarnation, properties.
+pub(crate) type Header = (u64, u64, BTreeMap<String, String>);
+
+/// Header value: version u8, floor u64, incarnation u64, property count u64, then (key, value)
+/// strings.
+pub(super) fn encode_header(
+    floor: u64,
+    incarnation: u64,
+    properties: &BTreeMap<String, String>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(25 + properties.len() * 32);
     out.push(HEADER_VERSION);
     out.extend_from_slice(&floor.to_be_bytes());
+    out.extend_from_slice(&incarnation.to_be_bytes());
     out.extend_from_slice(&(properties.len() as u64).to_be_bytes());
     for (k, v) in properties {
         put_string(&mut out, k);
@@ -25,17 +36,19 @@ pub(super) fn encode_header(floor: u64, properties: &BTreeMap<String, String>) -
     out
 }
 
-fn decode_header(value: &[u8]) -> Result<(u64, BTreeMap<String, String>), StorageError> {
+/// Decodes a stored cursor header (either version).
+pub(crate) fn decode_header(value: &[u8]) -> Result<Header, StorageError> {
     const WHAT: &str = "cursor header";
     let mut r = Reader::new(value, WHAT);
     let version = r.u8()?;
-    if version != HEADER_VERSION {
+    if version != 1 && version != HEADER_VERSION {
         return Err(StorageError::corrupt(
             WHAT,
             format!("unknown version {version}"),
         ));
     }
     let floor = r.u64()?;
+    let incarnation = if version == 1 { 0 } else { r.u64()? };
     let count = r.u64()?;
     let mut properties = BTreeMap::new();
     for _ in 0..count {
@@ -43,7 +56,7 @@ fn decode_header(value: &[u8]) -> Result<(u64, BTreeMap<String, String>), Storag
         properties.insert(k, r.string()?);
     }
     r.finish()?;
-    Ok((floor, properties))
+    Ok((floor, incarnation, properties))
 }
 
 /// A chunk is stored in roaring's portable serialization format.
@@ -94,6 +107,8 @@ pub(crate) struct StoredCursor {
     pub(crate) header: Option<Bytes>,
     pub(crate) chunks: Vec<(u64, Bytes)>,
     pub(crate) batches: Vec<(u64, Bytes)>,
+    pub(crate) deferred: Vec<(u64, Bytes)>,
+    pub(crate) redeliveries: Vec<(u64, Bytes)>,
 }
 
 impl Cursor {
@@ -106,13 +121,17 @@ impl Cursor {
                 format!("{:?} has parts but no header", stored.name),
             )
         })?;
-        let (floor, properties) = decode_header(&header)?;
+        let (floor, incarnation, properties) = decode_header(&header)?;
         let mut cursor = Cursor {
             name: stored.name,
             floor,
             chunks: BTreeMap::new(),
             batches: BTreeMap::new(),
             properties,
+            incarnation,
+            deferred: BTreeMap::new(),
+            deferred_count: 0,
+            redeliveries: BTreeMap::new(),
             dirty: Dirty::default(),
         };
         let (floor_chunk, floor_bit) = split(floor);
@@ -139,6 +158,24 @@ impl Cursor {
                 cursor.batches.insert(id, set);
             }
         }
+        for (idx, value) in stored.deferred {
+            let bm = decode_chunk(&value)?;
+            if bm.is_empty() {
+                cursor.dirty.deferred.insert(idx);
+            } else {
+                cursor.deferred.insert(idx, bm);
+            }
+        }
+        cursor.recount_deferred();
+        for (idx, value) in stored.redeliveries {
+            cursor
+                .redeliveries
+                .extend(decode_redelivery_chunk(idx, &value)?);
+        }
+        // Bits and counts below the floor (or of acked entries) are cleaned up here, so the
+        // next update deletes what is stale instead of trusting it.
+        cursor.drop_deferred_below(floor);
+        cursor.drop_redeliveries_below(floor);
         cursor.advance_floor();
         Ok(cursor)
     }

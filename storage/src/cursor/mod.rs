@@ -4,18 +4,26 @@
 //! (chunk index = `entry_id >> 16`). Only chunks touched since the last
 //! [`Cursor::take_update`] are written again, so one ack costs one chunk (at most ~8 KiB),
 //! never the whole state, and there is no cap on the number of ack holes.
+//!
+//! The cursor also owns the subscription's delivery bookkeeping that must survive a restart:
+//! which entries wait in the on-disk delayed-delivery index (`deferred`, see [`deferred`]) and
+//! how often each unacked entry was redelivered (see [`redelivery`]).
 
 mod codec;
+mod deferred;
+mod redelivery;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_delayed;
 mod update;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use roaring::RoaringBitmap;
 
-pub(crate) use codec::StoredCursor;
-pub use update::CursorUpdate;
+pub(crate) use codec::{decode_header as decode_cursor_header, StoredCursor};
+pub use update::{CursorUpdate, DelayedOp};
 
 /// Number of entry ids covered by one chunk.
 const CHUNK_SIZE: u32 = 1 << 16;
@@ -44,6 +52,17 @@ pub struct Cursor {
     /// `BitSet` long-array layout, as the client sends them.
     batches: BTreeMap<u64, Vec<i64>>,
     properties: BTreeMap<String, String>,
+    /// Names the cursor's delayed-index keys; a new value (new cursor, seek, delays switched
+    /// off) orphans every key written under the old one, so they never have to be deleted
+    /// one by one on the hot path (storage purges orphans in the background).
+    incarnation: u64,
+    /// Entries `>= floor` waiting in the delayed-delivery index, by chunk like `chunks`. The
+    /// sequential reader skips them; they are dispatched when the index says they are due.
+    deferred: BTreeMap<u64, RoaringBitmap>,
+    /// Number of bits set in `deferred`.
+    deferred_count: u64,
+    /// Redelivery count of unacked entries `>= floor` that were redelivered at least once.
+    redeliveries: BTreeMap<u64, u32>,
     /// What changed since the last `take_update`.
     dirty: Dirty,
 }
@@ -58,22 +77,41 @@ struct Dirty {
     header: bool,
     chunks: BTreeSet<u64>,
     batches: BTreeSet<u64>,
+    /// Deferred-bitmap chunks changed.
+    deferred: BTreeSet<u64>,
+    /// Redelivery-count chunks changed (see `redelivery::REDELIVERY_CHUNK_BITS`).
+    redeliveries: BTreeSet<u64>,
+    /// Delayed-index keys `(deliver_at_ms, entry_id)` to add (`true`) or remove, under the
+    /// current incarnation.
+    delayed: BTreeMap<(u64, u64), bool>,
+    /// Incarnations whose delayed-index keys are to be purged.
+    orphaned: Vec<u64>,
 }
 
 impl Dirty {
     fn is_clean(&self) -> bool {
-        !self.full && !self.header && self.chunks.is_empty() && self.batches.is_empty()
+        !self.full
+            && !self.header
+            && self.chunks.is_empty()
+            && self.batches.is_empty()
+            && self.deferred.is_empty()
+            && self.redeliveries.is_empty()
+            && self.delayed.is_empty()
+            && self.orphaned.is_empty()
     }
 }
 
 impl PartialEq for Cursor {
-    /// Compares the ack state only, not what is pending persistence.
+    /// Compares the ack and delivery state only: not what is pending persistence, nor the
+    /// incarnation (a name for the delayed-index keys, not state).
     fn eq(&self, other: &Self) -> bool {
         self.name == other.name
             && self.floor == other.floor
             && self.chunks == other.chunks
             && self.batches == other.batches
             && self.properties == other.properties
+            && self.deferred == other.deferred
+            && self.redeliveries == other.redeliveries
     }
 }
 
@@ -90,6 +128,10 @@ impl Cursor {
             chunks: BTreeMap::new(),
             batches: BTreeMap::new(),
             properties: BTreeMap::new(),
+            incarnation: deferred::fresh_incarnation(0),
+            deferred: BTreeMap::new(),
+            deferred_count: 0,
+            redeliveries: BTreeMap::new(),
             dirty: Dirty {
                 full: true,
                 ..Dirty::default()
@@ -135,6 +177,9 @@ impl Cursor {
         if self.batches.remove(&entry_id).is_some() {
             self.dirty.batches.insert(entry_id);
         }
+        // Its delayed-index key (if any) becomes dead and is dropped when it comes due.
+        self.clear_deferred_bit(entry_id);
+        self.forget_redeliveries(entry_id);
         if entry_id == self.floor {
             // In-order acks never touch a bitmap: only the header changes.
             self.raise_floor(entry_id.saturating_add(1));
@@ -184,13 +229,22 @@ impl Cursor {
         self.batches.get(&entry_id).map(Vec::as_slice)
     }
 
-    /// Seek: forgets every ack and puts the floor at `ack_floor` (which may move backwards).
+    /// Seek: forgets every ack, every deferred entry and every redelivery count, and puts the
+    /// floor at `ack_floor` (which may move backwards). The delayed-index keys of the old
+    /// incarnation are orphaned (purged by storage).
     pub fn reset(&mut self, ack_floor: u64) {
         self.chunks.clear();
         self.batches.clear();
+        self.deferred.clear();
+        self.deferred_count = 0;
+        self.redeliveries.clear();
         self.floor = ack_floor;
+        let mut orphaned = std::mem::take(&mut self.dirty.orphaned);
+        orphaned.push(self.incarnation);
+        self.incarnation = deferred::fresh_incarnation(self.incarnation);
         self.dirty = Dirty {
             full: true,
+            orphaned,
             ..Dirty::default()
         };
     }
@@ -282,6 +336,8 @@ impl Cursor {
         let kept = self.batches.split_off(&new_floor);
         let below = std::mem::replace(&mut self.batches, kept);
         self.dirty.batches.extend(below.into_keys());
+        self.drop_deferred_below(new_floor);
+        self.drop_redeliveries_below(new_floor);
         self.floor = new_floor;
         self.dirty.header = true;
     }

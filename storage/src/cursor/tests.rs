@@ -24,6 +24,16 @@ fn round_trip(cursor: &Cursor) -> Cursor {
             .into_iter()
             .map(|(i, v)| (i, bytes(v)))
             .collect(),
+        deferred: update
+            .deferred
+            .into_iter()
+            .map(|(i, v)| (i, bytes(v)))
+            .collect(),
+        redeliveries: update
+            .redeliveries
+            .into_iter()
+            .map(|(i, v)| (i, bytes(v)))
+            .collect(),
     })
     .unwrap()
 }
@@ -193,7 +203,11 @@ fn in_order_acks_write_only_the_header() {
     }
     let update = c.take_update().unwrap();
     assert_eq!(update.chunks.len(), 0);
-    assert_eq!(update.header.as_ref().map(Vec::len), Some(17));
+    assert_eq!(
+        update.header.as_ref().map(Vec::len),
+        Some(25),
+        "version, floor, incarnation, property count"
+    );
 }
 
 #[test]
@@ -232,7 +246,7 @@ fn restore_drops_stale_parts_below_the_floor_and_schedules_their_deletion() {
     full.force_full_update();
     let mut update = full.take_update().unwrap();
     // Pretend the header says floor 65_537 while old chunks and batch sets linger.
-    update.header = Some(super::codec::encode_header(65_537, &BTreeMap::new()));
+    update.header = Some(super::codec::encode_header(65_537, 0, &BTreeMap::new()));
     let bytes = |v: Option<Vec<u8>>| Bytes::from(v.unwrap());
     let mut restored = Cursor::restore(StoredCursor {
         name: update.name,
@@ -247,6 +261,7 @@ fn restore_drops_stale_parts_below_the_floor_and_schedules_their_deletion() {
             .into_iter()
             .map(|(i, v)| (i, bytes(v)))
             .collect(),
+        ..StoredCursor::default()
     })
     .unwrap();
     assert_eq!(restored.ack_floor(), 65_537);
@@ -263,7 +278,7 @@ fn restore_drops_stale_parts_below_the_floor_and_schedules_their_deletion() {
 
 #[test]
 fn restore_rejects_corrupt_parts() {
-    let header = Bytes::from(super::codec::encode_header(0, &BTreeMap::new()));
+    let header = Bytes::from(super::codec::encode_header(0, 0, &BTreeMap::new()));
     let no_header = StoredCursor {
         name: "s".into(),
         ..StoredCursor::default()

@@ -11,6 +11,8 @@ fn add_part(stored: &mut StoredCursor, part: CursorPart, value: fjall::Slice) {
         CursorPart::Header => stored.header = Some(value),
         CursorPart::Chunk(idx) => stored.chunks.push((idx, value)),
         CursorPart::Batch(id) => stored.batches.push((id, value)),
+        CursorPart::Deferred(idx) => stored.deferred.push((idx, value)),
+        CursorPart::Redeliveries(idx) => stored.redeliveries.push((idx, value)),
     }
 }
 

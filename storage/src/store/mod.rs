@@ -1,7 +1,9 @@
 //! `Storage`: one fjall database per broker data dir, shared by every topic.
 
 mod cursors;
+mod delayed;
 mod log;
+mod purge;
 mod reclaim;
 mod sequences;
 mod topics;
@@ -18,8 +20,10 @@ use crate::config::StorageConfig;
 use crate::error::StorageError;
 use crate::faults::StorageFaults;
 use crate::metadata::{FjallMetadataStore, MetadataStore};
+use purge::DelayedPurger;
 use reclaim::Reclaimer;
 
+pub use delayed::{DelayedKey, DueDelayed};
 pub use log::LogBounds;
 pub use topics::TopicRecord;
 pub use write::WriteOp;
@@ -43,13 +47,19 @@ pub struct Storage {
 struct Inner {
     /// First field so it is dropped (its thread joined) before anything else.
     reclaimer: Reclaimer,
+    /// Joined right after the reclaimer, for the same reason.
+    purger: DelayedPurger,
     db: Database,
     /// Topic name -> JSON `TopicRecord`.
     topics: Keyspace,
     /// Ledger id ++ entry id -> entry header ++ data.
     entries: Keyspace,
-    /// Ledger id ++ subscription name ++ part -> cursor header, ack chunk or batch ack set.
+    /// Ledger id ++ subscription name ++ part -> cursor header, ack chunk, batch ack set,
+    /// deferred bitmap or redelivery counts.
     cursors: Keyspace,
+    /// Ledger id ++ subscription name ++ incarnation ++ deliver-at ms ++ entry id -> nothing:
+    /// the delayed-delivery index, scanned by time per subscription.
+    delayed: Keyspace,
     /// Internal bookkeeping: the ledger id counter, pending purges, trim watermarks.
     system: Keyspace,
     metadata: FjallMetadataStore,
@@ -105,6 +115,7 @@ impl Storage {
         })?;
         let topics = db.keyspace("topics", KeyspaceCreateOptions::default)?;
         let cursors = db.keyspace("cursors", KeyspaceCreateOptions::default)?;
+        let delayed = db.keyspace("delayed", KeyspaceCreateOptions::default)?;
         let system = db.keyspace("system", KeyspaceCreateOptions::default)?;
         let metadata_ks = db.keyspace("metadata", KeyspaceCreateOptions::default)?;
         let persist = if config.fsync {
@@ -116,10 +127,12 @@ impl Storage {
         let storage = Storage {
             inner: Arc::new(Inner {
                 reclaimer: Reclaimer::start(entries.clone())?,
+                purger: DelayedPurger::start(db.clone(), delayed.clone(), system.clone())?,
                 db,
                 topics,
                 entries,
                 cursors,
+                delayed,
                 system,
                 metadata,
                 persist,
@@ -130,6 +143,7 @@ impl Storage {
             }),
         };
         storage.resume_purges()?;
+        storage.resume_delayed_purges()?;
         Ok(storage)
     }
 

@@ -115,7 +115,8 @@ impl Storage {
             .collect()
     }
 
-    /// Deletes topic `name`: its record, its cursors and its whole log. Durable on return.
+    /// Deletes topic `name`: its record, its cursors, its delayed index (purged in the
+    /// background) and its whole log. Durable on return.
     ///
     /// The record and cursors go in one atomic step together with a "purge pending" marker
     /// and a trim watermark of `u64::MAX`, which hides the whole log at once; the log is then
@@ -150,8 +151,12 @@ impl Storage {
         for guard in self.inner.system.prefix(&sequences) {
             batch.remove(&self.inner.system, guard.key()?);
         }
+        // Every subscription's delayed index goes too, in the background.
+        let delayed = ledger_cursors_prefix(ledger_id).to_vec();
+        self.stage_delayed_purge(&mut batch, &delayed);
         batch.commit()?;
         self.persist()?;
+        self.inner.purger.request(delayed);
         self.set_trim_floor(ledger_id, u64::MAX);
         self.purge_log(ledger_id)?;
         tracing::info!(topic = name, ledger_id, "topic deleted");

@@ -1,15 +1,18 @@
 //! `write`: staging a list of `WriteOp`s into one atomic fjall batch.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::PoisonError;
 
+use super::purge::marker_key;
 use super::sequences::{ledger_sequences_prefix, sequence_key};
 use super::topics::{system_key, TRIM_PREFIX};
 use super::Storage;
-use crate::cursor::CursorUpdate;
+use crate::cursor::{decode_cursor_header, CursorUpdate};
 use crate::entry::{encode_value, Entry, HEADER_LEN};
 use crate::error::StorageError;
-use crate::keys::{cursor_key, cursor_prefix, entry_key, CursorPart, ENTRY_KEY_LEN};
+use crate::keys::{
+    cursor_key, cursor_prefix, delayed_key, delayed_prefix, entry_key, CursorPart, ENTRY_KEY_LEN,
+};
 
 /// One change to durable state. A `Vec<WriteOp>` given to [`Storage::write`] is applied
 /// atomically; when two ops touch the same key, the later one wins.
@@ -26,14 +29,16 @@ pub enum WriteOp {
         /// The entry; its id must be the next one of the log.
         entry: Entry,
     },
-    /// Persists a cursor's changes (from [`crate::Cursor::take_update`]).
+    /// Persists a cursor's changes (from [`crate::Cursor::take_update`]), its delayed-index
+    /// keys included, in the same atomic batch.
     Cursor {
         /// The topic's ledger.
         ledger_id: u64,
         /// The changes.
         update: CursorUpdate,
     },
-    /// Removes a subscription's cursor entirely.
+    /// Removes a subscription's cursor entirely; its delayed-index keys are purged in the
+    /// background.
     DeleteCursor {
         /// The topic's ledger.
         ledger_id: u64,
@@ -78,6 +83,10 @@ struct Staged {
     watermarks: BTreeMap<u64, u64>,
     /// Cursor key -> new value, or `None` to delete.
     cursors: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Delayed-index key -> add (`true`) or remove.
+    delayed: BTreeMap<Vec<u8>, bool>,
+    /// Delayed-key prefixes orphaned by this batch: a durable purge marker each.
+    orphaned: BTreeSet<Vec<u8>>,
     /// Ledger -> next data offset after this batch.
     offsets: HashMap<u64, u64>,
     /// System key -> new value, or `None` to delete (producer sequence records).
@@ -113,7 +122,7 @@ impl Storage {
                 }
                 WriteOp::DeleteCursor { ledger_id, name } => {
                     let prefix = cursor_prefix(ledger_id, &name)?;
-                    self.stage_cursor_delete(&mut staged, &prefix)?;
+                    self.stage_cursor_delete(&mut staged, &prefix, None)?;
                 }
                 WriteOp::Trim {
                     ledger_id,
@@ -138,8 +147,12 @@ impl Storage {
         }
         let new_offsets = std::mem::take(&mut staged.offsets);
         let watermarks: Vec<(u64, u64)> = staged.watermarks.iter().map(|(&l, &w)| (l, w)).collect();
+        let orphaned = staged.orphaned.clone();
         self.commit(staged)?;
         offsets.extend(new_offsets);
+        for prefix in orphaned {
+            self.inner.purger.request(prefix);
+        }
         for (ledger_id, before) in watermarks {
             self.set_trim_floor(ledger_id, before);
             self.inner.reclaimer.request(ledger_id, before);
@@ -203,7 +216,7 @@ impl Storage {
     ) -> Result<(), StorageError> {
         let prefix = cursor_prefix(ledger_id, &update.name)?;
         if update.full {
-            self.stage_cursor_delete(staged, &prefix)?;
+            self.stage_cursor_delete(staged, &prefix, Some(update.incarnation))?;
         }
         if let Some(header) = update.header {
             staged
@@ -220,14 +233,48 @@ impl Storage {
                 .cursors
                 .insert(cursor_key(&prefix, CursorPart::Batch(id)), value);
         }
+        for (idx, value) in update.deferred {
+            staged
+                .cursors
+                .insert(cursor_key(&prefix, CursorPart::Deferred(idx)), value);
+        }
+        for (idx, value) in update.redeliveries {
+            staged
+                .cursors
+                .insert(cursor_key(&prefix, CursorPart::Redeliveries(idx)), value);
+        }
+        for incarnation in update.orphaned {
+            staged.orphaned.insert(delayed_prefix(&prefix, incarnation));
+        }
+        let current = delayed_prefix(&prefix, update.incarnation);
+        for op in update.delayed {
+            let key = delayed_key(&current, op.deliver_at_ms, op.entry_id);
+            staged.delayed.insert(key, op.add);
+        }
         Ok(())
     }
 
-    /// Deletes every key under a cursor's prefix: staged ones and stored ones.
-    fn stage_cursor_delete(&self, staged: &mut Staged, prefix: &[u8]) -> Result<(), StorageError> {
+    /// Deletes every key under a cursor's prefix: staged ones and stored ones. The stored
+    /// cursor's delayed keys are orphaned unless they belong to `keep_incarnation` (a full
+    /// rewrite of the same cursor keeps its index).
+    fn stage_cursor_delete(
+        &self,
+        staged: &mut Staged,
+        prefix: &[u8],
+        keep_incarnation: Option<u64>,
+    ) -> Result<(), StorageError> {
         let staged_under = staged.cursors.range_mut(prefix.to_vec()..);
         for (_, value) in staged_under.take_while(|(k, _)| k.starts_with(prefix)) {
             *value = None;
+        }
+        let header_key = cursor_key(prefix, CursorPart::Header);
+        if let Some(header) = self.inner.cursors.get(&header_key)? {
+            let (_, stored_incarnation, _) = decode_cursor_header(&header)?;
+            if keep_incarnation != Some(stored_incarnation) {
+                staged
+                    .orphaned
+                    .insert(delayed_prefix(prefix, stored_incarnation));
+            }
         }
         for guard in self.inner.cursors.prefix(prefix) {
             staged.cursors.insert(guard.key()?.to_vec(), None);
@@ -316,6 +363,16 @@ impl Storage {
                 Some(value) => batch.insert(&inner.system, key, value),
                 None => batch.remove(&inner.system, key),
             }
+        }
+        for (key, add) in staged.delayed {
+            if add {
+                batch.insert(&inner.delayed, key, Vec::new());
+            } else {
+                batch.remove(&inner.delayed, key);
+            }
+        }
+        for prefix in &staged.orphaned {
+            batch.insert(&inner.system, marker_key(prefix), Vec::new());
         }
         Ok(batch.commit()?)
     }

@@ -5,6 +5,7 @@
 
 mod common;
 mod cursors;
+mod delayed;
 mod faults;
 mod log;
 mod metadata;

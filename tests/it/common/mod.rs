@@ -75,6 +75,8 @@ pub struct TestBroker {
     pub service_url: String,
     /// `http://127.0.0.1:PORT` of the admin endpoint.
     pub admin_url: String,
+    /// Configuration changes applied at every (re)start.
+    tune: fn(&mut BrokerConfig),
 }
 
 impl TestBroker {
@@ -83,19 +85,25 @@ impl TestBroker {
         Self::start_with(|_| {})
     }
 
-    /// Starts a broker whose configuration `adjust` changes first (data dir and ports are
-    /// already set; `adjust` may override the ports).
-    pub fn start_with(adjust: impl FnOnce(&mut BrokerConfig)) -> TestBroker {
+    /// Starts a broker whose configuration `tune` adjusts (kept across restarts).
+    pub fn start_with(tune: fn(&mut BrokerConfig)) -> TestBroker {
         let dir = tempfile::tempdir().expect("create temp dir");
-        let mut config = test_config(&dir.path().join("data"));
-        adjust(&mut config);
-        let handle = boot_config(config);
+        let handle = boot(&dir.path().join("data"), tune);
         TestBroker {
             service_url: handle.service_url.clone(),
             admin_url: handle.admin_url.clone(),
             dir,
             handle: Some(handle),
+            tune,
         }
+    }
+
+    /// The running broker's shared services (policies, registry).
+    pub fn context(&self) -> &geminga_actors::BrokerContext {
+        self.handle
+            .as_ref()
+            .and_then(BrokerHandle::context)
+            .expect("broker running")
     }
 
     /// Stops the broker cleanly and starts a new one on the same data directory.
@@ -104,7 +112,7 @@ impl TestBroker {
         if let Some(handle) = self.handle.take() {
             handle.shutdown();
         }
-        let handle = boot(&self.data_dir());
+        let handle = boot(&self.data_dir(), self.tune);
         self.service_url = handle.service_url.clone();
         self.admin_url = handle.admin_url.clone();
         self.handle = Some(handle);
@@ -134,21 +142,14 @@ impl Drop for TestBroker {
     }
 }
 
-fn test_config(data_dir: &Path) -> BrokerConfig {
-    BrokerConfig {
+fn boot(data_dir: &Path, tune: fn(&mut BrokerConfig)) -> BrokerHandle {
+    let mut config = BrokerConfig {
         data_dir: data_dir.to_path_buf(),
         bind: "127.0.0.1:0".to_string(),
         admin_bind: "127.0.0.1:0".to_string(),
         ..BrokerConfig::default()
-    }
-}
-
-fn boot(data_dir: &Path) -> BrokerHandle {
-    boot_config(test_config(data_dir))
-}
-
-fn boot_config(config: BrokerConfig) -> BrokerHandle {
-    let data_dir = config.data_dir.clone();
+    };
+    tune(&mut config);
     match start_in_thread(config) {
         Ok(handle) => handle,
         Err(err) => panic!("broker failed to start on {}: {err}", data_dir.display()),

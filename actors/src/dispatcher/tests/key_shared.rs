@@ -145,6 +145,7 @@ fn keyless_messages_spread_and_keyless_batches_keep_one_owner() {
         .map(|id| ReadEntry {
             entry: entry(id, None, 3),
             ack_set: None,
+            redelivery_count: 0,
         })
         .collect();
     let out = d.on_entries(0, batches, false);

@@ -4,6 +4,7 @@ mod basic;
 mod key_shared;
 mod limits;
 mod property;
+mod redelivery;
 mod sim;
 
 use bytes::Bytes;
@@ -33,6 +34,7 @@ pub(super) fn read(ids: std::ops::Range<u64>) -> Vec<ReadEntry> {
     ids.map(|id| ReadEntry {
         entry: entry(id, None, 1),
         ack_set: None,
+        redelivery_count: 0,
     })
     .collect()
 }
@@ -44,6 +46,7 @@ pub(super) fn keyed(first: u64, keys: &[&str]) -> Vec<ReadEntry> {
         .map(|(key, id)| ReadEntry {
             entry: entry(id, Some(key), 1),
             ack_set: None,
+            redelivery_count: 0,
         })
         .collect()
 }

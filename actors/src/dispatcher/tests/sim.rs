@@ -94,7 +94,11 @@ impl Sim {
             let all = (1u64 << entry.meta.num_messages) - 1;
             vec![(all & !acked) as i64]
         });
-        Some(ReadEntry { entry, ack_set })
+        Some(ReadEntry {
+            entry,
+            ack_set,
+            redelivery_count: 0,
+        })
     }
 
     /// Answers the parked fresh demand with what is published, as the subscription does.

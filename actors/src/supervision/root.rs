@@ -1,0 +1,165 @@
+//! The root supervisor: starts the broker's singletons and replaces one that dies for good.
+//!
+//! The storage writer and the topic registry restart in place under their own budget
+//! ([`RestartBudget::default`]). Past it, or when their mailbox is dropped, they escalate here:
+//! the root starts a fresh instance and swaps the address in the [`BrokerContext`], which every
+//! actor reads at each use. A replacement writer fences every ledger until its topic reloads
+//! (the lost mailbox may have held appends); a replacement registry inherits the shared table of
+//! loaded topics. The root itself allows [`ROOT_REPLACEMENTS`] replacements per
+//! [`ROOT_WINDOW`] per singleton; past that the broker cannot heal itself and stops with exit
+//! code 1, so an operator (or systemd) restarts the process from storage.
+
+use std::{
+    sync::{Arc, Mutex, OnceLock, PoisonError},
+    time::{Duration, Instant},
+};
+
+use actix::{Addr, Arbiter, ArbiterHandle, System};
+use geminga_storage::Storage;
+use tracing::error;
+
+use super::{supervise, ActorKind, ActorTracker, ExitReason, RestartBudget, SupervisorSpec};
+use crate::{context::BrokerContext, registry::TopicRegistry, storage_writer::StorageWriter};
+
+/// Replacements of one singleton the root allows inside [`ROOT_WINDOW`].
+pub const ROOT_REPLACEMENTS: usize = 3;
+/// The root's budget window.
+pub const ROOT_WINDOW: Duration = Duration::from_secs(60);
+
+/// What the root keeps between replacements.
+struct RootState {
+    home: ArbiterHandle,
+    storage: Storage,
+    tracker: Arc<ActorTracker>,
+    /// Filled once the context exists (the first writer is started before it).
+    context: OnceLock<BrokerContext>,
+    write_lock: Arc<Mutex<()>>,
+    writer_budget: Mutex<RestartBudget>,
+    registry_budget: Mutex<RestartBudget>,
+    origin: Instant,
+}
+
+/// The broker's root supervisor.
+#[derive(Clone)]
+pub struct Root {
+    state: Arc<RootState>,
+}
+
+impl Root {
+    /// A root whose singletons run on the current arbiter.
+    pub fn new(storage: Storage, tracker: Arc<ActorTracker>) -> Self {
+        let budget = || Mutex::new(RestartBudget::new(ROOT_REPLACEMENTS, ROOT_WINDOW));
+        Self {
+            state: Arc::new(RootState {
+                home: Arbiter::current(),
+                storage,
+                tracker,
+                context: OnceLock::new(),
+                write_lock: Arc::default(),
+                writer_budget: budget(),
+                registry_budget: budget(),
+                origin: Instant::now(),
+            }),
+        }
+    }
+
+    /// Starts the first storage writer (before the context exists).
+    pub fn start_writer(&self) -> Addr<StorageWriter> {
+        self.spawn_writer(false)
+    }
+
+    /// Attaches the context and starts the registry.
+    pub fn start_registry(&self, context: &BrokerContext) {
+        let _ = self.state.context.set(context.clone());
+        let registry = self.spawn_registry(context);
+        context.set_registry(registry);
+    }
+
+    fn spec(
+        &self,
+        kind: ActorKind,
+        name: &str,
+        on_exit: impl FnOnce(ExitReason) + Send + 'static,
+    ) -> SupervisorSpec {
+        SupervisorSpec {
+            kind,
+            name: name.to_owned(),
+            parent: None,
+            budget: RestartBudget::default(),
+            restart: true,
+            tracker: self.state.tracker.clone(),
+            on_exit: Some(Box::new(on_exit)),
+        }
+    }
+
+    fn spawn_writer(&self, replacement: bool) -> Addr<StorageWriter> {
+        let root = self.clone();
+        let spec = self.spec(ActorKind::StorageWriter, "storage-writer", move |reason| {
+            if reason.is_failure() {
+                root.replace_writer(reason);
+            }
+        });
+        let storage = self.state.storage.clone();
+        let lock = self.state.write_lock.clone();
+        supervise(&self.state.home, spec, move |_ctx, lifecycle| {
+            StorageWriter::with_lock(storage, lifecycle, lock, replacement)
+        })
+    }
+
+    fn spawn_registry(&self, context: &BrokerContext) -> Addr<TopicRegistry> {
+        let root = self.clone();
+        let spec = self.spec(ActorKind::Registry, "topic-registry", move |reason| {
+            if reason.is_failure() {
+                root.replace_registry(reason);
+            }
+        });
+        let context = context.clone();
+        supervise(&self.state.home, spec, move |_ctx, lifecycle| {
+            TopicRegistry::new(context, lifecycle)
+        })
+    }
+
+    /// Whether the root may replace a singleton once more; stops the broker otherwise.
+    fn within_budget(&self, budget: &Mutex<RestartBudget>, what: &str, reason: ExitReason) -> bool {
+        let now = self.state.origin.elapsed();
+        let allowed = budget
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .try_restart(now);
+        if allowed {
+            error!(
+                ?reason,
+                "{what} died; the root supervisor starts a replacement"
+            );
+        } else {
+            error!(
+                ?reason,
+                "{what} keeps dying; stopping the broker (exit code 1)"
+            );
+            if let Some(system) = System::try_current() {
+                system.stop_with_code(1);
+            }
+        }
+        allowed
+    }
+
+    fn replace_writer(&self, reason: ExitReason) {
+        if !self.within_budget(&self.state.writer_budget, "the storage writer", reason) {
+            return;
+        }
+        let writer = self.spawn_writer(true);
+        if let Some(context) = self.state.context.get() {
+            context.set_writer(writer);
+        }
+    }
+
+    fn replace_registry(&self, reason: ExitReason) {
+        if !self.within_budget(&self.state.registry_budget, "the topic registry", reason) {
+            return;
+        }
+        if let Some(context) = self.state.context.get() {
+            let registry = self.spawn_registry(context);
+            context.set_registry(registry);
+        }
+    }
+}
