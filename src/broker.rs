@@ -304,7 +304,7 @@ fn advertised_host(config: &BrokerConfig, bound: SocketAddr) -> String {
 }
 
 fn actor_config(config: &BrokerConfig) -> ActorConfig {
-    ActorConfig {
+    let mut actors = ActorConfig {
         cluster_name: config.cluster_name.clone(),
         max_message_size: config.max_message_size,
         keep_alive_interval: Duration::from_secs(config.keep_alive_interval_secs.max(1)),
@@ -318,12 +318,14 @@ fn actor_config(config: &BrokerConfig) -> ActorConfig {
         max_pending_publish_per_connection: config.max_pending_publish_requests_per_connection,
         max_producers_per_topic: config.max_producers_per_topic,
         max_consumers_per_subscription: config.max_consumers_per_subscription,
-        storage_policies: config.policies.to_actor_config(),
+        storage_policies: config.storage_policies.to_actor_config(),
         delayed_delivery_enabled: config.delayed_delivery_enabled,
         delayed_delivery_tick: Duration::from_millis(config.delayed_delivery_tick_ms),
         dead_letter_max_redeliver_count: config.dead_letter_max_redeliver_count,
         redelivery_backoff_min: Duration::from_millis(config.redelivery_backoff_min_ms),
         redelivery_backoff_max: Duration::from_millis(config.redelivery_backoff_max_ms),
         ..ActorConfig::default()
-    }
+    };
+    config.policy.apply_to(&mut actors);
+    actors
 }

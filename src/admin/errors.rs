@@ -79,7 +79,10 @@ pub fn status_of(error: &RequestError) -> StatusCode {
         RequestError::InvalidTopicName { .. } | RequestError::Malformed { .. } => {
             StatusCode::BAD_REQUEST
         }
-        RequestError::AlreadyExists { .. } | RequestError::Conflict { .. } => StatusCode::CONFLICT,
+        RequestError::AlreadyExists { .. }
+        | RequestError::Conflict { .. }
+        | RequestError::IncompatibleSchema { .. }
+        | RequestError::ProducerFenced { .. } => StatusCode::CONFLICT,
         RequestError::PreconditionFailed { .. }
         | RequestError::ConsumerBusy { .. }
         | RequestError::ProducerBusy { .. }

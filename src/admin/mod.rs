@@ -9,8 +9,10 @@ mod faults;
 mod lookup;
 mod metrics;
 mod namespace_policies;
+mod namespace_storage;
 mod namespaces;
 mod partitioned;
+mod schemas;
 mod status;
 mod tenants;
 mod topics;
@@ -68,8 +70,10 @@ pub fn serve(
             .configure(status::routes)
             .configure(clusters::routes)
             .configure(tenants::routes)
-            .configure(namespace_policies::routes)
+            .configure(namespace_storage::routes)
             .configure(namespaces::routes)
+            .configure(namespace_policies::routes)
+            .configure(schemas::routes)
             .configure(lookup::routes)
             .configure(partitioned::routes)
             .configure(topics::routes)

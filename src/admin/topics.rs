@@ -3,6 +3,7 @@
 //! message and policy paths live in the submodules.
 
 mod messages;
+mod permissions;
 mod policies;
 mod stats;
 mod storage;
@@ -51,6 +52,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     messages::routes(cfg, &topic);
     policies::routes(cfg, &topic);
     storage::routes(cfg, &topic);
+    permissions::routes(cfg, &topic);
 }
 
 /// `{domain}/{tenant}/{namespace}` of a namespace path.

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::{
     admin::print_json,
     admin_http::{AdminClient, AdminError},
-    admin_tenancy::ns_path,
+    ns_policies::ns_path,
     topics_http::{parse_seconds, parse_size_mb},
     topics_storage::{parse_size_bytes, quota_body},
 };

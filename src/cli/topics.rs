@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use geminga_protocol::batch::parse_batch;
 use serde_json::{json, Value};
 
+use super::topics_admission::AdmissionCommand;
 use super::topics_http::{
     parse_seconds, parse_topic, print_json, print_lines, topic_path, AdminCliError, AdminHttp,
     Reply,
@@ -186,6 +187,9 @@ pub enum TopicsCommand {
     /// Backlog quotas, compaction and storage holds.
     #[command(flatten)]
     Storage(super::topics_storage::StorageCommand),
+    /// Deduplication, rates, schema strategy and permissions.
+    #[command(flatten)]
+    Admission(AdmissionCommand),
 }
 
 /// Runs a topics command against `admin_url`, printing to `out`.
@@ -256,6 +260,7 @@ pub fn run(admin_url: &str, args: TopicsArgs, out: &mut impl Write) -> Result<()
         }
         TopicsCommand::Policy(command) => command.run(&http, out),
         TopicsCommand::Storage(command) => command.run(&http, out),
+        TopicsCommand::Admission(command) => command.run(&http, out),
         other => run_subscription_command(&http, other, out),
     }
 }

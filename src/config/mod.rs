@@ -1,14 +1,16 @@
 //! Broker configuration: defaults, Pulsar-style `key=value` files, and validation.
 
 mod parse;
-mod policies;
+mod policy;
+mod storage_policies;
 #[cfg(test)]
 mod tests;
 
 use std::path::{Path, PathBuf};
 
 pub use parse::{parse_host_port, KNOWN_KEYS};
-pub use policies::PolicyConfig;
+pub use policy::{PolicyConfig, POLICY_KEYS};
+pub use storage_policies::StoragePolicyConfig;
 
 /// Default Pulsar binary-protocol port.
 pub const DEFAULT_BROKER_PORT: u16 = 6650;
@@ -77,7 +79,9 @@ pub struct BrokerConfig {
     /// Log filter used when `RUST_LOG` is unset (geminga key `logLevel`).
     pub log_level: Option<String>,
     /// Retention, TTL, backlog quota and compaction defaults and periods.
-    pub policies: PolicyConfig,
+    pub storage_policies: StoragePolicyConfig,
+    /// Broker-wide defaults of deduplication, rates, consumer limits and schemas.
+    pub policy: PolicyConfig,
     /// Whether messages with a delivery time are held back on Shared and Key_Shared
     /// subscriptions (`delayedDeliveryEnabled`); namespaces and topics may override it.
     pub delayed_delivery_enabled: bool,
@@ -123,7 +127,8 @@ impl Default for BrokerConfig {
             max_pending_publish_requests_per_connection: 1000,
             fault_injection_enabled: false,
             log_level: None,
-            policies: PolicyConfig::default(),
+            storage_policies: StoragePolicyConfig::default(),
+            policy: PolicyConfig::default(),
             delayed_delivery_enabled: true,
             delayed_delivery_tick_ms: 1000,
             dead_letter_max_redeliver_count: 0,

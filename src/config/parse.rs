@@ -75,7 +75,10 @@ pub(super) fn parse(text: &str) -> Result<(BrokerConfig, Vec<String>), ConfigErr
             });
         };
         let (key, value) = (key.trim(), value.trim());
-        if !KNOWN_KEYS.contains(&key) && !super::policies::KEYS.contains(&key) {
+        if !KNOWN_KEYS.contains(&key)
+            && !super::policy::POLICY_KEYS.contains(&key)
+            && !super::storage_policies::KEYS.contains(&key)
+        {
             if !unknown.iter().any(|k| k == key) {
                 unknown.push(key.to_owned());
             }
@@ -116,6 +119,9 @@ pub(super) fn parse(text: &str) -> Result<(BrokerConfig, Vec<String>), ConfigErr
 
 /// Sets the field behind one known, non-empty key; the error is the reason shown to the user.
 fn apply(c: &mut BrokerConfig, l: &mut Listeners, key: &str, v: &str) -> Result<(), String> {
+    if super::policy::POLICY_KEYS.contains(&key) {
+        return super::policy::apply(&mut c.policy, key, v);
+    }
     match key {
         "dataDir" => c.data_dir = PathBuf::from(v),
         "bindAddress" => l.host = Some(parse_host(v)?),
@@ -166,8 +172,8 @@ fn apply(c: &mut BrokerConfig, l: &mut Listeners, key: &str, v: &str) -> Result<
         }
         "redeliveryBackoffMinMillis" => c.redelivery_backoff_min_ms = number(v, 0, 86_400_000)?,
         "redeliveryBackoffMaxMillis" => c.redelivery_backoff_max_ms = number(v, 0, 86_400_000)?,
-        key if super::policies::KEYS.contains(&key) => {
-            super::policies::apply(&mut c.policies, key, v)?
+        key if super::storage_policies::KEYS.contains(&key) => {
+            super::storage_policies::apply(&mut c.storage_policies, key, v)?
         }
         // Only keys listed in KNOWN_KEYS reach this function.
         _ => return Err("key is not handled".to_owned()),

@@ -59,6 +59,7 @@ impl Connection {
             key_shared: c.key_shared_meta.clone(),
             read_compacted: c.read_compacted(),
             protocol_version: self.protocol_version,
+            schema: c.schema.clone(),
         };
         let fut = wrap_future::<_, Self>(lookup)
             .then(move |found, act, ctx| {

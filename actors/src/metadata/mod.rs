@@ -11,9 +11,13 @@ mod error;
 mod model;
 mod names;
 mod namespaces;
+mod permissions;
 mod policies;
+mod policy_types;
+mod schemas;
 mod service;
 mod store;
+mod topic_policies;
 mod topics;
 
 #[cfg(test)]
@@ -27,10 +31,16 @@ pub use model::{
     TOPIC_TYPE_PARTITIONED,
 };
 pub use names::{check_name, NamespaceName};
-pub use policies::{
-    BacklogQuota, BacklogQuotaMap, BacklogQuotaPolicy, BacklogQuotaType, RetentionPolicies,
-    TopicPolicies,
+pub use policies::{BacklogQuota, BacklogQuotaMap, BacklogQuotaPolicy, BacklogQuotaType};
+pub use policy_types::{
+    AuthAction, AuthPolicies, DispatchRate, Grants, PublishRate, RateLimit,
+    SchemaCompatibilityStrategy,
+};
+pub use schemas::{
+    decode_schema_version, encode_schema_version, schema_data_text, schema_id, SchemaData,
+    SchemaHistory, SchemaType, SchemaVersion,
 };
 pub use service::MetadataService;
 pub use store::{MemoryMetadataStore, StorageMetadata};
+pub use topic_policies::{RetentionPolicies, TopicPolicies};
 pub use topics::{TopicAdmission, MAX_PARTITIONS};

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::policies::{BacklogQuotaMap, RetentionPolicies};
+use super::policies::BacklogQuotaMap;
+use super::policy_types::{AuthPolicies, DispatchRate, PublishRate, SchemaCompatibilityStrategy};
+use super::topic_policies::RetentionPolicies;
 
 /// A cluster's service addresses (`/admin/clusters/{cluster}`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -97,6 +99,49 @@ pub struct Policies {
     /// Compaction-cursor backlog bytes that trigger a compaction (0: never).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compaction_threshold: Option<i64>,
+    /// Fields not modelled yet, kept as sent.
+    /// Grants on the namespace and its topics.
+    pub auth_policies: AuthPolicies,
+    /// Drop re-sent messages by producer name and sequence id (topics may override).
+    #[serde(
+        rename = "deduplicationEnabled",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deduplication_enabled: Option<bool>,
+    /// Dispatch rate per topic, by cluster name.
+    #[serde(
+        rename = "topicDispatchRate",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub topic_dispatch_rate: BTreeMap<String, DispatchRate>,
+    /// Dispatch rate per subscription, by cluster name.
+    #[serde(
+        rename = "subscriptionDispatchRate",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub subscription_dispatch_rate: BTreeMap<String, DispatchRate>,
+    /// Publish rate per topic, by cluster name.
+    #[serde(
+        rename = "publishMaxMessageRate",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub publish_max_message_rate: BTreeMap<String, PublishRate>,
+    /// Producers per topic (0: unlimited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_producers_per_topic: Option<u32>,
+    /// Consumers per topic (0: unlimited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_consumers_per_topic: Option<u32>,
+    /// Consumers per subscription (0: unlimited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_consumers_per_subscription: Option<u32>,
+    /// How new schemas must relate to the stored ones (`UNDEFINED`: the broker's).
+    pub schema_compatibility_strategy: SchemaCompatibilityStrategy,
+    /// Whether producers may register new schema versions (unset: allowed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_allow_auto_update_schema: Option<bool>,
+    /// Refuse producers and consumers without a schema on a topic that has one.
+    pub schema_validation_enforced: bool,
     /// Fields not modelled yet, kept as sent.
     #[serde(flatten)]
     pub other: Map<String, Value>,

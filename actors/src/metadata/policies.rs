@@ -1,24 +1,12 @@
-//! Typed policy values shared by namespace and topic policies: retention, backlog quotas, and
-//! the one typed `TopicPolicies` document (Pulsar's camelCase names, unknown fields kept).
+//! Backlog quota types shared by namespace and topic policies (Pulsar's `BacklogQuota`), and
+//! the retention helpers.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
 
-/// Retention of acknowledged messages (Pulsar's `RetentionPolicies`). A bound of -1 is
-/// infinite; 0 keeps nothing once acknowledged. An acknowledged entry is deleted once it is
-/// older than the time bound *or* the log is larger than the size bound, as Pulsar does.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct RetentionPolicies {
-    /// Minutes to keep acknowledged messages (-1: forever).
-    pub retention_time_in_minutes: i32,
-    /// Megabytes of log to keep (-1: unlimited).
-    #[serde(rename = "retentionSizeInMB")]
-    pub retention_size_in_mb: i64,
-}
+use super::topic_policies::RetentionPolicies;
 
 impl RetentionPolicies {
     /// Whether acknowledged messages are kept forever (both bounds infinite).
@@ -117,129 +105,12 @@ impl Default for BacklogQuota {
 /// Backlog quotas by type, as Pulsar keys them.
 pub type BacklogQuotaMap = BTreeMap<BacklogQuotaType, BacklogQuota>;
 
-/// Topic-level policies (`/admin/topic-policies/{tenant}/{namespace}/{domain}/{topic}`),
-/// Pulsar's `TopicPolicies`. `None` means "not set at topic level"; fields Geminga does not
-/// model are kept in `other` and written back unchanged. Reading is lenient: a field with a
-/// value of the wrong type is kept in `other` rather than failing the whole document.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct TopicPolicies {
-    /// Unacked messages a Shared/Key_Shared consumer may hold before dispatch to it pauses.
-    pub max_unacked_messages_on_consumer: Option<u32>,
-    /// Unacked messages a subscription may hold (stored; not applied yet).
-    pub max_unacked_messages_on_subscription: Option<u32>,
-    /// Messages older than this are acknowledged for every subscription (expiry).
-    pub message_ttl_in_seconds: Option<u32>,
-    /// Retention of acknowledged messages.
-    pub retention_policies: Option<RetentionPolicies>,
-    /// Producers allowed on the topic at once (0: unlimited).
-    pub max_producer_per_topic: Option<u32>,
-    /// Consumers allowed on the topic at once (stored; not applied yet).
-    pub max_consumer_per_topic: Option<u32>,
-    /// Consumers allowed per subscription (0: unlimited).
-    pub max_consumers_per_subscription: Option<u32>,
-    /// Backlog quotas (Pulsar spells this field `backLogQuotaMap`).
-    pub back_log_quota_map: Option<BacklogQuotaMap>,
-    /// Backlog bytes of the compaction cursor that trigger a compaction (0: never).
-    pub compaction_threshold: Option<i64>,
-    /// Fields not modelled, kept as stored.
-    pub other: Map<String, Value>,
-}
-
-/// Takes `key` out of `document` as a `T`; a value of another type stays in `document`.
-fn take<T: DeserializeOwned>(document: &mut Map<String, Value>, key: &str) -> Option<T> {
-    let value = document.get(key)?;
-    let parsed = serde_json::from_value(value.clone()).ok()?;
-    document.remove(key);
-    Some(parsed)
-}
-
-/// Puts `value` under `key` when it is set.
-fn put<T: Serialize>(document: &mut Map<String, Value>, key: &str, value: Option<&T>) {
-    if let Some(value) = value.and_then(|v| serde_json::to_value(v).ok()) {
-        document.insert(key.to_owned(), value);
-    }
-}
-
-impl TopicPolicies {
-    /// The typed view of a stored policies document.
-    pub fn from_document(document: &Map<String, Value>) -> Self {
-        let mut rest = document.clone();
-        let mut policies = Self {
-            max_unacked_messages_on_consumer: take(&mut rest, "maxUnackedMessagesOnConsumer"),
-            max_unacked_messages_on_subscription: take(
-                &mut rest,
-                "maxUnackedMessagesOnSubscription",
-            ),
-            message_ttl_in_seconds: take(&mut rest, "messageTTLInSeconds"),
-            retention_policies: take(&mut rest, "retentionPolicies"),
-            max_producer_per_topic: take(&mut rest, "maxProducerPerTopic"),
-            max_consumer_per_topic: take(&mut rest, "maxConsumerPerTopic"),
-            max_consumers_per_subscription: take(&mut rest, "maxConsumersPerSubscription"),
-            back_log_quota_map: take(&mut rest, "backLogQuotaMap"),
-            compaction_threshold: take(&mut rest, "compactionThreshold"),
-            other: Map::new(),
-        };
-        policies.other = rest;
-        policies
-    }
-
-    /// The stored document: typed fields that are set, then everything kept in `other`.
-    pub fn to_document(&self) -> Map<String, Value> {
-        let mut document = self.other.clone();
-        let d = &mut document;
-        put(
-            d,
-            "maxUnackedMessagesOnConsumer",
-            self.max_unacked_messages_on_consumer.as_ref(),
-        );
-        put(
-            d,
-            "maxUnackedMessagesOnSubscription",
-            self.max_unacked_messages_on_subscription.as_ref(),
-        );
-        put(
-            d,
-            "messageTTLInSeconds",
-            self.message_ttl_in_seconds.as_ref(),
-        );
-        put(d, "retentionPolicies", self.retention_policies.as_ref());
-        put(
-            d,
-            "maxProducerPerTopic",
-            self.max_producer_per_topic.as_ref(),
-        );
-        put(
-            d,
-            "maxConsumerPerTopic",
-            self.max_consumer_per_topic.as_ref(),
-        );
-        put(
-            d,
-            "maxConsumersPerSubscription",
-            self.max_consumers_per_subscription.as_ref(),
-        );
-        put(d, "backLogQuotaMap", self.back_log_quota_map.as_ref());
-        put(d, "compactionThreshold", self.compaction_threshold.as_ref());
-        document
-    }
-}
-
-impl Serialize for TopicPolicies {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_document().serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for TopicPolicies {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let document = Map::<String, Value>::deserialize(deserializer)?;
-        Ok(Self::from_document(&document))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::{Map, Value};
+
     use super::*;
+    use crate::metadata::TopicPolicies;
 
     #[test]
     fn typed_view_reads_pulsar_field_names_and_keeps_the_rest() {

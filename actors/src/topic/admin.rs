@@ -22,8 +22,8 @@ use crate::{
     error::RequestError,
     producer::TopicClosing,
     subscription::{
-        now_ms, ApplySubscriptionPolicies, DeleteCursor, ExpireMessages, FlushCursor,
-        SetCompactedView, ShutdownSubscription, Subscription, TopicTerminated,
+        now_ms, DeleteCursor, ExpireMessages, FlushCursor, SetCompactedView, ShutdownSubscription,
+        Subscription, TopicTerminated,
     },
 };
 
@@ -237,7 +237,7 @@ impl Topic {
 
     /// Tells a new subscription the topic's policies and termination.
     pub(super) fn brief_subscription(&self, addr: &Addr<Subscription>) {
-        addr.do_send(subscription_policies(&self.admin.policies));
+        addr.do_send(self.subscription_policies());
         addr.do_send(SetCompactedView {
             view: self.compaction.view(),
         });
@@ -286,14 +286,6 @@ impl Topic {
         for producer in self.producers.values() {
             producer.do_send(TopicClosing);
         }
-    }
-}
-
-/// The subscription-level part of the topic's policies.
-fn subscription_policies(policies: &TopicPolicies) -> ApplySubscriptionPolicies {
-    ApplySubscriptionPolicies {
-        max_unacked_per_consumer: policies.max_unacked_messages_on_consumer,
-        max_consumers: policies.max_consumers_per_subscription,
     }
 }
 
@@ -494,10 +486,7 @@ impl Handler<ApplyPolicies> for Topic {
 
     fn handle(&mut self, msg: ApplyPolicies, ctx: &mut Context<Self>) {
         self.admin.policies = msg.policies;
-        for slot in self.subscriptions.values() {
-            slot.addr
-                .do_send(subscription_policies(&self.admin.policies));
-        }
+        self.apply_effective(ctx);
         self.policies_changed(ctx);
     }
 }

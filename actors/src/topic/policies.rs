@@ -128,6 +128,7 @@ pub fn forget_topic(store: &dyn MetadataStore, name: &str) -> Result<(), Storage
         return Ok(());
     };
     store.delete(&terminated_key(&topic), None)?;
+    super::forget_epoch(store, name)?;
     if topic.partition_index().is_none() {
         store.delete(&policies_key(&topic), None)?;
     }

@@ -21,7 +21,7 @@ use super::{
     policies::{existing_topic, read_document, write_document},
     respond, targets, topic_actor, TopicPath,
 };
-use crate::admin::namespace_policies::{check_quota, QuotaTypeQuery};
+use crate::admin::namespace_storage::{check_quota, QuotaTypeQuery};
 
 /// Field of the backlog quotas in Pulsar's `TopicPolicies`.
 const QUOTA_FIELD: &str = "backLogQuotaMap";

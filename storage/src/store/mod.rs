@@ -7,6 +7,7 @@ mod log;
 mod offsets;
 mod purge;
 mod reclaim;
+mod sequences;
 mod topics;
 mod write;
 

@@ -19,11 +19,11 @@ use crate::common::*;
 
 /// Short periods so policies act within a test: no grace period, 1 s checks.
 pub fn fast(config: &mut BrokerConfig) {
-    config.policies.retention_grace_seconds = 0;
-    config.policies.retention_check_seconds = 1;
-    config.policies.backlog_quota_check_seconds = 1;
-    config.policies.compaction_monitor_seconds = 1;
-    config.policies.message_expiry_check_seconds = Some(1);
+    config.storage_policies.retention_grace_seconds = 0;
+    config.storage_policies.retention_check_seconds = 1;
+    config.storage_policies.backlog_quota_check_seconds = 1;
+    config.storage_policies.compaction_monitor_seconds = 1;
+    config.storage_policies.message_expiry_check_seconds = Some(1);
 }
 
 /// `/admin/v2/namespaces/public/default/{policy}`.

@@ -141,7 +141,7 @@ async fn retention_keeps_acknowledged_messages_for_readers_and_resets() {
 async fn unsubscribed_messages_go_after_the_grace_period() {
     let broker = TestBroker::start_with(|c| {
         fast(c);
-        c.policies.retention_grace_seconds = 2;
+        c.storage_policies.retention_grace_seconds = 2;
     });
     let client = broker.client().await;
     let topic = unique_topic("ret-grace");

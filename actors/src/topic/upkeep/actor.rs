@@ -12,7 +12,7 @@ use tracing::{debug, info, warn};
 use super::{plan, report, Plan, PlanInput, StorageHoldsReport};
 use crate::{
     error::RequestError,
-    metadata::{BacklogQuotaPolicy, Policies},
+    metadata::BacklogQuotaPolicy,
     producer::TopicClosing,
     storage_writer::persist,
     subscription::{now_ms, EvictBacklog},
@@ -30,14 +30,6 @@ pub struct FloorMoved {
     pub name: String,
     /// The new ack floor.
     pub floor: u64,
-}
-
-/// The namespace's policies changed.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct ApplyNamespacePolicies {
-    /// The namespace's new policies.
-    pub policies: Policies,
 }
 
 /// Explains what holds the topic's storage.
@@ -231,7 +223,8 @@ impl Topic {
     /// The policies changed: resolve them again and tell whoever applies them.
     pub(in crate::topic) fn policies_changed(&mut self, ctx: &mut Context<Self>) {
         let defaults = self.broker.config().storage_policies.defaults;
-        self.upkeep.resolve(&self.admin.policies, &defaults);
+        self.upkeep
+            .resolve(&self.admin.policies, &self.policy.namespace, &defaults);
         self.request_upkeep(ctx);
     }
 }
@@ -243,15 +236,6 @@ impl Handler<FloorMoved> for Topic {
         if self.upkeep.move_hold(&msg.name, msg.floor) {
             self.request_upkeep(ctx);
         }
-    }
-}
-
-impl Handler<ApplyNamespacePolicies> for Topic {
-    type Result = ();
-
-    fn handle(&mut self, msg: ApplyNamespacePolicies, ctx: &mut Context<Self>) {
-        self.upkeep.namespace = msg.policies;
-        self.policies_changed(ctx);
     }
 }
 

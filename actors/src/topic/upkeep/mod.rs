@@ -14,7 +14,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-pub use actor::{ApplyNamespacePolicies, FloorMoved, GetStorageHolds};
+pub use actor::{FloorMoved, GetStorageHolds};
 pub use plan::{HoldInput, HoldKind, Plan, PlanInput, QuotaBreach, MAX_TRIM_STEP};
 pub use report::{HoldReport, QuotaReport, StorageHoldsReport, TtlReport};
 
@@ -27,8 +27,6 @@ pub const COMPACTION_SUBSCRIPTION: &str = "__compaction";
 /// and whether a quota blocks producers.
 #[derive(Debug, Default)]
 pub struct Upkeep {
-    /// The namespace's policies (topic policies live in `TopicAdmin`).
-    pub(crate) namespace: Policies,
     /// Topic, namespace and broker policies resolved.
     pub(crate) effective: EffectivePolicies,
     /// Subscription name -> (kind, ack floor).
@@ -47,8 +45,13 @@ pub struct Upkeep {
 
 impl Upkeep {
     /// Recomputes the policies in effect from the topic's and the namespace's.
-    pub(crate) fn resolve(&mut self, topic: &TopicPolicies, defaults: &PolicyDefaults) {
-        self.effective = EffectivePolicies::resolve(topic, &self.namespace, defaults);
+    pub(crate) fn resolve(
+        &mut self,
+        topic: &TopicPolicies,
+        namespace: &Policies,
+        defaults: &PolicyDefaults,
+    ) {
+        self.effective = EffectivePolicies::resolve(topic, namespace, defaults);
     }
 
     /// Records a cursor and its floor.

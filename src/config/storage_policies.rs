@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use geminga_actors::{
     metadata::{BacklogQuotaPolicy, PolicyDefaults, RetentionPolicies},
-    StoragePolicyConfig,
+    StoragePolicyConfig as ActorStoragePolicyConfig,
 };
 
 use super::parse::{boolean, number};
@@ -32,7 +32,7 @@ pub const KEYS: &[&str] = &[
 
 /// Storage policy settings. Field comments name the key that sets each one.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PolicyConfig {
+pub struct StoragePolicyConfig {
     /// `defaultRetentionTimeInMinutes` (-1: forever; Pulsar's default 0).
     pub default_retention_time_minutes: i32,
     /// `defaultRetentionSizeInMB` (-1: unlimited; Pulsar's default 0).
@@ -69,7 +69,7 @@ pub struct PolicyConfig {
     pub compaction_retain_null_key: bool,
 }
 
-impl Default for PolicyConfig {
+impl Default for StoragePolicyConfig {
     fn default() -> Self {
         Self {
             default_retention_time_minutes: 0,
@@ -91,10 +91,10 @@ impl Default for PolicyConfig {
     }
 }
 
-impl PolicyConfig {
+impl StoragePolicyConfig {
     /// What the actors need: defaults and periods (the periodic upkeep runs at the shortest
     /// of the retention, backlog quota and compaction periods).
-    pub fn to_actor_config(&self) -> StoragePolicyConfig {
+    pub fn to_actor_config(&self) -> ActorStoragePolicyConfig {
         let expiry = self
             .message_expiry_check_seconds
             .unwrap_or(self.message_expiry_check_minutes.saturating_mul(60));
@@ -102,7 +102,7 @@ impl PolicyConfig {
             .retention_check_seconds
             .min(self.backlog_quota_check_seconds)
             .min(self.compaction_monitor_seconds);
-        StoragePolicyConfig {
+        ActorStoragePolicyConfig {
             defaults: PolicyDefaults {
                 retention: RetentionPolicies {
                     retention_time_in_minutes: self.default_retention_time_minutes,
@@ -124,7 +124,7 @@ impl PolicyConfig {
 }
 
 /// Sets the field behind one of [`KEYS`]; the error is the reason shown to the user.
-pub(super) fn apply(c: &mut PolicyConfig, key: &str, v: &str) -> Result<(), String> {
+pub(super) fn apply(c: &mut StoragePolicyConfig, key: &str, v: &str) -> Result<(), String> {
     const DAY: u64 = 86_400;
     match key {
         "defaultRetentionTimeInMinutes" => {
@@ -192,7 +192,7 @@ mod tests {
                     topicCompactionRetainNullKey=true\n";
         let (config, unknown) = BrokerConfig::from_pulsar_conf(text).unwrap();
         assert!(unknown.is_empty(), "{unknown:?}");
-        let actors = config.policies.to_actor_config();
+        let actors = config.storage_policies.to_actor_config();
         assert_eq!(actors.defaults.retention.retention_time_in_minutes, -1);
         assert_eq!(actors.defaults.retention.retention_size_in_mb, 100);
         assert_eq!(actors.defaults.message_ttl_seconds, 30);
@@ -207,7 +207,7 @@ mod tests {
             BacklogQuotaPolicy::ConsumerBacklogEviction
         );
         assert!(actors.compaction_retain_null_key);
-        let default = BrokerConfig::default().policies.to_actor_config();
+        let default = BrokerConfig::default().storage_policies.to_actor_config();
         assert_eq!(
             default.message_expiry_check_interval,
             Duration::from_secs(5)
@@ -215,7 +215,7 @@ mod tests {
         let (config, _) =
             BrokerConfig::from_pulsar_conf("messageExpiryCheckIntervalInSeconds=3\n").unwrap();
         let expiry = config
-            .policies
+            .storage_policies
             .to_actor_config()
             .message_expiry_check_interval;
         assert_eq!(expiry, Duration::from_secs(3), "the finer key wins");
