@@ -12,6 +12,7 @@ pub mod admin_http;
 pub mod admin_partitioned;
 pub mod admin_tenancy;
 pub mod client_cmd;
+pub mod tokens;
 pub mod topics;
 pub mod topics_http;
 pub mod topics_policies;
@@ -47,6 +48,8 @@ pub enum Command {
     Admin(admin::AdminArgs),
     /// Produce and consume messages, in the spirit of `pulsar-client`.
     Client(client_cmd::ClientArgs),
+    /// Create and check JWT keys and tokens, like `pulsar tokens`.
+    Tokens(tokens::TokensArgs),
 }
 
 /// Flags of `geminga standalone`; they override values read from `--config`.
@@ -131,11 +134,22 @@ where
     T: Into<OsString>,
 {
     let mut in_consume = false;
+    let mut in_tokens = false;
     args.into_iter()
         .map(|arg| {
             let arg: OsString = arg.into();
+            if in_tokens {
+                // `pulsar tokens`' two-letter flags (-sk, -pk, -hs) become clap aliases.
+                return match arg.to_str() {
+                    Some("-sk") => OsString::from("--sk"),
+                    Some("-pk") => OsString::from("--pk"),
+                    Some("-hs") => OsString::from("--hs"),
+                    _ => arg,
+                };
+            }
             if !in_consume {
                 in_consume = arg == "consume";
+                in_tokens = arg == "tokens";
                 return arg;
             }
             match arg.to_str() {

@@ -13,15 +13,19 @@ use geminga_protocol::{
     frame::Frame,
     proto::{base_command::Type, BaseCommand, ServerError},
 };
-use tokio::net::{tcp::OwnedWriteHalf, TcpStream};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::TcpStream,
+};
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, info_span, warn, Span};
 
-use super::{discovery::Discovery, messages::*};
+use super::{auth::ConnectionAuth, discovery::Discovery, messages::*};
 use crate::{
     consumer::{CloseConsumer, Consumer},
     context::BrokerContext,
     producer::{CloseProducer, Producer, PublishGate},
+    security::ConnectionPermit,
     subscription::RemoveConsumer,
     supervision::Lifecycle,
     topic::Attached,
@@ -61,12 +65,40 @@ pub(super) enum ConsumerSlot {
     },
 }
 
+/// The write half of a client socket, plain TCP or TLS.
+pub(super) type SocketWrite = Box<dyn AsyncWrite + Unpin + Send>;
+
+/// A client socket, plain or TLS, with what the listener learned about it.
+pub struct Transport {
+    /// The read half.
+    pub read: Box<dyn AsyncRead + Unpin + Send>,
+    /// The write half.
+    pub write: Box<dyn AsyncWrite + Unpin + Send>,
+    /// The client's TLS certificate chain, when it sent one over TLS.
+    pub peer_certificates: Option<Vec<rustls_pki_types::CertificateDer<'static>>>,
+    /// The connection's place under the connection limits, held while it is open.
+    pub permit: Option<ConnectionPermit>,
+}
+
+impl Transport {
+    /// A plain TCP socket.
+    pub fn tcp(stream: TcpStream) -> Self {
+        let (read, write) = stream.into_split();
+        Self {
+            read: Box::new(read),
+            write: Box::new(write),
+            peer_certificates: None,
+            permit: None,
+        }
+    }
+}
+
 /// One client connection. Not restarted in place: if it fails, the socket closes and the client
 /// reconnects, re-creating its producers and consumers.
 pub struct Connection {
     pub(super) broker: BrokerContext,
     pub(super) lifecycle: Lifecycle,
-    pub(super) writer: FramedWrite<Frame, OwnedWriteHalf, PulsarCodec>,
+    pub(super) writer: FramedWrite<Frame, SocketWrite, PulsarCodec>,
     /// CONNECT received and answered.
     pub(super) connected: bool,
     /// Negotiated protocol version.
@@ -79,6 +111,8 @@ pub struct Connection {
     pub(super) gate: Arc<PublishGate>,
     /// Topic discovery: the client's watcher support and its topic-list watchers.
     pub(super) discovery: Discovery,
+    /// Who the client is, credential refresh, and per-connection limits.
+    pub(super) auth: ConnectionAuth,
     pub(super) span: Span,
 }
 
@@ -91,10 +125,25 @@ impl Connection {
         peer: SocketAddr,
         ctx: &mut Context<Self>,
     ) -> Self {
+        Self::with_transport(broker, lifecycle, Transport::tcp(stream), peer, ctx)
+    }
+
+    /// Starts serving a plain or TLS socket (call inside the arbiter that will run it).
+    pub fn with_transport(
+        broker: BrokerContext,
+        lifecycle: Lifecycle,
+        transport: Transport,
+        peer: SocketAddr,
+        ctx: &mut Context<Self>,
+    ) -> Self {
         let max = broker.config().max_message_size;
-        let (read, write) = stream.into_split();
-        ctx.add_stream(FramedRead::new(read, PulsarCodec::new(max)));
-        let writer = FramedWrite::new(write, PulsarCodec::new(max), ctx);
+        ctx.add_stream(FramedRead::new(transport.read, PulsarCodec::new(max)));
+        let writer = FramedWrite::new(transport.write, PulsarCodec::new(max), ctx);
+        let auth = ConnectionAuth::new(
+            broker.security(),
+            transport.peer_certificates,
+            transport.permit,
+        );
         let gate = PublishGate::new(broker.config().max_pending_publish_per_connection);
         let span = info_span!("conn", id = lifecycle.id(), peer = %peer);
         Self {
@@ -109,6 +158,7 @@ impl Connection {
             consumers: HashMap::new(),
             gate,
             discovery: Discovery::default(),
+            auth,
             span,
         }
     }
@@ -184,7 +234,7 @@ impl Connection {
                 .get_last_message_id
                 .map(|c| self.on_get_last_message_id(c, ctx)),
             Type::ConsumerStats => command.consumer_stats.map(|c| self.on_consumer_stats(c)),
-            Type::AuthResponse => Some(()),
+            Type::AuthResponse => command.auth_response.map(|c| self.on_auth_response(c, ctx)),
             Type::Connect => {
                 warn!(parent: &self.span, "second CONNECT on a connection; closing");
                 return ctx.stop();

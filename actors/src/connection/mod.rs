@@ -2,6 +2,7 @@
 
 mod actor;
 mod admission;
+mod auth;
 mod consume;
 mod discovery;
 mod end_of_topic;
@@ -10,8 +11,8 @@ mod messages;
 mod produce;
 mod session;
 
-pub use actor::Connection;
-pub use listener::serve;
+pub use actor::{Connection, Transport};
+pub use listener::{serve, serve_tls};
 pub use messages::{
     ConsumerClosedByBroker, ConsumerExited, EndOfTopic, ProducerClosedByBroker, ProducerExited,
     WriteFrames,

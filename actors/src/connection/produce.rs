@@ -15,6 +15,7 @@ use super::{
 use crate::{
     error::RequestError,
     producer::{CloseProducer, Producer, ProducerWiring, Register, SendMessage},
+    security::TopicOperation,
     supervision::{supervise, ActorKind},
     topic::{ProducerGrant, Topic},
 };
@@ -46,7 +47,7 @@ impl Connection {
         };
         let producer_id = c.producer_id;
         let handle = self.broker.next_id();
-        let lookup = self.open_topic(&topic, true);
+        let lookup = self.open_topic(&topic, true, TopicOperation::Produce);
         let requested_name = c.producer_name.clone();
         // The C++ client's dead-letter producer asks for this subscription to exist (Earliest)
         // before it publishes, so dead letters wait for a consumer that comes later.
@@ -130,7 +131,7 @@ impl Connection {
             producer_id,
             topic,
             connection: self.me(ctx),
-            gate: self.gate.clone(),
+            gate: self.producer_gate(producer_id),
             max_message_size: self.broker.config().max_message_size,
             span: info_span!(parent: &self.span, "producer", topic = %topic_name, producer_id),
         };
@@ -221,7 +222,19 @@ impl Connection {
                 message,
             ));
         };
-        let at_limit = self.gate.acquire();
+        if let Err(e) = self.check_pending_sends(c.producer_id) {
+            let message = e.to_string();
+            return self.send(commands::send_error(
+                c.producer_id,
+                c.sequence_id,
+                e.server_error(),
+                message,
+            ));
+        }
+        let at_limit = match self.auth.producer_gates.get(&c.producer_id) {
+            Some(gate) => gate.acquire(),
+            None => self.gate.acquire(),
+        };
         addr.do_send(SendMessage {
             sequence_id: c.sequence_id,
             highest_sequence_id: c.highest_sequence_id(),
@@ -236,6 +249,7 @@ impl Connection {
 
     pub(super) fn on_close_producer(&mut self, c: CommandCloseProducer, ctx: &mut Context<Self>) {
         let request_id = c.request_id;
+        self.auth.producer_gates.remove(&c.producer_id);
         let addr = match self.producers.remove(&c.producer_id) {
             Some(ProducerSlot::Ready { addr, .. }) => Some(addr),
             Some(ProducerSlot::Pending { addr, .. }) => addr,
