@@ -24,6 +24,7 @@ mod reader;
 mod redelivery;
 mod retries;
 mod round_trip;
+mod security;
 mod seek;
 mod subscription;
 mod subscriptions;

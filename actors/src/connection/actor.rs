@@ -1,6 +1,11 @@
 //! The Connection actor: socket I/O, handshake state and the producer/consumer tables.
 
-use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Instant};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use actix::{
     io::{FramedWrite, WriteHandler},
@@ -30,6 +35,9 @@ use crate::{
     supervision::Lifecycle,
     topic::Attached,
 };
+
+/// How long a connection closing after an ERROR waits for the client to read it.
+const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(5);
 
 /// A producer id's state on this connection.
 pub(super) enum ProducerSlot {
@@ -113,6 +121,8 @@ pub struct Connection {
     pub(super) discovery: Discovery,
     /// Who the client is, credential refresh, and per-connection limits.
     pub(super) auth: ConnectionAuth,
+    /// An ERROR was sent before closing: later frames are ignored until it is written.
+    pub(super) closing: bool,
     pub(super) span: Span,
 }
 
@@ -159,6 +169,7 @@ impl Connection {
             gate,
             discovery: Discovery::default(),
             auth,
+            closing: false,
             span,
         }
     }
@@ -171,6 +182,22 @@ impl Connection {
     /// Writes one command.
     pub(super) fn send(&mut self, command: impl Into<BaseCommand>) {
         self.writer.write(Frame::new(command));
+    }
+
+    /// Sends ERROR for request id -1 and closes once it is written: stopping at once would drop
+    /// the unwritten answer, and the client would see a bare close instead of the reason.
+    pub(super) fn close_with_error(
+        &mut self,
+        error: ServerError,
+        message: impl Into<String>,
+        ctx: &mut Context<Self>,
+    ) {
+        self.send_error(u64::MAX, error, message);
+        self.closing = true;
+        // The writer's `finished` stops the actor once the answer is flushed; the timer covers
+        // a peer that never reads.
+        self.writer.close();
+        ctx.run_later(CLOSE_FLUSH_LIMIT, |_, ctx| ctx.stop());
     }
 
     /// Answers a request with ERROR.
@@ -317,26 +344,29 @@ impl Actor for Connection {
 impl StreamHandler<Result<Frame, ProtocolError>> for Connection {
     fn handle(&mut self, item: Result<Frame, ProtocolError>, ctx: &mut Context<Self>) {
         match item {
+            Ok(_) if self.closing => {}
             Ok(frame) => {
                 self.last_received = Instant::now();
                 self.route(frame.command, frame.payload, ctx);
             }
+            Err(_) if self.closing => {}
             Err(e) => {
                 warn!(parent: &self.span, error = %e, "malformed input; closing the connection");
                 // The frame stream cannot be resynchronised; tell the client and close.
-                self.send_error(
-                    u64::MAX,
+                self.close_with_error(
                     ServerError::UnknownError,
                     format!("malformed frame: {e}"),
+                    ctx,
                 );
-                self.writer.close();
-                ctx.stop();
             }
         }
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
-        ctx.stop();
+        // While closing, the writer's `finished` stops the actor once the ERROR is out.
+        if !self.closing {
+            ctx.stop();
+        }
     }
 }
 

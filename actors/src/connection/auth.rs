@@ -7,7 +7,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use actix::{fut::wrap_future, ActorContext, ActorFutureExt, AsyncContext, Context, SpawnHandle};
+use actix::{fut::wrap_future, ActorFutureExt, AsyncContext, Context, SpawnHandle};
 use geminga_protocol::{
     commands,
     proto::{CommandAuthResponse, ServerError},
@@ -122,9 +122,7 @@ impl Connection {
     /// ERROR(AuthenticationError) with request id -1, then close (what real Pulsar does).
     fn refuse_authentication(&mut self, e: &AuthError, ctx: &mut Context<Self>) {
         warn!(parent: &self.span, error = %e, "authentication failed; closing");
-        self.send_error(u64::MAX, ServerError::AuthenticationError, e.to_string());
-        self.writer.close();
-        ctx.stop();
+        self.close_with_error(ServerError::AuthenticationError, e.to_string(), ctx);
     }
 
     /// Arms the refresh (clients that handle AUTH_CHALLENGE) or the close at expiry.

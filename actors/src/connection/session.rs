@@ -1,6 +1,6 @@
 //! Handshake, keep-alive, lookups and other requests that involve no producer or consumer.
 
-use actix::{fut::wrap_future, ActorContext, ActorFutureExt, AsyncContext, Context};
+use actix::{fut::wrap_future, ActorFutureExt, AsyncContext, Context};
 use geminga_protocol::{
     commands,
     frame::PROTOCOL_VERSION,
@@ -25,13 +25,11 @@ impl Connection {
     pub(super) fn on_connect(&mut self, command: BaseCommand, ctx: &mut Context<Self>) {
         let Some(connect) = command.connect else {
             warn!(parent: &self.span, "first frame is not CONNECT; closing");
-            self.send_error(
-                u64::MAX,
+            return self.close_with_error(
                 ServerError::NotAllowedError,
                 "expected CONNECT first",
+                ctx,
             );
-            self.writer.close();
-            return ctx.stop();
         };
         self.protocol_version = connect.protocol_version().min(PROTOCOL_VERSION);
         self.client_version = connect.client_version.clone();
