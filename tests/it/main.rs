@@ -8,6 +8,7 @@
 // (clippy.toml only exempts `#[test]` functions themselves).
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
+mod admin_fuzz;
 mod admin_http;
 mod cli_topics;
 mod common;
