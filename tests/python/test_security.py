@@ -64,12 +64,21 @@ def round_trip(c: pulsar.Client, topic: str, payload: bytes):
     consumer.acknowledge(msg)
 
 
-@pytest.fixture
-def token_broker(tmp_path):
-    """RS256 token authentication with a key pair from `geminga tokens create-key-pair`."""
-    private, public = tmp_path / "private.key", tmp_path / "public.key"
+@pytest.fixture(scope="module")
+def token_keys(tmp_path_factory):
+    """An RS256 key pair from `geminga tokens create-key-pair` (made once: RSA key generation
+    is slow in a debug build)."""
+    d = tmp_path_factory.mktemp("keys")
+    private, public = d / "private.key", d / "public.key"
     tokens("create-key-pair", "--output-private-key", str(private),
            "--output-public-key", str(public))
+    return private, public
+
+
+@pytest.fixture
+def token_broker(tmp_path, token_keys):
+    """RS256 token authentication with the module's key pair."""
+    private, public = token_keys
     b = Broker(tmp_path / "data", tmp_path / "broker.log", config={
         "authenticationEnabled": "true",
         "authenticationProviders": TOKEN_PROVIDER,
@@ -201,3 +210,28 @@ def test_tls_listeners_and_client_certificate_authentication(tmp_path, topic):
         assert http_get(f"{b.admin_url_tls}/admin/v2/tenants", context=no_cert)[0] == 401
     finally:
         b.terminate()
+
+
+def test_expiring_tokens_are_refreshed_through_auth_challenge(token_broker, topic):
+    """pulsar-client (C++) advertises supports_auth_refresh: before its token expires the
+    broker sends AUTH_CHALLENGE and the client answers with a fresh token from its supplier,
+    so the connection outlives the first token."""
+    issued = []
+
+    def supplier():
+        issued.append(time.time())
+        return tokens("create", "--private-key", token_broker.private_key, "--subject", "admin",
+                      "--expiry-time", "3s")
+
+    c = client(token_broker.service_url, authentication=pulsar.AuthenticationToken(supplier))
+    consumer = c.subscribe(topic, "sub")
+    producer = c.create_producer(topic)
+    time.sleep(4.5)
+    producer.send(b"after the first token expired")
+    [msg] = receive_all(consumer, 1)
+    assert msg.data() == b"after the first token expired"
+    c.close()
+    log = token_broker.log_tail(400)
+    assert "AUTH_CHALLENGE" in log, log
+    assert "authentication failed" not in log, log
+    assert len(issued) >= 2, issued
