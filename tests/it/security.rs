@@ -474,3 +474,63 @@ async fn malformed_input_closes_only_the_offending_connection_body() {
     let (status, _) = http_get(format!("{}/admin/v2/tenants", broker.admin_url), None).await;
     assert_eq!(status, 200);
 }
+
+#[test]
+fn sends_over_the_pending_limit_fail_for_that_producer_only() {
+    on_a_large_stack(sends_over_the_pending_limit_fail_for_that_producer_only_body);
+}
+
+async fn sends_over_the_pending_limit_fail_for_that_producer_only_body() {
+    let broker = TestBroker::start_with(|c| c.security.max_pending_sends_per_producer = 1);
+    let url = broker.service_url.clone();
+    let topic = full_name(&unique_topic("sec-pending"));
+    let mut raw = raw_connected(&url).await;
+    raw.send(Frame::new(commands::client::producer(&topic, 1, 1, None)))
+        .await
+        .unwrap();
+    let ready = next_command(&mut raw).await.expect("PRODUCER_SUCCESS");
+    assert!(ready.producer_success.is_some(), "{ready:?}");
+
+    // Many SENDs in one write: the connection reads them before the first is persisted.
+    const SENDS: u64 = 50;
+    for sequence_id in 0..SENDS {
+        let metadata = geminga_protocol::proto::MessageMetadata {
+            producer_name: ready.producer_success.clone().unwrap().producer_name,
+            sequence_id,
+            publish_time: 1,
+            ..Default::default()
+        };
+        let payload = geminga_protocol::frame::Payload::new(&metadata, b"m");
+        raw.feed(Frame::with_payload(
+            commands::client::send(1, sequence_id, None),
+            payload,
+        ))
+        .await
+        .unwrap();
+    }
+    SinkExt::<Frame>::flush(&mut raw).await.unwrap();
+    let (mut receipts, mut refused) = (0, 0);
+    while receipts + refused < SENDS {
+        let command = next_command(&mut raw).await.expect("an answer per SEND");
+        if command.send_receipt.is_some() {
+            receipts += 1;
+        } else if let Some(e) = command.send_error {
+            assert_eq!(e.error(), ServerError::TooManyRequests, "{}", e.message);
+            assert!(
+                e.message.contains("maxPendingSendsPerProducer"),
+                "{}",
+                e.message
+            );
+            refused += 1;
+        }
+    }
+    assert!(
+        receipts >= 1 && refused >= 1,
+        "{receipts} receipts, {refused} refused"
+    );
+
+    // Another client's producer on the same topic is unaffected.
+    let client = broker.client().await;
+    let mut p = producer(&client, &topic, "other").await;
+    send_all(&mut p, [b"unaffected".to_vec()]).await;
+}
