@@ -10,6 +10,7 @@
 //! - [`subscription`]: owns a cursor (acks, seeks) and reads the log for its [`dispatcher`].
 //! - [`dispatcher`]: picks the consumer for each entry within flow permits.
 //! - [`nonpersistent`]: the memory-only mode of `non-persistent://` topics.
+//! - [`schema`]: the schema registry's rules (versions, compatibility strategies, Avro).
 //! - [`storage_writer`]: the single writer to storage, group-committing many requests per fsync.
 //! - [`security`]: authentication providers, authorization rules, TLS and client limits.
 //! - [`supervision`]: the panic-catching supervisor, fault injection and the live actor tree.
@@ -29,6 +30,7 @@ pub mod nonpersistent;
 pub mod ownership;
 pub mod producer;
 pub mod registry;
+pub mod schema;
 pub mod security;
 pub mod stats;
 pub mod storage_writer;

@@ -218,6 +218,15 @@ pub fn requirement(method: &Method, path: &str) -> Requirement {
         ["admin", "v2", domain @ ("persistent" | "non-persistent"), tenant, ns, rest @ ..] => {
             topic_path(domain, tenant, ns, rest, read)
         }
+        // Reading a schema needs access to the topic; changing it, the topic's admins.
+        ["admin", "v2", "schemas", tenant, ns, local, ..] => {
+            let op = if read {
+                TopicOperation::Lookup
+            } else {
+                TopicOperation::Admin
+            };
+            topic_requirement("persistent", tenant, ns, local, op)
+        }
         ["lookup", "v2", "topic", domain, tenant, ns, local] => {
             topic_requirement(domain, tenant, ns, local, TopicOperation::Lookup)
         }

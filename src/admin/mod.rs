@@ -9,8 +9,10 @@ pub mod errors;
 mod faults;
 mod lookup;
 mod metrics;
+mod namespace_policies;
 mod namespaces;
 mod partitioned;
+mod schemas;
 mod status;
 mod tenants;
 mod topics;
@@ -101,6 +103,8 @@ pub fn serve_all(
             .configure(clusters::routes)
             .configure(tenants::routes)
             .configure(namespaces::routes)
+            .configure(namespace_policies::routes)
+            .configure(schemas::routes)
             .configure(lookup::routes)
             .configure(partitioned::routes)
             .configure(topics::routes)

@@ -9,6 +9,7 @@ use super::{
     admin_http::{AdminClient, AdminError},
     admin_partitioned::TopicsCommand,
     admin_tenancy::{ClustersCommand, NamespacesCommand, TenantsCommand},
+    schemas::SchemasCommand,
 };
 
 /// Default admin URL, as pulsar-admin's.
@@ -41,6 +42,9 @@ pub enum AdminCommand {
     /// Topics: partitioning, administration, subscriptions, messages and policies.
     #[command(subcommand)]
     Topics(AllTopicsCommand),
+    /// Topic schemas: get, upload, delete, compatibility.
+    #[command(subcommand)]
+    Schemas(SchemasCommand),
 }
 
 /// `geminga admin topics ...`: partitioned-topic commands and the per-topic ones, flattened
@@ -67,6 +71,7 @@ pub fn run(args: AdminArgs) -> Result<(), Box<dyn std::error::Error>> {
         AdminCommand::Clusters(c) => c.run(&client, &mut out)?,
         AdminCommand::Tenants(c) => c.run(&client, &mut out)?,
         AdminCommand::Namespaces(c) => c.run(&client, &mut out)?,
+        AdminCommand::Schemas(c) => c.run(&client, &mut out)?,
         AdminCommand::Topics(AllTopicsCommand::Partitioned(c)) => c.run(&client, &mut out)?,
         AdminCommand::Topics(AllTopicsCommand::Topic(command)) => {
             let args = super::topics::TopicsArgs { command };

@@ -10,6 +10,7 @@
 
 mod admin_fuzz;
 mod admin_http;
+mod admission;
 mod cli_topics;
 mod common;
 mod dead_letter;

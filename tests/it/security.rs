@@ -1,5 +1,5 @@
 //! Security end to end: token authentication with the `pulsar` crate, authorization of
-//! PRODUCER/SUBSCRIBE/LOOKUP/topic lists from stored `auth_policies`, the admin API with
+//! PRODUCER/SUBSCRIBE/LOOKUP/topic lists from permissions granted and revoked over the admin API, the admin API with
 //! `Authorization: Bearer`, connection limits, and malformed input against a running broker.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -8,7 +8,6 @@ use base64::{engine::general_purpose, Engine};
 use bytes::{BufMut, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use geminga::config::{BrokerConfig, ProviderKind};
-use geminga_actors::metadata::NamespaceName;
 use geminga_protocol::proto::{base_command::Type, ServerError};
 use geminga_protocol::{commands, Frame, PulsarCodec};
 use pulsar::consumer::InitialPosition;
@@ -99,17 +98,29 @@ async fn client_as(url: &str, token: Option<&str>) -> Result<Client, pulsar::Err
     within("client build", builder.build()).await
 }
 
-/// Stores `auth_policies` on `public/default`, as the permissions admin API would.
-fn set_auth_policies(broker: &TestBroker, value: serde_json::Value) {
-    let ns = NamespaceName::parse("public/default").unwrap();
-    broker
-        .context()
-        .metadata()
-        .update_policies(&ns, move |p| {
-            p.other.insert("auth_policies".to_owned(), value.clone());
-            Ok(())
-        })
-        .unwrap();
+/// `method` on the admin API as the superuser `admin`, with a JSON body: the status.
+async fn as_admin(broker: &TestBroker, method: &'static str, path: &str, body: &str) -> u16 {
+    let url = format!("{}{path}", broker.admin_url);
+    let (body, bearer) = (
+        body.to_owned(),
+        format!("Bearer {}", token("admin", Some(600))),
+    );
+    let work = tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let sent = match method {
+            "POST" => agent
+                .post(&url)
+                .header("Authorization", &bearer)
+                .header("Content-Type", "application/json")
+                .send(body),
+            _ => agent.delete(&url).header("Authorization", &bearer).call(),
+        };
+        sent.unwrap().status().as_u16()
+    });
+    within("admin request", work).await.unwrap()
 }
 
 #[test]
@@ -167,11 +178,11 @@ async fn token_clients_are_admitted_and_bad_tokens_refused_body() {
 }
 
 #[test]
-fn grants_in_auth_policies_decide_produce_consume_and_topic_lists() {
-    on_a_large_stack(grants_in_auth_policies_decide_produce_consume_and_topic_lists_body);
+fn granted_and_revoked_permissions_decide_produce_consume_and_topic_lists() {
+    on_a_large_stack(granted_and_revoked_permissions_decide_produce_consume_and_topic_lists_body);
 }
 
-async fn grants_in_auth_policies_decide_produce_consume_and_topic_lists_body() {
+async fn granted_and_revoked_permissions_decide_produce_consume_and_topic_lists_body() {
     let broker = TestBroker::start_with(secured);
     let url = broker.service_url.clone();
     let topic = unique_topic("sec-grant");
@@ -180,12 +191,28 @@ async fn grants_in_auth_policies_decide_produce_consume_and_topic_lists_body() {
     let mut p = producer(&admin, &other, "seed").await;
     send_all(&mut p, [b"x".to_vec()]).await;
 
-    set_auth_policies(
-        &broker,
-        json!({
-            "namespace_auth": {"reader": ["consume"]},
-            "destination_auth": {full_name(&topic): {"writer": ["produce"]}}
-        }),
+    // Grants through the permissions admin API, as pulsar-admin sends them.
+    let ns_grants = "/admin/v2/namespaces/public/default/permissions";
+    let topic_grants = format!("/admin/v2/persistent/public/default/{topic}/permissions");
+    assert_eq!(
+        as_admin(
+            &broker,
+            "POST",
+            &format!("{ns_grants}/reader"),
+            r#"["consume"]"#,
+        )
+        .await,
+        204
+    );
+    assert_eq!(
+        as_admin(
+            &broker,
+            "POST",
+            &format!("{topic_grants}/writer"),
+            r#"["produce"]"#,
+        )
+        .await,
+        204
     );
     let writer = client_as(&url, Some(&token("writer", None))).await.unwrap();
     let reader = client_as(&url, Some(&token("reader", None))).await.unwrap();
@@ -245,7 +272,10 @@ async fn grants_in_auth_policies_decide_produce_consume_and_topic_lists_body() {
     assert!(listed(stranger.clone()).await.is_err());
 
     // Revoking the grant refuses the next producer.
-    set_auth_policies(&broker, json!({"namespace_auth": {"reader": ["consume"]}}));
+    assert_eq!(
+        as_admin(&broker, "DELETE", &format!("{topic_grants}/writer"), "").await,
+        204
+    );
     let err = within(
         "revoked writer",
         writer.producer().with_topic(&topic).build(),

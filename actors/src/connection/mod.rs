@@ -9,11 +9,12 @@ mod end_of_topic;
 mod listener;
 mod messages;
 mod produce;
+mod schema;
 mod session;
 
 pub use actor::{Connection, Transport};
 pub use listener::{serve, serve_tls};
 pub use messages::{
     ConsumerClosedByBroker, ConsumerExited, EndOfTopic, ProducerClosedByBroker, ProducerExited,
-    WriteFrames,
+    ProducerReady, WriteFrames,
 };

@@ -1,71 +1,17 @@
-//! Authorization: superusers, tenant admins, and namespace/topic permissions read from
-//! Pulsar's `auth_policies` document.
+//! Authorization: superusers, tenant admins, and namespace/topic permissions read from the
+//! namespace's `auth_policies` (granted and revoked through the permissions admin API).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use geminga_protocol::topic_name::TopicName;
-use serde::{Deserialize, Serialize};
 
-use crate::metadata::{MetadataError, MetadataService, NamespaceName, Policies, TopicPolicies};
+pub use crate::metadata::{AuthAction, AuthPolicies};
+use crate::metadata::{MetadataError, MetadataService, NamespaceName, Policies};
 
-/// One permission, by Pulsar's `AuthAction` names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum AuthAction {
-    /// Publish.
-    Produce,
-    /// Subscribe and receive.
-    Consume,
-    /// Manage Pulsar Functions.
-    Functions,
-    /// Manage source connectors.
-    Sources,
-    /// Manage sink connectors.
-    Sinks,
-    /// Manage packages.
-    Packages,
-}
-
-impl AuthAction {
-    /// Parses Pulsar's name (any case); unknown names give `None` and are ignored.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name.to_ascii_lowercase().as_str() {
-            "produce" => Some(Self::Produce),
-            "consume" => Some(Self::Consume),
-            "functions" => Some(Self::Functions),
-            "sources" => Some(Self::Sources),
-            "sinks" => Some(Self::Sinks),
-            "packages" => Some(Self::Packages),
-            _ => None,
-        }
-    }
-}
-
-/// Pulsar's `AuthPolicies`: who may do what in one namespace. Kept as it is stored, so any
-/// writer that stores Pulsar's JSON (the permissions admin API) is understood.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct AuthPolicies {
-    /// Role -> actions on every topic of the namespace.
-    pub namespace_auth: BTreeMap<String, BTreeSet<String>>,
-    /// Topic (full name) -> role -> actions on that topic.
-    pub destination_auth: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
-    /// Subscription -> the roles allowed to use it (none listed: any role with `consume`).
-    pub subscription_auth_roles: BTreeMap<String, BTreeSet<String>>,
-}
-
-/// The `auth_policies` of a policies document (a namespace's `Policies` or a topic's
-/// `TopicPolicies`), read from its JSON form so it works whether the field is typed or kept
-/// among the unmodelled ones. A missing or unreadable field means "no grants".
-pub fn auth_policies<T: Serialize>(document: &T) -> AuthPolicies {
-    let Ok(json) = serde_json::to_value(document) else {
-        return AuthPolicies::default();
-    };
-    json.get("auth_policies")
-        .cloned()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default()
+/// The permissions of one namespace, as the permissions admin API stores them in its policies
+/// (Pulsar's `auth_policies`): every authorization decision reads them through this function.
+pub fn auth_policies(policies: &Policies) -> &AuthPolicies {
+    &policies.auth_policies
 }
 
 /// What one role may do on one topic or namespace.
@@ -86,7 +32,7 @@ impl Permissions {
     }
 
     /// The permissions of `role` on `topic` (its partitioned base name counts too) and, when
-    /// given, on `subscription`, from the namespace's and the topic's `auth_policies`.
+    /// given, on `subscription`, from `auth_policies` documents.
     pub fn of(
         role: &str,
         topic: Option<&TopicName>,
@@ -125,13 +71,8 @@ impl Permissions {
     }
 }
 
-fn extend(into: &mut BTreeSet<AuthAction>, actions: Option<&BTreeSet<String>>) {
-    into.extend(
-        actions
-            .into_iter()
-            .flatten()
-            .filter_map(|a| AuthAction::parse(a)),
-    );
+fn extend(into: &mut BTreeSet<AuthAction>, actions: Option<&BTreeSet<AuthAction>>) {
+    into.extend(actions.into_iter().flatten().copied());
 }
 
 /// What a namespace-level request needs.
@@ -197,24 +138,17 @@ impl Authorizer {
         subscription: Option<&str>,
         role: &str,
     ) -> Result<Permissions, MetadataError> {
-        let ns = match metadata.policies(namespace) {
-            Ok(p) => auth_policies::<Policies>(&p),
-            Err(MetadataError::NotFound { .. }) => AuthPolicies::default(),
+        // Topic grants live in the namespace's `destination_auth`, as in Pulsar.
+        let policies = match metadata.policies(namespace) {
+            Ok(p) => p,
+            Err(MetadataError::NotFound { .. }) => Policies::default(),
             Err(e) => return Err(e),
-        };
-        let topic_doc = match topic {
-            Some(t) => match metadata.topic_policies(&t.base_name()) {
-                Ok(Some(p)) => auth_policies::<TopicPolicies>(&p),
-                Ok(None) | Err(MetadataError::NotFound { .. }) => AuthPolicies::default(),
-                Err(e) => return Err(e),
-            },
-            None => AuthPolicies::default(),
         };
         Ok(Permissions::of(
             role,
             topic,
             subscription,
-            &[&ns, &topic_doc],
+            &[auth_policies(&policies)],
         ))
     }
 

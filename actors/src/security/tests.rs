@@ -255,14 +255,12 @@ fn metadata() -> MetadataService {
     let ns = NamespaceName::parse("acme/ns").unwrap();
     svc.create_namespace(&ns, Default::default()).unwrap();
     svc.update_policies(&ns, |p| {
-        p.other.insert(
-            "auth_policies".to_owned(),
-            json!({
-                "namespace_auth": {"reader": ["consume"], "reader-2": ["consume"]},
-                "destination_auth": {"persistent://acme/ns/x": {"writer": ["produce"]}},
-                "subscription_auth_roles": {"locked": ["reader-2"]}
-            }),
-        );
+        p.auth_policies = serde_json::from_value(json!({
+            "namespace_auth": {"reader": ["consume"], "reader-2": ["consume"]},
+            "destination_auth": {"persistent://acme/ns/x": {"writer": ["produce"]}},
+            "subscription_auth_roles": {"locked": ["reader-2"]}
+        }))
+        .unwrap();
         Ok(())
     })
     .unwrap();
@@ -328,19 +326,27 @@ fn topic_operations_follow_grants_admins_and_superusers() {
 }
 
 #[test]
-fn topic_grants_stored_in_topic_policies_count_too() {
+fn grants_and_revokes_through_the_permissions_api_decide() {
     let svc = metadata();
-    let z = t("persistent://acme/ns/z");
-    let mut policies = crate::metadata::TopicPolicies::default();
-    policies.fields.insert(
-        "auth_policies".to_owned(),
-        json!({"destination_auth": {"persistent://acme/ns/z": {"late": ["consume"]}}}),
-    );
-    svc.set_topic_policies(&z, &policies).unwrap();
+    let z = t("persistent://acme/ns/z-partition-1");
+    let ns = NamespaceName::parse("acme/ns").unwrap();
     let late = check(&svc, Some("late"));
     let op = TopicOperation::Consume { subscription: None };
-    assert!(late.topic(&z, &op).is_ok());
+    assert!(refused(late.topic(&z, &op)));
+    svc.grant_topic_permission(&z, "late", BTreeSet::from([AuthAction::Consume]))
+        .unwrap();
+    assert!(
+        late.topic(&z, &op).is_ok(),
+        "a grant on the base name covers partitions"
+    );
     assert!(refused(late.topic(&t("persistent://acme/ns/x"), &op)));
+    svc.revoke_topic_permission(&z, "late").unwrap();
+    assert!(refused(late.topic(&z, &op)));
+    svc.grant_namespace_permission(&ns, "late", BTreeSet::from([AuthAction::Produce]))
+        .unwrap();
+    assert!(late.topic(&z, &TopicOperation::Produce).is_ok());
+    svc.revoke_namespace_permission(&ns, "late").unwrap();
+    assert!(refused(late.topic(&z, &TopicOperation::Produce)));
 }
 
 #[test]
@@ -421,15 +427,14 @@ fn lookup_permits_count_broker_wide_and_per_connection() {
 }
 
 #[test]
-fn auth_policies_are_read_from_the_json_form() {
-    let mut policies = crate::metadata::Policies::default();
-    assert_eq!(auth_policies(&policies), AuthPolicies::default());
-    policies.other.insert(
-        "auth_policies".to_owned(),
-        json!({"namespace_auth": {"r": ["produce", "CONSUME", "unknown"]}}),
-    );
-    let parsed = auth_policies(&policies);
-    let p = Permissions::of("r", None, None, &[&parsed]);
+fn auth_policies_are_read_from_pulsars_json_form() {
+    let policies: crate::metadata::Policies = serde_json::from_value(json!({
+        "auth_policies": {"namespace_auth": {"r": ["produce", "consume"]}}
+    }))
+    .unwrap();
+    let p = Permissions::of("r", None, None, &[auth_policies(&policies)]);
     assert!(p.has(AuthAction::Produce) && p.has(AuthAction::Consume));
     assert!(!p.has(AuthAction::Sinks));
+    let empty = crate::metadata::Policies::default();
+    assert_eq!(auth_policies(&empty), &AuthPolicies::default());
 }

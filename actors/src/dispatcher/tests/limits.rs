@@ -83,7 +83,7 @@ fn stats_serialize_to_json() {
     d.next_requests();
     d.on_entries(0, keyed(0, &["x", "y"]), false);
     let json = serde_json::to_value(d.stats()).unwrap();
-    // Field names are camelCase, as in Pulsar's stats; enum values stay snake_case.
+    // Field names are camelCase, as in Pulsar's stats; reasons stay snake_case.
     assert_eq!(json["subType"], "Key_Shared");
     assert_eq!(
         json["consumers"][0]["blockedReason"],
