@@ -235,3 +235,50 @@ def test_expiring_tokens_are_refreshed_through_auth_challenge(token_broker, topi
     assert "AUTH_CHALLENGE" in log, log
     assert "authentication failed" not in log, log
     assert len(issued) >= 2, issued
+
+
+def http_call(method, url, token, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_hs256_secret_key_config_and_granted_permissions(tmp_path, topic):
+    """A standalone.conf-style token setup (tokenSecretKey=file://...) with a key from
+    `geminga tokens create-secret-key`; a role gets in once the permissions API grants it
+    produce, and is refused again once revoked."""
+    key = tmp_path / "secret.key"
+    tokens("create-secret-key", "--output", str(key))
+    b = Broker(tmp_path / "data", tmp_path / "broker.log", config={
+        "authenticationEnabled": "true",
+        "authorizationEnabled": "true",
+        "authenticationProviders": TOKEN_PROVIDER,
+        "tokenSecretKey": f"file://{key}",
+        "superUserRoles": "admin",
+    })
+    try:
+        admin_token = tokens("create", "--secret-key", f"file://{key}", "--subject", "admin")
+        writer_token = tokens("create", "--secret-key", f"file://{key}", "--subject", "writer")
+        assert '"sub":"writer"' in tokens("show", writer_token).replace(" ", "")
+        writer = client(b.service_url, authentication=pulsar.AuthenticationToken(writer_token))
+        with pytest.raises(pulsar.AuthorizationError):
+            writer.get_topic_partitions(topic)
+
+        grants = f"{b.admin_url}/admin/v2/namespaces/public/default/permissions/writer"
+        assert http_call("POST", grants, writer_token, ["produce"]) == 403, "not a tenant admin"
+        assert http_call("POST", grants, admin_token, ["produce"]) == 204
+        producer = writer.create_producer(topic)
+        producer.send(b"granted")
+        producer.close()
+
+        assert http_call("DELETE", grants, admin_token) == 204
+        with pytest.raises(pulsar.AuthorizationError):
+            writer.get_topic_partitions(topic)
+        writer.close()
+    finally:
+        b.terminate()
