@@ -90,3 +90,44 @@ fn fsync_latencies(path: &Path, count: usize) -> Result<Vec<Duration>, SuiteErro
     }
     Ok(samples)
 }
+
+/// Total size in bytes of the regular files under `path` (0 for a missing path); what a data
+/// directory occupies.
+#[must_use]
+pub fn dir_size(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => dir_size(&entry.path()),
+            Ok(kind) if kind.is_file() => entry.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dir_size_counts_nested_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), [0u8; 100]).unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub").join("b"), [0u8; 23]).unwrap();
+        assert_eq!(dir_size(dir.path()), 123);
+        assert_eq!(dir_size(&dir.path().join("missing")), 0);
+    }
+
+    #[test]
+    fn small_measurement_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = measure(dir.path(), 1, 3).unwrap();
+        assert!(report.write_mib_per_sec > 0.0);
+        assert!(report.fsync_p50 <= report.fsync_p99);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
