@@ -292,6 +292,33 @@ mod tests {
     }
 
     #[test]
+    fn parses_from_the_command_line() {
+        use crate::cli::{try_parse_from, Command};
+        use crate::perf::PerfCommand;
+        let cli = try_parse_from([
+            "geminga",
+            "perf",
+            "suite",
+            "--quick",
+            "--topics",
+            "5",
+            "--data-dir",
+            "/mnt/fast",
+        ])
+        .unwrap();
+        let Command::Perf(perf) = cli.into_command() else {
+            panic!("expected perf");
+        };
+        let PerfCommand::Suite(args) = perf.command else {
+            panic!("expected suite");
+        };
+        assert!(args.quick);
+        assert_eq!(args.data_dir, Some(PathBuf::from("/mnt/fast")));
+        assert_eq!(Sizes::from_args(&args).topics, 5);
+        assert!(try_parse_from(["geminga", "perf", "suite", "--topics", "many"]).is_err());
+    }
+
+    #[test]
     fn backlog_is_scaled_to_the_free_space() {
         let mut sizes = Sizes::full();
         assert_eq!(sizes.fit_backlog(None), None);
