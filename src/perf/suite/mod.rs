@@ -212,15 +212,15 @@ pub struct Recorder {
 impl Recorder {
     /// Prints `row` and keeps it for the final table.
     pub fn push(&mut self, row: Row) {
-        let met = match row.met {
-            Some(true) => " [met]",
-            Some(false) => " [NOT met]",
-            None => "",
+        let verdict = match row.met {
+            Some(met) => format!(
+                " (target {}) [{}]",
+                row.target,
+                if met { "met" } else { "NOT met" }
+            ),
+            None => String::new(),
         };
-        print_line(&format!(
-            "== {}: {} (target {}){met}",
-            row.scenario, row.measured, row.target
-        ));
+        print_line(&format!("== {}: {}{verdict}", row.scenario, row.measured));
         self.rows.push(row);
     }
 
@@ -257,7 +257,15 @@ pub fn run(args: &SuiteArgs) -> Result<(), PerfError> {
     let mut recorder = Recorder::default();
     let result = scenarios::all(&runtime, &root, &sizes, &mut recorder);
     drop(runtime);
-    let _ = std::fs::remove_dir_all(&root);
+    if result.is_ok() {
+        let _ = std::fs::remove_dir_all(&root);
+    } else {
+        // The broker logs explain a failure; only the (possibly large) data goes.
+        for data in scenarios::DATA_DIRS {
+            let _ = std::fs::remove_dir_all(root.join(data));
+        }
+        print_line(&format!("broker logs kept in {}", root.display()));
+    }
     print_line("");
     print_line(&table::markdown(&machine, recorder.rows()));
     result.map_err(PerfError::from)

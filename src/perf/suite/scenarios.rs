@@ -24,7 +24,14 @@ const SHARED_MIN_RATIO: f64 = 0.9;
 const EMPTY_STARTUP_TARGET: Duration = Duration::from_millis(100);
 const LOADED_STARTUP_TARGET: Duration = Duration::from_secs(1);
 
-/// A topic of the suite's own namespace-less name space.
+/// Data directories of the scenario groups, under the suite's root.
+const THROUGHPUT_DIR: &str = "throughput";
+const SCALE_DIR: &str = "scale";
+const BACKLOG_DIR: &str = "backlog";
+/// All of them, for clean-up.
+pub(super) const DATA_DIRS: [&str; 3] = [THROUGHPUT_DIR, SCALE_DIR, BACKLOG_DIR];
+
+/// A topic of the suite: `public/default`, named `suite-...`.
 pub(super) fn topic(name: &str) -> String {
     format!("persistent://public/default/suite-{name}")
 }
@@ -44,21 +51,21 @@ pub(super) fn all(
     // Every scenario group starts a broker on an empty data dir; the best of those starts is
     // the empty start-up figure, since the first exec of a cold binary is slower.
     let mut empty_starts = Vec::new();
-    let dir = root.join("throughput");
+    let dir = root.join(THROUGHPUT_DIR);
     let broker = start(&dir, &root.join("broker-throughput.log"), &mut empty_starts)?;
     runtime.block_on(throughput(&broker, sizes, &disk, out))?;
     runtime.block_on(latency(&broker, sizes, out))?;
     broker.stop();
     let _ = std::fs::remove_dir_all(&dir);
 
-    let dir = root.join("scale");
+    let dir = root.join(SCALE_DIR);
     let broker = start(&dir, &root.join("broker-scale.log"), &mut empty_starts)?;
     runtime.block_on(scale::idle_topics(&broker, sizes.topics, out))?;
     scale::subscriptions(runtime, &broker, sizes.subscriptions, out)?;
     broker.stop();
     let _ = std::fs::remove_dir_all(&dir);
 
-    let dir = root.join("backlog");
+    let dir = root.join(BACKLOG_DIR);
     let log = root.join("broker-backlog.log");
     let broker = start(&dir, &log, &mut empty_starts)?;
     out.push(empty_startup_row(&empty_starts));
