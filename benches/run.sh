@@ -59,17 +59,14 @@ headlines() {
     '
 }
 
+# One invocation, so the dependencies are built once with one feature set.
+echo "== criterion benches" >&2
+cargo bench \
+    -p geminga-protocol -p geminga-storage -p geminga-actors -p geminga \
+    --bench codec --bench cursor --bench append --bench dispatch --bench broker \
+    -- "${criterion_args[@]}" | tee "$target/criterion.log"
 rows="$target/criterion-rows.md"
-: > "$rows"
-run_bench() {
-    echo "== cargo bench $*" >&2
-    cargo bench "$@" -- "${criterion_args[@]}" | tee /dev/stderr | headlines >> "$rows"
-}
-run_bench -p geminga-protocol --bench codec
-run_bench -p geminga-storage --bench cursor
-run_bench -p geminga-storage --bench append
-run_bench -p geminga-actors --bench dispatch
-run_bench -p geminga --bench broker
+headlines < "$target/criterion.log" > "$rows"
 
 {
     echo
