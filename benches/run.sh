@@ -6,7 +6,7 @@
 # $CARGO_TARGET_DIR/perf-suite-report.md (default target/).
 #
 # Usage: benches/run.sh [--quick] [more `geminga perf suite` flags, e.g. --data-dir /mnt/disk]
-#   --quick  small scenario sizes and short criterion measurements (a few minutes in all)
+#   --quick  small scenario sizes (about a minute) and short criterion measurements
 #   SKIP_CRITERION=1 benches/run.sh   runs the scenarios only
 set -euo pipefail
 cd "$(dirname "$0")/.."
