@@ -9,6 +9,7 @@
 //!   fault injection, the status page).
 //! - [`metrics`]: Prometheus metrics read from the actors' shared counters.
 //! - [`client`]: a small native Pulsar client used by `geminga perf`.
+//! - [`security`]: builds authentication, authorization, limits and TLS from the config.
 //! - [`perf`]: the `pulsar-perf`-like load generator.
 //!
 //! The wire protocol lives in `geminga-protocol`, durable state in `geminga-storage` and the
@@ -22,6 +23,7 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod perf;
+pub mod security;
 
 pub use broker::{start_in_thread, BrokerHandle};
 pub use error::BrokerError;

@@ -2,6 +2,7 @@
 
 mod parse;
 mod policy;
+mod security;
 mod storage_policies;
 #[cfg(test)]
 mod tests;
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 pub use parse::{parse_host_port, KNOWN_KEYS};
 pub use policy::{PolicyConfig, POLICY_KEYS};
+pub use security::{ProviderKind, SecurityConfig, SECURITY_KEYS};
 pub use storage_policies::StoragePolicyConfig;
 
 /// Default Pulsar binary-protocol port.
@@ -98,6 +100,9 @@ pub struct BrokerConfig {
     /// Largest redelivery delay; 0 switches the backoff off, the default (geminga key
     /// `redeliveryBackoffMaxMillis`).
     pub redelivery_backoff_max_ms: u64,
+    /// Authentication, authorization, TLS and client limits (Pulsar's keys; see
+    /// [`SecurityConfig`]).
+    pub security: SecurityConfig,
 }
 
 impl Default for BrokerConfig {
@@ -134,6 +139,7 @@ impl Default for BrokerConfig {
             dead_letter_max_redeliver_count: 0,
             redelivery_backoff_min_ms: 0,
             redelivery_backoff_max_ms: 0,
+            security: SecurityConfig::default(),
         }
     }
 }

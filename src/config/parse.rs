@@ -75,6 +75,19 @@ pub(super) fn parse(text: &str) -> Result<(BrokerConfig, Vec<String>), ConfigErr
             });
         };
         let (key, value) = (key.trim(), value.trim());
+        if super::security::SECURITY_KEYS.contains(&key) {
+            if !value.is_empty() {
+                super::security::apply(&mut config.security, key, value).map_err(|reason| {
+                    ConfigError::InvalidValue {
+                        key: key.to_owned(),
+                        value: value.to_owned(),
+                        line,
+                        reason,
+                    }
+                })?;
+            }
+            continue;
+        }
         if !KNOWN_KEYS.contains(&key)
             && !super::policy::POLICY_KEYS.contains(&key)
             && !super::storage_policies::KEYS.contains(&key)
@@ -112,6 +125,15 @@ pub(super) fn parse(text: &str) -> Result<(BrokerConfig, Vec<String>), ConfigErr
             key: "internalListenerName".to_owned(),
             value: config.internal_listener_name.clone().unwrap_or_default(),
             line: internal_listener_line,
+            reason,
+        })?;
+    config
+        .security
+        .check()
+        .map_err(|(key, reason)| ConfigError::InvalidValue {
+            key: key.to_owned(),
+            value: String::new(),
+            line: 0,
             reason,
         })?;
     Ok((config, unknown))
