@@ -140,7 +140,7 @@ async fn the_compacted_view_survives_trimming_and_restarts() {
 }
 
 /// Goal: the namespace compaction threshold compacts automatically. Method: threshold 100
-/// bytes on public/default; publish a few keyed messages; the status turns SUCCESS without
+/// bytes on public/default; an idle subscription keeps the log; publish a few keyed messages; the status turns SUCCESS without
 /// a PUT, and a read-compacted consumer (durable, Failover) sees one value per key; a Shared
 /// read-compacted consumer is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,6 +160,9 @@ async fn the_compaction_threshold_compacts_automatically() {
     );
     let client = broker.client().await;
     let topic = unique_topic("compact-auto");
+    // A subscription keeps the log: without one it may be trimmed (grace 0 here) before the
+    // first threshold compaction creates the compaction cursor that holds it.
+    let _keep = exclusive(&client, &topic, "keep", InitialPosition::Earliest).await;
     let mut producer = producer(&client, &topic, "p").await;
     let pairs: Vec<(String, String)> = (0..20)
         .map(|i| {
