@@ -72,6 +72,8 @@ struct Inner {
     metadata: MetadataService,
     ownership: Arc<dyn OwnershipService>,
     subscription_policies: Arc<SubscriptionPolicies>,
+    /// Services layered on top of the actors (the connector runtime), by type.
+    extensions: RwLock<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
 impl BrokerContext {
@@ -111,6 +113,7 @@ impl BrokerContext {
             faults,
             metadata,
             ownership,
+            extensions: RwLock::new(Vec::new()),
         };
         Self {
             inner: Arc::new(inner),
@@ -203,6 +206,28 @@ impl BrokerContext {
     /// Which broker serves which bundle.
     pub fn ownership(&self) -> &Arc<dyn OwnershipService> {
         &self.inner.ownership
+    }
+
+    /// Attaches a service built on top of the actors (replacing one of the same type), so
+    /// the layers that only hold the context (admin API, metrics) can reach it.
+    pub fn set_extension<T: std::any::Any + Send + Sync>(&self, service: Arc<T>) {
+        let mut extensions = self
+            .inner
+            .extensions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        extensions.retain(|e| !e.is::<T>());
+        extensions.push(service);
+    }
+
+    /// The attached service of type `T`, if any.
+    pub fn extension<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.inner
+            .extensions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find_map(|e| e.clone().downcast::<T>().ok())
     }
 
     /// A process-unique id (connections, consumers, producers).

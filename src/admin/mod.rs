@@ -4,10 +4,12 @@
 
 mod broker;
 mod clusters;
+mod connectors;
 pub mod errors;
 mod faults;
 mod lookup;
 mod metrics;
+mod multipart;
 mod namespaces;
 mod partitioned;
 mod status;
@@ -71,6 +73,7 @@ pub fn serve(
             .configure(lookup::routes)
             .configure(partitioned::routes)
             .configure(topics::routes)
+            .configure(connectors::routes)
     })
     .workers(1)
     .disable_signals()
