@@ -22,6 +22,7 @@ mod ordering;
 mod raw_client;
 mod reader;
 mod redelivery;
+mod retries;
 mod round_trip;
 mod seek;
 mod subscription;
