@@ -220,6 +220,16 @@ impl BrokerContext {
         extensions.push(service);
     }
 
+    /// Detaches every attached service; at shutdown, so services holding the context do not
+    /// keep it (and the storage it owns) alive.
+    pub fn clear_extensions(&self) {
+        self.inner
+            .extensions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     /// The attached service of type `T`, if any.
     pub fn extension<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
         self.inner

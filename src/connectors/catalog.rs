@@ -96,15 +96,16 @@ impl ConnectorCatalog {
     /// The connector type `name`.
     ///
     /// # Errors
-    /// [`ConnectorError::NotFound`] for an unknown type.
+    /// [`ConnectorError::InvalidConfig`] for an unknown type (a bad request, as Pulsar
+    /// answers for an archive it does not have).
     pub fn get(&self, name: &str) -> Result<BuiltinConnector, ConnectorError> {
         self.connectors
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(name)
             .cloned()
-            .ok_or_else(|| ConnectorError::NotFound {
-                what: format!("built-in connector {name:?}"),
+            .ok_or_else(|| {
+                ConnectorError::invalid(format!("there is no built-in connector {name:?}"))
             })
     }
 
@@ -142,7 +143,7 @@ impl ConnectorCatalog {
     /// update, so mistakes are a 400 rather than a crash loop).
     ///
     /// # Errors
-    /// [`ConnectorError::InvalidConfig`] or [`ConnectorError::NotFound`].
+    /// [`ConnectorError::InvalidConfig`].
     pub fn validate(
         &self,
         kind: ConnectorKind,

@@ -67,6 +67,26 @@ impl Connectors {
         Self { env }
     }
 
+    /// Stops every instance cleanly (at broker shutdown): each finishes the batch in hand,
+    /// commits its position and closes. Bounded by the stop timeout; configs stay as stored,
+    /// so the next start resumes them.
+    pub async fn shutdown(&self) {
+        let addrs: Vec<_> = self
+            .env
+            .table()
+            .values()
+            .flat_map(|c| c.instances.values().filter_map(|s| s.addr.clone()))
+            .collect();
+        let stops = addrs.into_iter().map(|addr| async move {
+            // A dead mailbox means the instance is already gone.
+            let _ = addr.send(super::instance::Shutdown).await;
+        });
+        let all = futures_util::future::join_all(stops);
+        if tokio::time::timeout(self.env.settings.stop_timeout, all).await.is_err() {
+            tracing::warn!("connector instances did not stop in time");
+        }
+    }
+
     /// The runtime's shared state (tests, metrics).
     pub fn env(&self) -> &Arc<RuntimeEnv> {
         &self.env

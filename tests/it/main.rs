@@ -11,6 +11,7 @@
 mod admin_http;
 mod cli_topics;
 mod common;
+mod connectors;
 mod dead_letter;
 mod delayed;
 mod durability;
