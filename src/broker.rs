@@ -213,7 +213,11 @@ async fn boot(config: BrokerConfig) -> Result<Running, BrokerError> {
     let cluster_url = context.advertised().service_url.clone();
     bootstrap_metadata(&context, &config, &cluster_url, &admin_url).await?;
     actix_rt::spawn(geminga_actors::connection::serve(listener, context.clone()));
-    crate::connectors::start(&system, &service_url, crate::connectors::RuntimeSettings::default());
+    crate::connectors::start(
+        &system,
+        &service_url,
+        crate::connectors::RuntimeSettings::default(),
+    );
     admin::serve(admin_listener, &config, context.clone())?;
     // The worker arbiters live until the System stops; the handles are not needed.
     drop(system);

@@ -15,31 +15,54 @@ use crate::connectors::{ConnectorError, ConnectorId, ConnectorKind, Connectors};
 /// Registers the connector routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     const KIND: &str = "/admin/v3/{kind:sources|sinks}";
-    cfg.route("/admin/v3/sources/builtinsources", web::get().to(builtin_sources))
-        .route("/admin/v3/sinks/builtinsinks", web::get().to(builtin_sinks))
-        .route("/admin/v3/sources/reloadBuiltInSources", web::post().to(reload))
-        .route("/admin/v3/sinks/reloadBuiltInSinks", web::post().to(reload))
-        .route(&format!("{KIND}/{{tenant}}/{{namespace}}"), web::get().to(list))
-        .route(&format!("{KIND}/{{tenant}}/{{namespace}}/{{name}}"), web::get().to(get))
-        .route(&format!("{KIND}/{{tenant}}/{{namespace}}/{{name}}"), web::post().to(create))
-        .route(&format!("{KIND}/{{tenant}}/{{namespace}}/{{name}}"), web::put().to(update))
-        .route(&format!("{KIND}/{{tenant}}/{{namespace}}/{{name}}"), web::delete().to(delete))
-        .route(
-            &format!("{KIND}/{{tenant}}/{{namespace}}/{{name}}/{{what:status|stats}}"),
-            web::get().to(report),
-        )
-        .route(
-            &format!("{KIND}/{{tenant}}/{{namespace}}/{{name}}/{{instance}}/{{what:status|stats}}"),
-            web::get().to(instance_report),
-        )
-        .route(
-            &format!("{KIND}/{{tenant}}/{{namespace}}/{{name}}/{{action:start|stop|restart}}"),
-            web::post().to(action),
-        )
-        .route(
-            &format!("{KIND}/{{tenant}}/{{namespace}}/{{name}}/{{instance}}/{{action:start|stop|restart}}"),
-            web::post().to(instance_action),
-        );
+    cfg.route(
+        "/admin/v3/sources/builtinsources",
+        web::get().to(builtin_sources),
+    )
+    .route("/admin/v3/sinks/builtinsinks", web::get().to(builtin_sinks))
+    .route(
+        "/admin/v3/sources/reloadBuiltInSources",
+        web::post().to(reload),
+    )
+    .route("/admin/v3/sinks/reloadBuiltInSinks", web::post().to(reload))
+    .route(
+        &format!("{KIND}/{{tenant}}/{{namespace}}"),
+        web::get().to(list),
+    )
+    .route(
+        &format!("{KIND}/{{tenant}}/{{namespace}}/{{name}}"),
+        web::get().to(get),
+    )
+    .route(
+        &format!("{KIND}/{{tenant}}/{{namespace}}/{{name}}"),
+        web::post().to(create),
+    )
+    .route(
+        &format!("{KIND}/{{tenant}}/{{namespace}}/{{name}}"),
+        web::put().to(update),
+    )
+    .route(
+        &format!("{KIND}/{{tenant}}/{{namespace}}/{{name}}"),
+        web::delete().to(delete),
+    )
+    .route(
+        &format!("{KIND}/{{tenant}}/{{namespace}}/{{name}}/{{what:status|stats}}"),
+        web::get().to(report),
+    )
+    .route(
+        &format!("{KIND}/{{tenant}}/{{namespace}}/{{name}}/{{instance}}/{{what:status|stats}}"),
+        web::get().to(instance_report),
+    )
+    .route(
+        &format!("{KIND}/{{tenant}}/{{namespace}}/{{name}}/{{action:start|stop|restart}}"),
+        web::post().to(action),
+    )
+    .route(
+        &format!(
+            "{KIND}/{{tenant}}/{{namespace}}/{{name}}/{{instance}}/{{action:start|stop|restart}}"
+        ),
+        web::post().to(instance_action),
+    );
 }
 
 impl From<ConnectorError> for ApiError {
@@ -170,7 +193,10 @@ async fn update(
     Ok(no_content())
 }
 
-async fn delete(context: web::Data<BrokerContext>, path: NamePath) -> Result<HttpResponse, ApiError> {
+async fn delete(
+    context: web::Data<BrokerContext>,
+    path: NamePath,
+) -> Result<HttpResponse, ApiError> {
     let (plural, tenant, namespace, name) = path.into_inner();
     service(&context)?
         .delete(&id(&plural, &tenant, &namespace, &name)?)
@@ -198,7 +224,13 @@ async fn report(
     path: web::Path<(String, String, String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (plural, tenant, namespace, name, what) = path.into_inner();
-    answer(&context, &id(&plural, &tenant, &namespace, &name)?, &what, None).await
+    answer(
+        &context,
+        &id(&plural, &tenant, &namespace, &name)?,
+        &what,
+        None,
+    )
+    .await
 }
 
 async fn instance_report(
@@ -230,7 +262,13 @@ async fn action(
     path: web::Path<(String, String, String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (plural, tenant, namespace, name, action) = path.into_inner();
-    run_action(&context, &id(&plural, &tenant, &namespace, &name)?, &action, None).await
+    run_action(
+        &context,
+        &id(&plural, &tenant, &namespace, &name)?,
+        &action,
+        None,
+    )
+    .await
 }
 
 async fn instance_action(

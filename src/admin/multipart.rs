@@ -55,8 +55,10 @@ pub fn parts(body: &[u8], boundary: &str) -> Result<BTreeMap<String, Vec<u8>>, S
             return Ok(out);
         }
         let headers_start = after + 2;
-        let headers_end = find(body, b"\r\n\r\n", headers_start).ok_or("unterminated part headers")?;
-        let headers = String::from_utf8_lossy(body.get(headers_start..headers_end).unwrap_or_default());
+        let headers_end =
+            find(body, b"\r\n\r\n", headers_start).ok_or("unterminated part headers")?;
+        let headers =
+            String::from_utf8_lossy(body.get(headers_start..headers_end).unwrap_or_default());
         let content_start = headers_end + 4;
         let next = find(body, delimiter, content_start).ok_or("unterminated multipart body")?;
         // The part's content ends with the CRLF before the next delimiter.
@@ -64,7 +66,9 @@ pub fn parts(body: &[u8], boundary: &str) -> Result<BTreeMap<String, Vec<u8>>, S
         let name = part_name(&headers).ok_or("a part has no name")?;
         out.insert(
             name,
-            body.get(content_start..content_end).unwrap_or_default().to_vec(),
+            body.get(content_start..content_end)
+                .unwrap_or_default()
+                .to_vec(),
         );
         at = next;
     }

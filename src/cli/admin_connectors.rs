@@ -214,7 +214,11 @@ fn common(
     set(doc, "namespace", Some(Value::from(name.namespace.as_str())));
     set(doc, "name", Some(Value::from(name.name.as_str())));
     set(doc, "parallelism", parallelism.map(Value::from));
-    set(doc, "processingGuarantees", guarantee.map(|g| Value::from(g.to_ascii_uppercase())));
+    set(
+        doc,
+        "processingGuarantees",
+        guarantee.map(|g| Value::from(g.to_ascii_uppercase())),
+    );
     set(doc, "archive", archive.map(|a| Value::from(a.as_str())));
 }
 
@@ -229,9 +233,23 @@ impl ConfigFlags for SourceSpec {
     fn document(&self) -> Result<Value, AdminError> {
         let mut doc = base_document(self.source_config_file.as_deref())?;
         let guarantee = self.processing_guarantees.as_ref();
-        common(&mut doc, &self.connector, self.parallelism, guarantee, self.archive.as_ref());
-        set(&mut doc, "sourceType", self.source_type.clone().map(Value::from));
-        set(&mut doc, "topicName", self.destination_topic_name.clone().map(Value::from));
+        common(
+            &mut doc,
+            &self.connector,
+            self.parallelism,
+            guarantee,
+            self.archive.as_ref(),
+        );
+        set(
+            &mut doc,
+            "sourceType",
+            self.source_type.clone().map(Value::from),
+        );
+        set(
+            &mut doc,
+            "topicName",
+            self.destination_topic_name.clone().map(Value::from),
+        );
         set(&mut doc, "configs", configs(self.source_config.as_deref())?);
         Ok(Value::Object(doc))
     }
@@ -248,16 +266,42 @@ impl ConfigFlags for SinkSpec {
     fn document(&self) -> Result<Value, AdminError> {
         let mut doc = base_document(self.sink_config_file.as_deref())?;
         let guarantee = self.processing_guarantees.as_ref();
-        common(&mut doc, &self.connector, self.parallelism, guarantee, self.archive.as_ref());
-        set(&mut doc, "sinkType", self.sink_type.clone().map(Value::from));
+        common(
+            &mut doc,
+            &self.connector,
+            self.parallelism,
+            guarantee,
+            self.archive.as_ref(),
+        );
+        set(
+            &mut doc,
+            "sinkType",
+            self.sink_type.clone().map(Value::from),
+        );
         let inputs = comma_list(&self.inputs);
         if !inputs.is_empty() {
             doc.insert("inputs".to_owned(), Value::from(inputs));
         }
-        set(&mut doc, "topicsPattern", self.topics_pattern.clone().map(Value::from));
-        set(&mut doc, "sourceSubscriptionName", self.subs_name.clone().map(Value::from));
-        set(&mut doc, "sourceSubscriptionPosition", self.subs_position.clone().map(Value::from));
-        set(&mut doc, "retainOrdering", self.retain_ordering.then_some(Value::Bool(true)));
+        set(
+            &mut doc,
+            "topicsPattern",
+            self.topics_pattern.clone().map(Value::from),
+        );
+        set(
+            &mut doc,
+            "sourceSubscriptionName",
+            self.subs_name.clone().map(Value::from),
+        );
+        set(
+            &mut doc,
+            "sourceSubscriptionPosition",
+            self.subs_position.clone().map(Value::from),
+        );
+        set(
+            &mut doc,
+            "retainOrdering",
+            self.retain_ordering.then_some(Value::Bool(true)),
+        );
         let key_ordering = self.retain_key_ordering.then_some(Value::Bool(true));
         set(&mut doc, "retainKeyOrdering", key_ordering);
         set(&mut doc, "configs", configs(self.sink_config.as_deref())?);
@@ -314,16 +358,27 @@ impl<S: Args + ConfigFlags> ConnectorCommand<S> {
                 );
                 print_list(out, &client.get(&path)?)?;
             }
-            Self::Status(args) => print_json(out, &client.get(&instance_path(plural, &args, "status"))?)?,
-            Self::Stats(args) => print_json(out, &client.get(&instance_path(plural, &args, "stats"))?)?,
+            Self::Status(args) => {
+                print_json(out, &client.get(&instance_path(plural, &args, "status"))?)?
+            }
+            Self::Stats(args) => {
+                print_json(out, &client.get(&instance_path(plural, &args, "stats"))?)?
+            }
             Self::Start(args) => action(client, out, plural, &args, "start", "Started")?,
             Self::Stop(args) => action(client, out, plural, &args, "stop", "Stopped")?,
             Self::Restart(args) => action(client, out, plural, &args, "restart", "Restarted")?,
             Self::Available => {
-                print_json(out, &client.get(&format!("/admin/v3/{plural}/{}", S::BUILTIN))?)?;
+                print_json(
+                    out,
+                    &client.get(&format!("/admin/v3/{plural}/{}", S::BUILTIN))?,
+                )?;
             }
             Self::Reload => {
-                let what = if plural == "sources" { "reloadBuiltInSources" } else { "reloadBuiltInSinks" };
+                let what = if plural == "sources" {
+                    "reloadBuiltInSources"
+                } else {
+                    "reloadBuiltInSinks"
+                };
                 client.post(&format!("/admin/v3/{plural}/{what}"), None)?;
                 writeln!(out, "Reloaded built-in {plural}")?;
             }

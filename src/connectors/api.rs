@@ -88,7 +88,10 @@ impl ConnectorError {
     /// Whether the failure is the broker's or the runtime's (a "system" exception in Pulsar's
     /// status), rather than the external system's.
     pub fn is_system(&self) -> bool {
-        matches!(self, Self::Broker { .. } | Self::Metadata { .. } | Self::Unavailable)
+        matches!(
+            self,
+            Self::Broker { .. } | Self::Metadata { .. } | Self::Unavailable
+        )
     }
 }
 

@@ -41,10 +41,16 @@ impl BuiltinConnector {
         let mut doc = json!({ "name": self.name, "description": self.description });
         if let Value::Object(map) = &mut doc {
             if self.source.is_some() {
-                map.insert("sourceClass".into(), json!(format!("builtin://{}", self.name)));
+                map.insert(
+                    "sourceClass".into(),
+                    json!(format!("builtin://{}", self.name)),
+                );
             }
             if self.sink.is_some() {
-                map.insert("sinkClass".into(), json!(format!("builtin://{}", self.name)));
+                map.insert(
+                    "sinkClass".into(),
+                    json!(format!("builtin://{}", self.name)),
+                );
             }
         }
         doc

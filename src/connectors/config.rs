@@ -290,7 +290,10 @@ pub fn full_topic(name: &str) -> Result<String, ConnectorError> {
 }
 
 /// `builtin://x` or `x` to `x`; `sourceType`/`sinkType` wins over `archive`.
-fn connector_type(shorthand: Option<&str>, archive: Option<&str>) -> Result<String, ConnectorError> {
+fn connector_type(
+    shorthand: Option<&str>,
+    archive: Option<&str>,
+) -> Result<String, ConnectorError> {
     let chosen = shorthand.or(archive).ok_or_else(|| {
         ConnectorError::invalid("the connector type is missing: set --source-type/--sink-type or archive builtin://<type>")
     })?;
@@ -353,7 +356,15 @@ impl SourceConfig {
         macro_rules! take {
             ($($field:ident),*) => { $( if update.$field.is_some() { self.$field = update.$field; } )* };
         }
-        take!(class_name, topic_name, configs, parallelism, processing_guarantees, archive, source_type);
+        take!(
+            class_name,
+            topic_name,
+            configs,
+            parallelism,
+            processing_guarantees,
+            archive,
+            source_type
+        );
         self.other.extend(update.other);
     }
 
@@ -362,10 +373,9 @@ impl SourceConfig {
     /// # Errors
     /// [`ConnectorError::InvalidConfig`] for a missing topic or type, or a bad parallelism.
     pub fn spec(&self, id: &ConnectorId) -> Result<ConnectorSpec, ConnectorError> {
-        let topic = self
-            .topic_name
-            .as_deref()
-            .ok_or_else(|| ConnectorError::invalid("topicName (--destination-topic-name) is missing"))?;
+        let topic = self.topic_name.as_deref().ok_or_else(|| {
+            ConnectorError::invalid("topicName (--destination-topic-name) is missing")
+        })?;
         Ok(ConnectorSpec {
             id: id.clone(),
             connector_type: connector_type(self.source_type.as_deref(), self.archive.as_deref())?,
@@ -436,7 +446,10 @@ impl SinkConfig {
     pub fn spec(&self, id: &ConnectorId) -> Result<ConnectorSpec, ConnectorError> {
         let inputs = match (&self.inputs, &self.topics_pattern) {
             (Some(topics), None) if !topics.is_empty() => SinkInputs::Topics(
-                topics.iter().map(|t| full_topic(t)).collect::<Result<_, _>>()?,
+                topics
+                    .iter()
+                    .map(|t| full_topic(t))
+                    .collect::<Result<_, _>>()?,
             ),
             (None | Some(_), Some(pattern)) if self.inputs.as_ref().is_none_or(Vec::is_empty) => {
                 regex::Regex::new(pattern)
@@ -448,11 +461,9 @@ impl SinkConfig {
                     "set either inputs or topicsPattern, not both",
                 ))
             }
-            _ => {
-                return Err(ConnectorError::invalid(
-                    "the sink has no inputs: set inputs (--inputs) or topicsPattern (--topics-pattern)",
-                ))
-            }
+            _ => return Err(ConnectorError::invalid(
+                "the sink has no inputs: set inputs (--inputs) or topicsPattern (--topics-pattern)",
+            )),
         };
         let guarantee = self.processing_guarantees.unwrap_or_default();
         let sharing = if guarantee == ProcessingGuarantee::EffectivelyOnce
@@ -508,13 +519,18 @@ mod tests {
             config.processing_guarantees,
             Some(ProcessingGuarantee::EffectivelyOnce)
         );
-        assert_eq!(ProcessingGuarantee::default(), ProcessingGuarantee::AtleastOnce);
+        assert_eq!(
+            ProcessingGuarantee::default(),
+            ProcessingGuarantee::AtleastOnce
+        );
         assert_eq!(
             ProcessingGuarantee::parse("atmost_once"),
             Some(ProcessingGuarantee::AtmostOnce)
         );
-        assert!(serde_json::from_str::<SourceConfig>(r#"{"processingGuarantees":"SOMETIMES"}"#)
-            .is_err());
+        assert!(
+            serde_json::from_str::<SourceConfig>(r#"{"processingGuarantees":"SOMETIMES"}"#)
+                .is_err()
+        );
     }
 
     #[test]
@@ -527,7 +543,10 @@ mod tests {
         assert_eq!(config.name.as_deref(), Some("c1"));
         let spec = config.spec(&id(ConnectorKind::Source)).unwrap();
         assert_eq!(spec.connector_type, "file");
-        assert_eq!(spec.topic.as_deref(), Some("persistent://public/default/out"));
+        assert_eq!(
+            spec.topic.as_deref(),
+            Some("persistent://public/default/out")
+        );
         assert_eq!(spec.parallelism, 1);
         let json = serde_json::to_value(&config).unwrap();
         assert_eq!(json["logTopic"], "x");
@@ -555,7 +574,10 @@ mod tests {
             ..SinkConfig::default()
         });
         assert_eq!(stored.parallelism, Some(2));
-        assert_eq!(stored.processing_guarantees, Some(ProcessingGuarantee::AtmostOnce));
+        assert_eq!(
+            stored.processing_guarantees,
+            Some(ProcessingGuarantee::AtmostOnce)
+        );
         let spec = stored.spec(&id(ConnectorKind::Sink)).unwrap();
         assert_eq!(spec.subscription, "public/default/c1");
         assert_eq!(spec.sharing, SharingMode::Shared);
@@ -573,8 +595,14 @@ mod tests {
             f(&mut c);
             c.spec(&id(ConnectorKind::Sink)).unwrap().sharing
         };
-        assert_eq!(with(|c| c.retain_key_ordering = Some(true)), SharingMode::KeyShared);
-        assert_eq!(with(|c| c.retain_ordering = Some(true)), SharingMode::Failover);
+        assert_eq!(
+            with(|c| c.retain_key_ordering = Some(true)),
+            SharingMode::KeyShared
+        );
+        assert_eq!(
+            with(|c| c.retain_ordering = Some(true)),
+            SharingMode::Failover
+        );
         assert_eq!(
             with(|c| c.processing_guarantees = Some(ProcessingGuarantee::EffectivelyOnce)),
             SharingMode::Failover

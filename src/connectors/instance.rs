@@ -66,7 +66,9 @@ impl ConnectorInstance {
     }
 
     fn launch(&mut self, ctx: &mut Context<Self>) {
-        let delay = self.env.backoff(self.status.consecutive_failures.load(Relaxed));
+        let delay = self
+            .env
+            .backoff(self.status.consecutive_failures.load(Relaxed));
         let (stop_tx, stop_rx) = watch::channel(false);
         self.stop = Some(stop_tx);
         let (env, spec, status) = (self.env.clone(), self.spec.clone(), self.status.clone());
@@ -81,11 +83,16 @@ impl ConnectorInstance {
                 }
             }
             match spec.id.kind {
-                ConnectorKind::Source => run_source(&env, &spec, instance, &status, &mut stop).await,
+                ConnectorKind::Source => {
+                    run_source(&env, &spec, instance, &status, &mut stop).await
+                }
                 ConnectorKind::Sink => run_sink(&env, &spec, instance, &status, &mut stop).await,
             }
         };
-        ctx.spawn(run.into_actor(self).map(|result, act, ctx| act.finished(result, ctx)));
+        ctx.spawn(
+            run.into_actor(self)
+                .map(|result, act, ctx| act.finished(result, ctx)),
+        );
     }
 
     fn finished(&mut self, result: Result<(), ConnectorError>, ctx: &mut Context<Self>) {

@@ -55,6 +55,8 @@ impl ConnectorCollector {
 
 /// One counter family: name suffix, help, and the value read from an instance.
 type CounterFamily = (&'static str, &'static str, fn(&InstanceStatus) -> u64);
+/// One gauge family: name suffix, help, and the value read from an instance.
+type GaugeFamily = (&'static str, &'static str, fn(&InstanceStatus) -> i64);
 
 impl Collector for ConnectorCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
@@ -71,10 +73,14 @@ impl Collector for ConnectorCollector {
                 (external, "Failures of the external system", |s| {
                     s.connector_errors.load(Relaxed)
                 }),
-                ("system_exceptions", "Failures of the broker or runtime", |s| {
-                    s.system_errors.load(Relaxed)
+                (
+                    "system_exceptions",
+                    "Failures of the broker or runtime",
+                    |s| s.system_errors.load(Relaxed),
+                ),
+                ("restarts", "Instance restarts", |s| {
+                    s.restarts.load(Relaxed)
                 }),
-                ("restarts", "Instance restarts", |s| s.restarts.load(Relaxed)),
             ];
             for (suffix, help, read) in counters {
                 let name = format!("{prefix}_{suffix}");
@@ -88,10 +94,12 @@ impl Collector for ConnectorCollector {
                     ConstCounter::new(read(status)).encode(metric.encode_family(labels)?)?;
                 }
             }
-            let gauges: [(&str, &str, fn(&InstanceStatus) -> i64); 2] = [
-                ("last_invocation", "When the last record was written, epoch ms", |s| {
-                    i64::try_from(s.last_written_ms.load(Relaxed)).unwrap_or(i64::MAX)
-                }),
+            let gauges: [GaugeFamily; 2] = [
+                (
+                    "last_invocation",
+                    "When the last record was written, epoch ms",
+                    |s| i64::try_from(s.last_written_ms.load(Relaxed)).unwrap_or(i64::MAX),
+                ),
                 ("running", "1 while the instance runs", |s| {
                     i64::from(s.running.load(Relaxed))
                 }),

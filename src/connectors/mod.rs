@@ -78,7 +78,12 @@ impl Default for RuntimeSettings {
 pub fn start(system: &ActorSystem, service_url: &str, settings: RuntimeSettings) -> Connectors {
     let context = system.context.clone();
     let store = store::ConnectorStore::new(Arc::new(StorageMetadata(context.storage().clone())));
-    let env = Arc::new(RuntimeEnv::new(context.clone(), service_url, store, settings));
+    let env = Arc::new(RuntimeEnv::new(
+        context.clone(),
+        service_url,
+        store,
+        settings,
+    ));
     let (for_make, for_start) = (env.clone(), env.clone());
     system.root().start_singleton(
         ActorKind::ConnectorRuntime,

@@ -139,14 +139,15 @@ impl RuntimeEnv {
 ///
 /// # Errors
 /// [`ConnectorError::InvalidConfig`] when the stored config no longer parses.
-pub fn spec_of(id: &ConnectorId, record: &ConnectorRecord) -> Result<ConnectorSpec, ConnectorError> {
+pub fn spec_of(
+    id: &ConnectorId,
+    record: &ConnectorRecord,
+) -> Result<ConnectorSpec, ConnectorError> {
     let parse = |e: serde_json::Error| ConnectorError::invalid(e.to_string());
     match id.kind {
-        ConnectorKind::Source => {
-            serde_json::from_value::<SourceConfig>(record.config.clone())
-                .map_err(parse)?
-                .spec(id)
-        }
+        ConnectorKind::Source => serde_json::from_value::<SourceConfig>(record.config.clone())
+            .map_err(parse)?
+            .spec(id),
         ConnectorKind::Sink => serde_json::from_value::<SinkConfig>(record.config.clone())
             .map_err(parse)?
             .spec(id),
@@ -283,12 +284,15 @@ impl Handler<InstanceExited> for ConnectorRuntime {
                 return;
             };
             slot.addr = None;
-            slot.status.restarts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            slot.status
+                .restarts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if msg.reason == ExitReason::MailboxDropped {
                 slot.status.record_crash("the instance lost its mailbox");
                 self.env.settings.backoff_min
             } else {
-                slot.status.record_crash("the instance failed past its restart budget");
+                slot.status
+                    .record_crash("the instance failed past its restart budget");
                 self.env.settings.backoff_max
             }
         };
@@ -392,7 +396,9 @@ async fn apply(
             .instances
             .iter_mut()
             .filter(|(i, _)| match (&wanted, &record) {
-                (Some(spec), Some(record)) => changed || **i >= spec.parallelism || !record.runs(**i),
+                (Some(spec), Some(record)) => {
+                    changed || **i >= spec.parallelism || !record.runs(**i)
+                }
                 _ => true,
             })
             .filter_map(|(_, slot)| slot.addr.take())
@@ -408,11 +414,14 @@ async fn apply(
     connector.instances.retain(|i, _| *i < spec.parallelism);
     connector.spec = Some(spec.clone());
     for instance in 0..spec.parallelism {
-        let slot = connector.instances.entry(instance).or_insert_with(|| InstanceSlot {
-            status: Arc::default(),
-            addr: None,
-            incarnation: 0,
-        });
+        let slot = connector
+            .instances
+            .entry(instance)
+            .or_insert_with(|| InstanceSlot {
+                status: Arc::default(),
+                addr: None,
+                incarnation: 0,
+            });
         if record.runs(instance) && slot.addr.is_none() {
             start_instance(env, parent, &spec, instance, slot);
         }
@@ -457,7 +466,9 @@ async fn restart(
     };
     for i in restarted {
         if let Some(slot) = connector.instances.get_mut(&i) {
-            slot.status.restarts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            slot.status
+                .restarts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             start_instance(env, parent, &spec, i, slot);
         }
     }

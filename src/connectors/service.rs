@@ -45,7 +45,8 @@ fn merge_config(id: &ConnectorId, stored: &Value, update: Value) -> Result<Value
     let invalid = |e: serde_json::Error| ConnectorError::invalid(e.to_string());
     match id.kind {
         ConnectorKind::Source => {
-            let mut config: SourceConfig = serde_json::from_value(stored.clone()).map_err(invalid)?;
+            let mut config: SourceConfig =
+                serde_json::from_value(stored.clone()).map_err(invalid)?;
             let mut update: SourceConfig = serde_json::from_value(update).map_err(invalid)?;
             update.normalize(id)?;
             config.merge(update);
@@ -82,7 +83,10 @@ impl Connectors {
             let _ = addr.send(super::instance::Shutdown).await;
         });
         let all = futures_util::future::join_all(stops);
-        if tokio::time::timeout(self.env.settings.stop_timeout, all).await.is_err() {
+        if tokio::time::timeout(self.env.settings.stop_timeout, all)
+            .await
+            .is_err()
+        {
             tracing::warn!("connector instances did not stop in time");
         }
     }
@@ -98,15 +102,16 @@ impl Connectors {
             ..ConnectorRecord::default()
         };
         let spec = spec_of(id, &record)?;
-        self.env.catalog.validate(
-            id.kind,
-            &spec.connector_type,
-            &spec.configs,
-            spec.guarantee,
-        )
+        self.env
+            .catalog
+            .validate(id.kind, &spec.connector_type, &spec.configs, spec.guarantee)
     }
 
-    async fn apply(&self, id: &ConnectorId, record: Option<ConnectorRecord>) -> Result<(), ConnectorError> {
+    async fn apply(
+        &self,
+        id: &ConnectorId,
+        record: Option<ConnectorRecord>,
+    ) -> Result<(), ConnectorError> {
         let runtime = self.env.runtime().ok_or(ConnectorError::Unavailable)?;
         runtime
             .send(Apply {
@@ -140,7 +145,9 @@ impl Connectors {
         let exists = blocking(move || {
             metadata
                 .namespace_exists(&namespace)
-                .map_err(|e| ConnectorError::Metadata { reason: e.to_string() })
+                .map_err(|e| ConnectorError::Metadata {
+                    reason: e.to_string(),
+                })
         })
         .await?;
         if !exists {
@@ -201,8 +208,11 @@ impl Connectors {
         tenant: &str,
         namespace: &str,
     ) -> Result<Vec<String>, ConnectorError> {
-        let (store, tenant, namespace) =
-            (self.env.store.clone(), tenant.to_owned(), namespace.to_owned());
+        let (store, tenant, namespace) = (
+            self.env.store.clone(),
+            tenant.to_owned(),
+            namespace.to_owned(),
+        );
         blocking(move || store.names(kind, &tenant, &namespace)).await
     }
 
@@ -250,7 +260,11 @@ impl Connectors {
     ///
     /// # Errors
     /// [`ConnectorError::NotFound`].
-    pub async fn restart(&self, id: &ConnectorId, instance: Option<u32>) -> Result<(), ConnectorError> {
+    pub async fn restart(
+        &self,
+        id: &ConnectorId,
+        instance: Option<u32>,
+    ) -> Result<(), ConnectorError> {
         self.stored(id).await?;
         let runtime = self.env.runtime().ok_or(ConnectorError::Unavailable)?;
         runtime
@@ -266,7 +280,11 @@ impl Connectors {
     ///
     /// # Errors
     /// [`ConnectorError::NotFound`].
-    pub async fn status(&self, id: &ConnectorId, instance: Option<u32>) -> Result<Value, ConnectorError> {
+    pub async fn status(
+        &self,
+        id: &ConnectorId,
+        instance: Option<u32>,
+    ) -> Result<Value, ConnectorError> {
         self.stored(id).await?;
         let table = self.env.table();
         let connector = table.get(id).ok_or_else(|| ConnectorError::NotFound {
@@ -274,9 +292,12 @@ impl Connectors {
         })?;
         let worker = &self.env.worker_id;
         if let Some(i) = instance {
-            let slot = connector.instances.get(&i).ok_or_else(|| ConnectorError::NotFound {
-                what: format!("instance {i} of {id}"),
-            })?;
+            let slot = connector
+                .instances
+                .get(&i)
+                .ok_or_else(|| ConnectorError::NotFound {
+                    what: format!("instance {i} of {id}"),
+                })?;
             return Ok(slot.status.status_json(id.kind, worker));
         }
         let instances: Vec<Value> = connector
@@ -300,16 +321,23 @@ impl Connectors {
     ///
     /// # Errors
     /// [`ConnectorError::NotFound`].
-    pub async fn stats(&self, id: &ConnectorId, instance: Option<u32>) -> Result<Value, ConnectorError> {
+    pub async fn stats(
+        &self,
+        id: &ConnectorId,
+        instance: Option<u32>,
+    ) -> Result<Value, ConnectorError> {
         self.stored(id).await?;
         let table = self.env.table();
         let connector = table.get(id).ok_or_else(|| ConnectorError::NotFound {
             what: id.to_string(),
         })?;
         if let Some(i) = instance {
-            let slot = connector.instances.get(&i).ok_or_else(|| ConnectorError::NotFound {
-                what: format!("instance {i} of {id}"),
-            })?;
+            let slot = connector
+                .instances
+                .get(&i)
+                .ok_or_else(|| ConnectorError::NotFound {
+                    what: format!("instance {i} of {id}"),
+                })?;
             return Ok(slot.status.stats_json());
         }
         let per: Vec<(u32, Value)> = connector
@@ -318,7 +346,10 @@ impl Connectors {
             .map(|(i, s)| (*i, s.status.stats_json()))
             .collect();
         let sum = |field: &str| -> u64 { per.iter().filter_map(|(_, v)| v[field].as_u64()).sum() };
-        let last = per.iter().filter_map(|(_, v)| v["lastInvocation"].as_u64()).max();
+        let last = per
+            .iter()
+            .filter_map(|(_, v)| v["lastInvocation"].as_u64())
+            .max();
         let latencies: Vec<f64> = per
             .iter()
             .filter_map(|(_, v)| v["avgProcessLatency"].as_f64())

@@ -46,7 +46,11 @@ struct Received {
 }
 
 impl Inputs {
-    fn new(spec: &ConnectorSpec, instance: u32, receiver_queue: u32) -> Result<Self, ConnectorError> {
+    fn new(
+        spec: &ConnectorSpec,
+        instance: u32,
+        receiver_queue: u32,
+    ) -> Result<Self, ConnectorError> {
         let sub_type = match spec.sharing {
             SharingMode::Shared => SubType::Shared,
             SharingMode::KeyShared => SubType::KeyShared,
@@ -89,7 +93,11 @@ impl Inputs {
             _ => Vec::new(),
         };
         for topic in wanted {
-            for partition in client.expand_partitions(&topic).await.map_err(ConnectorError::broker)? {
+            for partition in client
+                .expand_partitions(&topic)
+                .await
+                .map_err(ConnectorError::broker)?
+            {
                 if self.inputs.iter().any(|i| i.topic == partition) {
                     continue;
                 }
@@ -130,8 +138,15 @@ impl Inputs {
                 if into.len() >= max {
                     break;
                 }
-                if let Some(message) = input.consumer.try_receive().map_err(ConnectorError::broker)? {
-                    into.push(Received { input: index, message });
+                if let Some(message) = input
+                    .consumer
+                    .try_receive()
+                    .map_err(ConnectorError::broker)?
+                {
+                    into.push(Received {
+                        input: index,
+                        message,
+                    });
                     progress = true;
                 }
             }
@@ -140,7 +155,11 @@ impl Inputs {
     }
 
     /// Acks entries per input; `durable` waits until the broker persisted them.
-    async fn ack(&self, ids: &BTreeMap<usize, Vec<MessageId>>, durable: bool) -> Result<(), ClientError> {
+    async fn ack(
+        &self,
+        ids: &BTreeMap<usize, Vec<MessageId>>,
+        durable: bool,
+    ) -> Result<(), ClientError> {
         for (index, ids) in ids {
             if let Some(input) = self.inputs.get(*index) {
                 if durable {
@@ -191,7 +210,11 @@ fn records_of(topic: &str, message: &Message) -> Result<Vec<SinkRecord>, Connect
             position: position(-1),
             key: m.partition_key.clone(),
             value: message.payload.clone(),
-            properties: m.properties.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect(),
+            properties: m
+                .properties
+                .iter()
+                .map(|kv| (kv.key.clone(), kv.value.clone()))
+                .collect(),
             event_time: m.event_time.filter(|t| *t > 0),
             publish_time,
         }]);
@@ -267,7 +290,15 @@ pub async fn run_sink(
         };
         let mut batch = vec![first];
         inputs.drain(&mut batch, batch_max)?;
-        process(&inputs, sink.as_mut(), spec.guarantee, &mut committed, status, batch).await?;
+        process(
+            &inputs,
+            sink.as_mut(),
+            spec.guarantee,
+            &mut committed,
+            status,
+            batch,
+        )
+        .await?;
     }
     for input in inputs.inputs {
         let _ = input.consumer.close().await;
@@ -300,11 +331,16 @@ async fn process(
             entry.retain(|r| r.position > *done);
         }
         records.extend(entry);
-        acks.entry(received.input).or_default().push(received.message.id);
+        acks.entry(received.input)
+            .or_default()
+            .push(received.message.id);
     }
     let n = records.len() as u64;
     if guarantee == ProcessingGuarantee::AtmostOnce {
-        inputs.ack(&acks, true).await.map_err(ConnectorError::broker)?;
+        inputs
+            .ack(&acks, true)
+            .await
+            .map_err(ConnectorError::broker)?;
     }
     let mut highest: BTreeMap<String, MessagePosition> = BTreeMap::new();
     for r in &records {
@@ -318,8 +354,14 @@ async fn process(
         committed.extend(highest);
     }
     if guarantee != ProcessingGuarantee::AtmostOnce {
-        inputs.ack(&acks, false).await.map_err(ConnectorError::broker)?;
+        inputs
+            .ack(&acks, false)
+            .await
+            .map_err(ConnectorError::broker)?;
     }
-    status.on_written(n, u64::try_from(arrived.elapsed().as_micros()).unwrap_or(u64::MAX));
+    status.on_written(
+        n,
+        u64::try_from(arrived.elapsed().as_micros()).unwrap_or(u64::MAX),
+    );
     Ok(())
 }

@@ -105,8 +105,7 @@ impl Publisher {
     fn route(&mut self, key: Option<&str>) -> usize {
         let n = self.producers.len().max(1);
         match key {
-            Some(key) => usize::try_from(owner(key, u32::try_from(n).unwrap_or(1)))
-                .unwrap_or(0),
+            Some(key) => usize::try_from(owner(key, u32::try_from(n).unwrap_or(1))).unwrap_or(0),
             None => {
                 self.next = (self.next + 1) % n;
                 self.next
@@ -131,7 +130,10 @@ impl Publisher {
             properties,
             event_time: record.event_time,
         };
-        let receipt = producer.send(message).await.map_err(ConnectorError::broker)?;
+        let receipt = producer
+            .send(message)
+            .await
+            .map_err(ConnectorError::broker)?;
         Ok(InFlight {
             receipt,
             topic: topic.clone(),
@@ -270,7 +272,10 @@ pub async fn run_source(
                 commit(env, &spec.id, instance, &mut pending).await?;
             }
         }
-        status.on_written(n, u64::try_from(arrived.elapsed().as_micros()).unwrap_or(u64::MAX));
+        status.on_written(
+            n,
+            u64::try_from(arrived.elapsed().as_micros()).unwrap_or(u64::MAX),
+        );
     }
     commit(env, &spec.id, instance, &mut pending).await?;
     for producer in &publisher.producers {

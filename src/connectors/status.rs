@@ -122,7 +122,8 @@ impl InstanceStatus {
     /// backoff, since the instance made progress.
     pub fn on_written(&self, n: u64, latency_us: u64) {
         self.written.fetch_add(n, Relaxed);
-        self.latency_sum_us.fetch_add(latency_us.saturating_mul(n), Relaxed);
+        self.latency_sum_us
+            .fetch_add(latency_us.saturating_mul(n), Relaxed);
         self.last_written_ms.store(now_ms(), Relaxed);
         if self.consecutive_failures.swap(0, Relaxed) > 0 {
             self.errors().current.clear();
@@ -204,10 +205,16 @@ mod tests {
         status.record_failure(&ConnectorError::broker("gone"));
         let doc = status.status_json(ConnectorKind::Sink, "w");
         assert_eq!(doc["numSinkExceptions"], json!(LATEST_ERRORS + 2));
-        assert_eq!(doc["latestSinkExceptions"].as_array().unwrap().len(), LATEST_ERRORS);
+        assert_eq!(
+            doc["latestSinkExceptions"].as_array().unwrap().len(),
+            LATEST_ERRORS
+        );
         assert_eq!(doc["numSystemExceptions"], 1);
         assert_eq!(doc["error"], "broker: gone");
-        assert_eq!(status.consecutive_failures.load(Relaxed), LATEST_ERRORS as u64 + 3);
+        assert_eq!(
+            status.consecutive_failures.load(Relaxed),
+            LATEST_ERRORS as u64 + 3
+        );
         status.on_written(2, 1000);
         assert_eq!(status.consecutive_failures.load(Relaxed), 0);
         let doc = status.status_json(ConnectorKind::Sink, "w");

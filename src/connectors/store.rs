@@ -169,7 +169,10 @@ impl ConnectorStore {
         record: &ConnectorRecord,
         expected: u64,
     ) -> Result<(), ConnectorError> {
-        match self.store.put(&config_key(id), &encode(record)?, Some(expected)) {
+        match self
+            .store
+            .put(&config_key(id), &encode(record)?, Some(expected))
+        {
             Ok(_) => Ok(()),
             Err(StorageError::BadVersion { .. }) if expected == 0 => {
                 Err(ConnectorError::AlreadyExists {
@@ -191,7 +194,9 @@ impl ConnectorStore {
         self.store
             .delete(&positions_key(id), None)
             .map_err(store_error)?;
-        self.store.delete(&config_key(id), None).map_err(store_error)
+        self.store
+            .delete(&config_key(id), None)
+            .map_err(store_error)
     }
 
     /// Names of the connectors of `kind` in a namespace, sorted.
@@ -312,7 +317,9 @@ mod tests {
         ));
         store.put(&id("b"), &record, 0).unwrap();
         assert_eq!(
-            store.names(ConnectorKind::Source, "public", "default").unwrap(),
+            store
+                .names(ConnectorKind::Source, "public", "default")
+                .unwrap(),
             ["a", "b"]
         );
         assert!(store
@@ -330,11 +337,20 @@ mod tests {
         let c = id("s");
         let offsets = |p: &str, o: i64| SourceOffsets::from([(p.to_owned(), o)]);
         let scan = |t: &str, e: u64| BTreeMap::from([(t.to_owned(), e)]);
-        store.commit(&c, 0, &offsets("f1", 10), &scan("t", 5)).unwrap();
-        store.commit(&c, 1, &offsets("f2", 7), &scan("t", 3)).unwrap();
-        store.commit(&c, 0, &offsets("f1", 4), &BTreeMap::new()).unwrap();
+        store
+            .commit(&c, 0, &offsets("f1", 10), &scan("t", 5))
+            .unwrap();
+        store
+            .commit(&c, 1, &offsets("f2", 7), &scan("t", 3))
+            .unwrap();
+        store
+            .commit(&c, 0, &offsets("f1", 4), &BTreeMap::new())
+            .unwrap();
         let positions = store.positions(&c).unwrap();
-        assert_eq!(positions.offsets, SourceOffsets::from([("f1".into(), 10), ("f2".into(), 7)]));
+        assert_eq!(
+            positions.offsets,
+            SourceOffsets::from([("f1".into(), 10), ("f2".into(), 7)])
+        );
         assert_eq!(positions.scan_start("t"), 3);
         assert_eq!(positions.scan_start("other"), 0);
     }

@@ -167,11 +167,14 @@ impl Root {
     }
 }
 
+/// Builds a fresh singleton actor.
+type MakeActor<A> = Box<dyn Fn(&mut Context<A>, Lifecycle) -> A + Send + Sync>;
+
 /// How to build one extra singleton the root supervises, and whom to tell its address.
 struct Singleton<A: Actor<Context = Context<A>>> {
     kind: ActorKind,
     name: String,
-    make: Box<dyn Fn(&mut Context<A>, Lifecycle) -> A + Send + Sync>,
+    make: MakeActor<A>,
     on_start: Box<dyn Fn(Addr<A>) + Send + Sync>,
     budget: Mutex<RestartBudget>,
 }
@@ -207,8 +210,7 @@ impl Root {
     {
         let (root, again) = (self.clone(), singleton.clone());
         let spec = self.spec(singleton.kind, &singleton.name, move |reason| {
-            if reason.is_failure()
-                && root.within_budget(&again.budget, again.kind.as_str(), reason)
+            if reason.is_failure() && root.within_budget(&again.budget, again.kind.as_str(), reason)
             {
                 root.spawn_singleton(again);
             }

@@ -164,7 +164,9 @@ impl Sink for FileSink {
         for record in &records {
             lines.extend_from_slice(&record.value);
             lines.push(b'\n');
-            let slot = highest.entry(record.topic.clone()).or_insert(record.position);
+            let slot = highest
+                .entry(record.topic.clone())
+                .or_insert(record.position);
             *slot = (*slot).max(record.position);
         }
         let next = self.committed.as_ref().map(|c| {

@@ -110,7 +110,8 @@ impl Source for FileSource {
             let dir = self.config.input_directory.clone();
             let filter = self.filter.clone();
             let offsets = self.offsets.clone();
-            let (instance, parallelism, max) = (self.instance, self.parallelism, self.config.max_batch);
+            let (instance, parallelism, max) =
+                (self.instance, self.parallelism, self.config.max_batch);
             let poll = tokio::task::spawn_blocking(move || {
                 poll_directory(&dir, &filter, offsets, instance, parallelism, max)
             })
@@ -147,7 +148,8 @@ fn poll_directory(
     parallelism: u32,
     max: usize,
 ) -> Result<Poll, ConnectorError> {
-    let io = |e: std::io::Error| ConnectorError::external("file", format!("{}: {e}", dir.display()));
+    let io =
+        |e: std::io::Error| ConnectorError::external("file", format!("{}: {e}", dir.display()));
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
@@ -191,7 +193,9 @@ fn read_lines(
         return Ok((Vec::new(), start));
     }
     file.seek(SeekFrom::Start(from))?;
-    let want = usize::try_from(len - from).unwrap_or(READ_CHUNK).min(READ_CHUNK);
+    let want = usize::try_from(len - from)
+        .unwrap_or(READ_CHUNK)
+        .min(READ_CHUNK);
     let mut buf = Vec::with_capacity(want);
     file.take(want as u64).read_to_end(&mut buf)?;
     let buf = Bytes::from(buf);

@@ -62,7 +62,9 @@ fn default_max_body() -> usize {
 pub(super) fn build(configs: &Map<String, Value>) -> Result<Box<dyn Source>, ConnectorError> {
     let config: HttpSourceConfig = parse(configs, "http source")?;
     if !config.path.starts_with('/') {
-        return Err(ConnectorError::invalid("http source: path must start with /"));
+        return Err(ConnectorError::invalid(
+            "http source: path must start with /",
+        ));
     }
     Ok(Box::new(HttpSource {
         config,
@@ -192,7 +194,11 @@ fn parse_head(text: &str) -> Option<Head> {
 }
 
 async fn respond(stream: &mut TcpStream, status: &str, body: &str, keep_alive: bool) -> bool {
-    let connection = if keep_alive { "" } else { "Connection: close\r\n" };
+    let connection = if keep_alive {
+        ""
+    } else {
+        "Connection: close\r\n"
+    };
     let text = format!(
         "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{connection}\r\n{body}",
         body.len()
@@ -209,7 +215,13 @@ async fn connection(mut stream: TcpStream, tx: mpsc::Sender<SourceRecord>, route
                 break at;
             }
             if buf.len() > MAX_HEAD {
-                respond(&mut stream, "431 Request Header Fields Too Large", "{}", false).await;
+                respond(
+                    &mut stream,
+                    "431 Request Header Fields Too Large",
+                    "{}",
+                    false,
+                )
+                .await;
                 return;
             }
             let mut chunk = [0u8; 4096];
@@ -218,7 +230,8 @@ async fn connection(mut stream: TcpStream, tx: mpsc::Sender<SourceRecord>, route
                 Ok(n) => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
             }
         };
-        let head_text = String::from_utf8_lossy(buf.get(..head_end).unwrap_or_default()).into_owned();
+        let head_text =
+            String::from_utf8_lossy(buf.get(..head_end).unwrap_or_default()).into_owned();
         buf.drain(..head_end + 4);
         let Some(head) = parse_head(&head_text) else {
             respond(&mut stream, "400 Bad Request", "{}", false).await;
@@ -233,10 +246,14 @@ async fn connection(mut stream: TcpStream, tx: mpsc::Sender<SourceRecord>, route
             respond(&mut stream, "413 Payload Too Large", "{}", false).await;
             return;
         }
-        if head.expect_continue && buf.len() < length {
-            if stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
-                return;
-            }
+        if head.expect_continue
+            && buf.len() < length
+            && stream
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await
+                .is_err()
+        {
+            return;
         }
         while buf.len() < length {
             let mut chunk = vec![0u8; (length - buf.len()).min(64 * 1024)];
@@ -264,7 +281,10 @@ async fn handle(
         return ("404 Not Found", r#"{"reason":"no such path"}"#.to_owned());
     }
     if head.method != "POST" {
-        return ("405 Method Not Allowed", r#"{"reason":"POST only"}"#.to_owned());
+        return (
+            "405 Method Not Allowed",
+            r#"{"reason":"POST only"}"#.to_owned(),
+        );
     }
     let (done, handled) = oneshot::channel();
     let record = SourceRecord {
@@ -274,7 +294,10 @@ async fn handle(
         ..SourceRecord::default()
     };
     if tx.send(record).await.is_err() {
-        return ("503 Service Unavailable", r#"{"reason":"source stopped"}"#.to_owned());
+        return (
+            "503 Service Unavailable",
+            r#"{"reason":"source stopped"}"#.to_owned(),
+        );
     }
     match tokio::time::timeout(HANDLED_TIMEOUT, handled).await {
         Ok(Ok(Ok(()))) => ("200 OK", r#"{"status":"ok"}"#.to_owned()),

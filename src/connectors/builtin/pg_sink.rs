@@ -166,7 +166,10 @@ impl PgSink {
             let message: Value = serde_json::from_slice(&record.value).map_err(|e| {
                 ConnectorError::external(
                     "postgres",
-                    format!("message at {:?} of {} is not JSON: {e}", record.position, record.topic),
+                    format!(
+                        "message at {:?} of {} is not JSON: {e}",
+                        record.position, record.topic
+                    ),
                 )
             })?;
             let mut row = Map::new();
@@ -249,9 +252,12 @@ impl Sink for PgSink {
             for (topic, p) in highest {
                 let ledger = i64::try_from(p.ledger_id).unwrap_or(i64::MAX);
                 let entry = i64::try_from(p.entry_id).unwrap_or(i64::MAX);
-                tx.execute(&offsets, &[&connector, &topic, &ledger, &entry, &p.batch_index])
-                    .await
-                    .map_err(pg_error)?;
+                tx.execute(
+                    &offsets,
+                    &[&connector, &topic, &ledger, &entry, &p.batch_index],
+                )
+                .await
+                .map_err(pg_error)?;
             }
             tx.commit().await.map_err(pg_error)
         })
@@ -298,7 +304,9 @@ mod tests {
     use bytes::Bytes;
 
     fn sink(configs: Value) -> PgSink {
-        let Value::Object(map) = configs else { panic!() };
+        let Value::Object(map) = configs else {
+            panic!()
+        };
         let config: PgSinkConfig = parse(&map, "t").unwrap();
         let built = build(&map).unwrap();
         drop(built);
@@ -346,7 +354,9 @@ mod tests {
 
     #[test]
     fn rows_map_fields_and_keep_the_last_message_per_key() {
-        let s = sink(serde_json::json!({"table": "t", "key": "id", "columns": {"id": "id", "city": "address.city"}}));
+        let s = sink(
+            serde_json::json!({"table": "t", "key": "id", "columns": {"id": "id", "city": "address.city"}}),
+        );
         let rows = s
             .rows(&[
                 record(r#"{"id":1,"address":{"city":"a"}}"#, 1),

@@ -54,7 +54,9 @@ pub(super) fn build(configs: &Map<String, Value>) -> Result<Box<dyn Source>, Con
         ));
     }
     if config.batch_size <= 0 {
-        return Err(ConnectorError::invalid("postgres source: batchSize must be positive"));
+        return Err(ConnectorError::invalid(
+            "postgres source: batchSize must be positive",
+        ));
     }
     Ok(Box::new(PgSource {
         config,
@@ -82,11 +84,10 @@ struct PgSource {
 impl PgSource {
     fn build_query(&self) -> String {
         let column = quote(&self.config.column);
-        let key = self
-            .config
-            .key_column
-            .as_deref()
-            .map_or_else(|| "NULL::text".to_owned(), |k| format!("t.{}::text", quote(k)));
+        let key = self.config.key_column.as_deref().map_or_else(
+            || "NULL::text".to_owned(),
+            |k| format!("t.{}::text", quote(k)),
+        );
         let share = if self.parallelism > 1 {
             format!(
                 " AND mod(t.{column}::bigint, {}) = {}",
@@ -108,11 +109,18 @@ impl Source for PgSource {
         self.instance = context.instance;
         self.parallelism = context.parallelism;
         self.partition = if context.parallelism > 1 {
-            format!("{}%{}={}", self.config.table, context.parallelism, context.instance)
+            format!(
+                "{}%{}={}",
+                self.config.table, context.parallelism, context.instance
+            )
         } else {
             self.config.table.clone()
         };
-        self.last = context.offsets.get(&self.partition).copied().unwrap_or(i64::MIN);
+        self.last = context
+            .offsets
+            .get(&self.partition)
+            .copied()
+            .unwrap_or(i64::MIN);
         self.query = self.build_query();
         Box::pin(async move {
             self.client = Some(self.config.connection.connect().await?);

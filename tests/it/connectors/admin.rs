@@ -54,7 +54,14 @@ async fn admin_api_runs_a_connector_through_its_lifecycle() {
     }
     let sinks = get_json(&admin, "/admin/v3/sinks/builtinsinks").await;
     assert!(sinks.to_string().contains("\"log\""), "{sinks}");
-    expect("POST", &admin, "/admin/v3/sinks/reloadBuiltInSinks", None, 204).await;
+    expect(
+        "POST",
+        &admin,
+        "/admin/v3/sinks/reloadBuiltInSinks",
+        None,
+        204,
+    )
+    .await;
 
     let dir = tempfile::tempdir().expect("temp dir");
     let topic = unique_topic("admin-src");
@@ -64,12 +71,32 @@ async fn admin_api_runs_a_connector_through_its_lifecycle() {
         "configs": {"inputDirectory": dir.path(), "pollingInterval": 20},
     });
     let url = format!("{admin}{}", path("sources", "lines"));
-    assert_eq!(multipart("POST", url.clone(), "sourceConfig", &config).await, 204);
-    assert_eq!(multipart("POST", url.clone(), "sourceConfig", &config).await, 409);
+    assert_eq!(
+        multipart("POST", url.clone(), "sourceConfig", &config).await,
+        204
+    );
+    assert_eq!(
+        multipart("POST", url.clone(), "sourceConfig", &config).await,
+        409
+    );
     let no_topic = json!({"archive": "builtin://file", "configs": {"inputDirectory": dir.path()}});
-    expect("POST", &admin, &path("sources", "bad"), Some(&no_topic.to_string()), 400).await;
+    expect(
+        "POST",
+        &admin,
+        &path("sources", "bad"),
+        Some(&no_topic.to_string()),
+        400,
+    )
+    .await;
     let unknown = json!({"topicName": "x", "sourceType": "kafka"});
-    expect("POST", &admin, &path("sources", "bad"), Some(&unknown.to_string()), 400).await;
+    expect(
+        "POST",
+        &admin,
+        &path("sources", "bad"),
+        Some(&unknown.to_string()),
+        400,
+    )
+    .await;
 
     let listed = get_json(&admin, "/admin/v3/sources/public/default").await;
     assert_eq!(listed, json!(["lines"]));
@@ -83,16 +110,40 @@ async fn admin_api_runs_a_connector_through_its_lifecycle() {
     assert_eq!(multipart("PUT", url, "sourceConfig", &update).await, 204);
     let stored = get_json(&admin, &path("sources", "lines")).await;
     assert_eq!(stored["processingGuarantees"], "EFFECTIVELY_ONCE");
-    assert_eq!(stored["topicName"], topic, "an update keeps the fields it does not set");
+    assert_eq!(
+        stored["topicName"], topic,
+        "an update keeps the fields it does not set"
+    );
 
-    expect("POST", &admin, &format!("{}/stop", path("sources", "lines")), None, 204).await;
+    expect(
+        "POST",
+        &admin,
+        &format!("{}/stop", path("sources", "lines")),
+        None,
+        204,
+    )
+    .await;
     eventually("stopped", || async {
         status(&admin, "sources", "lines").await["numRunning"] == 0
     })
     .await;
-    expect("POST", &admin, &format!("{}/start", path("sources", "lines")), None, 204).await;
+    expect(
+        "POST",
+        &admin,
+        &format!("{}/start", path("sources", "lines")),
+        None,
+        204,
+    )
+    .await;
     wait_running(&admin, "sources", "lines").await;
-    expect("POST", &admin, &format!("{}/0/restart", path("sources", "lines")), None, 204).await;
+    expect(
+        "POST",
+        &admin,
+        &format!("{}/0/restart", path("sources", "lines")),
+        None,
+        204,
+    )
+    .await;
     wait_running(&admin, "sources", "lines").await;
     append_lines(&dir.path().join("a.txt"), 3, 5);
     let outputs = drain_topic(&broker, &topic, "rec-4").await;
@@ -106,13 +157,17 @@ async fn admin_api_runs_a_connector_through_its_lifecycle() {
     let metrics = crate::admin_http::call("GET", &admin, "/metrics", None).await;
     let text = String::from_utf8_lossy(&metrics.body);
     assert!(
-        text.lines().any(|l| l.starts_with("pulsar_source_written_total{") && l.contains("lines")),
+        text.lines()
+            .any(|l| l.starts_with("pulsar_source_written_total{") && l.contains("lines")),
         "connector metrics on /metrics"
     );
 
     expect("DELETE", &admin, &path("sources", "lines"), None, 204).await;
     expect("GET", &admin, &path("sources", "lines"), None, 404).await;
-    assert_eq!(get_json(&admin, "/admin/v3/sources/public/default").await, json!([]));
+    assert_eq!(
+        get_json(&admin, "/admin/v3/sources/public/default").await,
+        json!([])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,7 +186,8 @@ async fn http_source_publishes_post_bodies_and_the_log_sink_reads_them() {
         "configs": {"port": port, "path": "/ingest"},
     });
     create(&admin, "sources", "web", &source).await;
-    let sink = json!({"inputs": [topic], "sinkType": "log", "sourceSubscriptionPosition": "Earliest"});
+    let sink =
+        json!({"inputs": [topic], "sinkType": "log", "sourceSubscriptionPosition": "Earliest"});
     create(&admin, "sinks", "logger", &sink).await;
     wait_running(&admin, "sources", "web").await;
     let url = format!("http://127.0.0.1:{port}/ingest");
@@ -167,7 +223,10 @@ async fn a_failing_connector_is_restarted_with_backoff_and_shows_its_error() {
     let instance = &s["instances"][0]["status"];
     assert_eq!(instance["running"], false, "{s}");
     let errors = instance["latestSinkExceptions"].to_string();
-    assert!(errors.contains("postgres"), "the error shows in the status: {s}");
+    assert!(
+        errors.contains("postgres"),
+        "the error shows in the status: {s}"
+    );
     assert!(total(&s, "numSinkExceptions") >= 2, "{s}");
 }
 
@@ -189,19 +248,28 @@ async fn parallel_sink_instances_share_the_subscription() {
     assert_eq!(status(&admin, "sinks", "par").await["numInstances"], 2);
     let client = broker.client().await;
     let mut producer = producer(&client, &topic, "par").await;
-    send_all(&mut producer, (0..200).map(|i| format!("rec-{i}").into_bytes())).await;
+    send_all(
+        &mut producer,
+        (0..200).map(|i| format!("rec-{i}").into_bytes()),
+    )
+    .await;
     wait_counter(&admin, "sinks", "par", "numWrittenToSink", 200).await;
     let mut lines = Vec::new();
     for i in 0..2 {
-        let text = std::fs::read_to_string(dir.path().join(format!("par-{i}.txt"))).unwrap_or_default();
+        let text =
+            std::fs::read_to_string(dir.path().join(format!("par-{i}.txt"))).unwrap_or_default();
         lines.extend(text.lines().map(str::to_owned));
     }
     check_outputs("EFFECTIVELY_ONCE", 200, &lines, 0);
     let s = status(&admin, "sinks", "par").await;
     let per_instance: Vec<u64> = (0..2)
-        .map(|i| s["instances"][i]["status"]["numWrittenToSink"].as_u64().unwrap_or(0))
+        .map(|i| {
+            s["instances"][i]["status"]["numWrittenToSink"]
+                .as_u64()
+                .unwrap_or(0)
+        })
         .collect();
-    println!("written per instance: {per_instance:?}");
+    eprintln!("written per instance: {per_instance:?}");
     assert_eq!(per_instance.iter().sum::<u64>(), 200);
 }
 
@@ -229,28 +297,69 @@ async fn cli_manages_sources_and_sinks_with_pulsar_admin_flags() {
     let topic = unique_topic("cli");
     let source_config = json!({"inputDirectory": input, "pollingInterval": 20}).to_string();
     let created = tokio::task::block_in_place(|| {
-        cli(&broker, &[
-            "sources", "create", "--tenant", "public", "--namespace", "default", "--name", "cli-src",
-            "--source-type", "file", "--destination-topic-name", &topic,
-            "--processing-guarantees", "ATMOST_ONCE", "--source-config", &source_config,
-        ])
+        cli(
+            &broker,
+            &[
+                "sources",
+                "create",
+                "--tenant",
+                "public",
+                "--namespace",
+                "default",
+                "--name",
+                "cli-src",
+                "--source-type",
+                "file",
+                "--destination-topic-name",
+                &topic,
+                "--processing-guarantees",
+                "ATMOST_ONCE",
+                "--source-config",
+                &source_config,
+            ],
+        )
     });
     assert!(created.contains("Created"), "{created}");
     let file = dir.path().join("sink.json");
-    let sink_file = json!({"configs": {"outputDirectory": output}, "sourceSubscriptionPosition": "Earliest"});
+    let sink_file =
+        json!({"configs": {"outputDirectory": output}, "sourceSubscriptionPosition": "Earliest"});
     std::fs::write(&file, sink_file.to_string()).expect("config file");
     tokio::task::block_in_place(|| {
-        cli(&broker, &[
-            "sinks", "create", "--name", "cli-sink", "--sink-type", "file", "--inputs", &topic,
-            "--subs-name", "cli-subs", "--parallelism", "1",
-            "--sink-config-file", file.to_str().expect("path"),
-        ])
+        cli(
+            &broker,
+            &[
+                "sinks",
+                "create",
+                "--name",
+                "cli-sink",
+                "--sink-type",
+                "file",
+                "--inputs",
+                &topic,
+                "--subs-name",
+                "cli-subs",
+                "--parallelism",
+                "1",
+                "--sink-config-file",
+                file.to_str().expect("path"),
+            ],
+        )
     });
     append_lines(&input.join("a.txt"), 0, 4);
     let lines = settled_lines(&output.join("cli-sink-0.txt"), "rec-3").await;
     check_outputs("EFFECTIVELY_ONCE", 4, &lines, 0);
     let (listed, got, sink_status) = tokio::task::block_in_place(|| {
-        cli(&broker, &["sources", "update", "--name", "cli-src", "--processing-guarantees", "ATLEAST_ONCE"]);
+        cli(
+            &broker,
+            &[
+                "sources",
+                "update",
+                "--name",
+                "cli-src",
+                "--processing-guarantees",
+                "ATLEAST_ONCE",
+            ],
+        );
         (
             cli(&broker, &["sources", "list"]),
             cli(&broker, &["sources", "get", "--name", "cli-src"]),
@@ -265,7 +374,10 @@ async fn cli_manages_sources_and_sinks_with_pulsar_admin_flags() {
     let sink = get_json(&broker.admin_url, &path("sinks", "cli-sink")).await;
     assert_eq!(sink["sourceSubscriptionName"], "cli-subs");
     tokio::task::block_in_place(|| {
-        cli(&broker, &["sinks", "stop", "--name", "cli-sink", "--instance-id", "0"]);
+        cli(
+            &broker,
+            &["sinks", "stop", "--name", "cli-sink", "--instance-id", "0"],
+        );
     });
     eventually("sink stopped", || async {
         status(&broker.admin_url, "sinks", "cli-sink").await["numRunning"] == 0
@@ -283,5 +395,8 @@ async fn cli_manages_sources_and_sinks_with_pulsar_admin_flags() {
         cli(&broker, &["sources", "delete", "--name", "cli-src"]);
     });
     tokio::time::sleep(Duration::from_millis(10)).await;
-    assert_eq!(get_json(&broker.admin_url, "/admin/v3/sinks/public/default").await, json!([]));
+    assert_eq!(
+        get_json(&broker.admin_url, "/admin/v3/sinks/public/default").await,
+        json!([])
+    );
 }

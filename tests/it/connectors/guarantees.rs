@@ -67,7 +67,10 @@ async fn source_run(guarantee: &str, disruption: Disruption) {
     check_outputs(guarantee, N, &outputs, SOURCE_BATCH);
     if let Disruption::Kill = disruption {
         let s = status(&broker.admin_url, "sources", &name).await;
-        assert!(total(&s, "numRestarts") >= 1, "the kill shows as a restart: {s}");
+        assert!(
+            total(&s, "numRestarts") >= 1,
+            "the kill shows as a restart: {s}"
+        );
     }
 }
 
@@ -88,11 +91,19 @@ async fn sink_run(guarantee: &str, disruption: Disruption) {
     let mut client = broker.client().await;
     let mut producer = producer(&client, &topic, "feeder").await;
     for chunk in 0..N / CHUNK {
-        let payloads = (chunk * CHUNK..(chunk + 1) * CHUNK).map(|i| format!("rec-{i}").into_bytes());
+        let payloads =
+            (chunk * CHUNK..(chunk + 1) * CHUNK).map(|i| format!("rec-{i}").into_bytes());
         send_all(&mut producer, payloads).await;
         if chunk == DISRUPT_AFTER {
             let written = (CHUNK * 2) as u64;
-            wait_counter(&broker.admin_url, "sinks", &name, "numWrittenToSink", written).await;
+            wait_counter(
+                &broker.admin_url,
+                "sinks",
+                &name,
+                "numWrittenToSink",
+                written,
+            )
+            .await;
             drop(producer);
             disrupt(&mut broker, disruption, "sink", &name);
             client = broker.client().await;
@@ -105,7 +116,10 @@ async fn sink_run(guarantee: &str, disruption: Disruption) {
     check_outputs(guarantee, N, &lines, SINK_BATCH);
     if let Disruption::Kill = disruption {
         let s = status(&broker.admin_url, "sinks", &name).await;
-        assert!(total(&s, "numRestarts") >= 1, "the kill shows as a restart: {s}");
+        assert!(
+            total(&s, "numRestarts") >= 1,
+            "the kill shows as a restart: {s}"
+        );
     }
 }
 

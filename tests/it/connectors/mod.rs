@@ -23,12 +23,25 @@ pub fn path(plural: &str, name: &str) -> String {
 
 /// Creates a connector from a JSON config, asserting 204.
 pub async fn create(admin: &str, plural: &str, name: &str, config: &Value) {
-    expect("POST", admin, &path(plural, name), Some(&config.to_string()), 204).await;
+    expect(
+        "POST",
+        admin,
+        &path(plural, name),
+        Some(&config.to_string()),
+        204,
+    )
+    .await;
 }
 
 /// The connector's status document.
 pub async fn status(admin: &str, plural: &str, name: &str) -> Value {
-    let answer = call("GET", admin, &format!("{}/status", path(plural, name)), None).await;
+    let answer = call(
+        "GET",
+        admin,
+        &format!("{}/status", path(plural, name)),
+        None,
+    )
+    .await;
     assert_eq!(answer.status, 200, "status of {name}: {answer:?}");
     answer.json()
 }
@@ -167,12 +180,18 @@ pub fn check_outputs(guarantee: &str, n: usize, outputs: &[String], in_flight: u
         .keys()
         .filter(|k| !expected.iter().any(|e| e == *k))
         .count();
-    println!("{guarantee}: {n} inputs, {} outputs, {missing} missing, {repeated} repeated", outputs.len());
+    eprintln!(
+        "{guarantee}: {n} inputs, {} outputs, {missing} missing, {repeated} repeated",
+        outputs.len()
+    );
     assert_eq!(strangers, 0, "outputs that are no input");
     match guarantee {
         "ATMOST_ONCE" => {
             assert_eq!(repeated, 0, "at-most-once repeated an input");
-            assert!(missing <= in_flight, "at-most-once lost {missing} > {in_flight}");
+            assert!(
+                missing <= in_flight,
+                "at-most-once lost {missing} > {in_flight}"
+            );
         }
         "ATLEAST_ONCE" => assert_eq!(missing, 0, "at-least-once lost inputs"),
         _ => {

@@ -58,7 +58,10 @@ fn is_root() -> bool {
 }
 
 fn id_of(user: &str, flag: &str) -> u32 {
-    let out = Command::new("id").args([flag, user]).output().expect("run id");
+    let out = Command::new("id")
+        .args([flag, user])
+        .output()
+        .expect("run id");
     String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
@@ -116,9 +119,23 @@ impl PgServer {
         let data = server.data.to_string_lossy().into_owned();
         let init = server.run(
             "initdb",
-            &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"],
+            &[
+                "-D",
+                &data,
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
         );
-        assert!(init.status.success(), "initdb failed: {}", String::from_utf8_lossy(&init.stderr));
+        assert!(
+            init.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&init.stderr)
+        );
         let log = home.join("log").to_string_lossy().into_owned();
         let socket_dir = home.to_string_lossy().into_owned();
         for _ in 0..3 {
@@ -126,7 +143,9 @@ impl PgServer {
             let options = format!("-p {port} -h 127.0.0.1 -k {socket_dir} -F");
             let started = server.run(
                 "pg_ctl",
-                &["-D", &data, "-l", &log, "-w", "-t", "60", "-o", &options, "start"],
+                &[
+                    "-D", &data, "-l", &log, "-w", "-t", "60", "-o", &options, "start",
+                ],
             );
             if started.status.success() {
                 server.port = port;
@@ -139,7 +158,10 @@ impl PgServer {
 
     /// A tokio-postgres connection string for database `postgres`.
     pub fn url(&self) -> String {
-        format!("host=127.0.0.1 port={} user=postgres dbname=postgres", self.port)
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname=postgres",
+            self.port
+        )
     }
 
     /// A client (its connection runs on the current tokio runtime).

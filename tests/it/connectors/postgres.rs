@@ -55,7 +55,11 @@ async fn postgres_sink_maps_fields_to_columns_and_upserts_by_key() {
     create(&broker.admin_url, "sinks", "pg-people", &config).await;
     let client = broker.client().await;
     let mut producer = producer(&client, &topic, "people").await;
-    let first = (0..10).map(|i| json!({"id": i, "name": format!("a{i}")}).to_string().into_bytes());
+    let first = (0..10).map(|i| {
+        json!({"id": i, "name": format!("a{i}")})
+            .to_string()
+            .into_bytes()
+    });
     send_all(&mut producer, first).await;
     let second = (0..10).map(|i| {
         json!({"id": i, "name": format!("b{i}"), "address": {"city": format!("c{i}")}})
@@ -67,13 +71,21 @@ async fn postgres_sink_maps_fields_to_columns_and_upserts_by_key() {
         count(&db, "SELECT count(*) FROM people WHERE name LIKE 'b%'").await == 10
     })
     .await;
-    assert_eq!(count(&db, "SELECT count(*) FROM people").await, 10, "one row per key");
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM people").await,
+        10,
+        "one row per key"
+    );
     let row = db
         .query_one("SELECT name, city FROM people WHERE id = 7", &[])
         .await
         .expect("row 7");
     assert_eq!(row.get::<_, String>(0), "b7");
-    assert_eq!(row.get::<_, String>(1), "c7", "nested fields map to columns");
+    assert_eq!(
+        row.get::<_, String>(1),
+        "c7",
+        "nested fields map to columns"
+    );
     let s = status(&broker.admin_url, "sinks", "pg-people").await;
     assert_eq!(total(&s, "numWrittenToSink"), 20, "{s}");
 }
@@ -101,11 +113,21 @@ async fn postgres_sink_is_effectively_once_across_a_connector_kill() {
     let client = broker.client().await;
     let mut producer = producer(&client, &topic, "events").await;
     for chunk in 0..N / 50 {
-        let payloads = (chunk * 50..(chunk + 1) * 50)
-            .map(|i| json!({"seq": i, "body": format!("rec-{i}")}).to_string().into_bytes());
+        let payloads = (chunk * 50..(chunk + 1) * 50).map(|i| {
+            json!({"seq": i, "body": format!("rec-{i}")})
+                .to_string()
+                .into_bytes()
+        });
         send_all(&mut producer, payloads).await;
         if chunk == 2 {
-            wait_counter(&broker.admin_url, "sinks", "pg-events", "numWrittenToSink", 50).await;
+            wait_counter(
+                &broker.admin_url,
+                "sinks",
+                "pg-events",
+                "numWrittenToSink",
+                50,
+            )
+            .await;
             kill(&broker, "sink", "pg-events");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
