@@ -9,6 +9,7 @@ mod subscriptions;
 
 use actix::Addr;
 use actix_web::{guard, web, HttpResponse};
+use geminga_actors::metadata::NamespaceName;
 use geminga_actors::{
     registry::{DeleteTopic, GetTopic, ListLoadedTopics, ListTopics, UnloadTopic},
     topic::{GetLastEntry, LastEntry, Terminate, Topic},
@@ -115,12 +116,33 @@ pub(crate) async fn topic_actor(
     let registry = context
         .registry()
         .ok_or_else(|| RequestError::unavailable("the topic registry"))?;
-    registry
+    let found = registry
         .send(GetTopic {
             name: name.to_owned(),
             create,
         })
-        .await?
+        .await?;
+    match found {
+        Err(RequestError::TopicNotFound { topic }) => Err(missing_namespace(context, name)
+            .await
+            .unwrap_or(RequestError::TopicNotFound { topic })),
+        other => other,
+    }
+}
+
+/// Names the missing namespace when that is why `topic` was not found, as Pulsar answers.
+async fn missing_namespace(context: &BrokerContext, topic: &str) -> Option<RequestError> {
+    let name = TopicName::parse(topic).ok()?;
+    let namespace = NamespaceName::of_topic(&name);
+    let metadata = context.metadata().clone();
+    let probe = namespace.clone();
+    let exists = actix_rt::task::spawn_blocking(move || metadata.namespace_exists(&probe))
+        .await
+        .ok()?
+        .ok()?;
+    (!exists).then(|| RequestError::NamespaceNotFound {
+        namespace: namespace.to_string(),
+    })
 }
 
 /// The partition count of topic `name` from the metadata store (0: not partitioned).

@@ -7,6 +7,7 @@ use geminga_protocol::proto::command_subscribe::SubType as WireSubType;
 use geminga_protocol::proto::ServerError;
 use pulsar::{ConsumerOptions, SubType};
 
+use crate::admin_http::{get_json, topic_path};
 use crate::common::*;
 use crate::raw_client::{sticky_ranges, RawClient, SubscribeRequest};
 use crate::subscriptions::{receive_until_quiet, typed_consumer};
@@ -97,6 +98,7 @@ async fn a_joining_consumer_waits_for_older_messages_of_its_keys() {
     let a_round2 = receive_until_quiet(&mut a, true).await;
     assert_no_message(&mut b, "b's keys still have unacked messages on a").await;
     assert!(a_round2.len() < 20, "b owns some keys");
+    assert_stats_explain_the_wait(&broker, &topic, 20 - a_round2.len()).await;
 
     for msg in &held {
         within("ack round 1", a.ack(msg)).await.expect("ack");
@@ -111,6 +113,32 @@ async fn a_joining_consumer_waits_for_older_messages_of_its_keys() {
     assert!(b_round2
         .iter()
         .all(|p| p.ends_with(":2") && !keys_a.contains(&key_of(p))));
+}
+
+/// The topic stats name what blocks b: its hash ranges, and keys waiting for a's acks.
+async fn assert_stats_explain_the_wait(broker: &TestBroker, topic: &str, waiting: usize) {
+    let stats = get_json(&broker.admin_url, &format!("{}/stats", topic_path(topic))).await;
+    let sub = &stats["subscriptions"]["sub"];
+    assert_eq!(sub["keySharedMode"], "AUTO_SPLIT", "{sub}");
+    let consumers = sub["consumers"].as_array().expect("consumers");
+    assert_eq!(consumers.len(), 2, "{sub}");
+    for consumer in consumers {
+        let ranges = consumer["keyHashRanges"].as_array().expect("ranges");
+        assert!(!ranges.is_empty(), "every consumer owns a range: {sub}");
+    }
+    let blocked = sub["dispatcher"]["blockedHashes"]
+        .as_array()
+        .expect("blocked hashes");
+    let held: u64 = blocked
+        .iter()
+        .map(|h| {
+            assert_eq!(h["reason"], "waits_for_ack", "{h}");
+            assert_eq!(h["waitsForConsumer"], "a", "{h}");
+            assert_eq!(h["owner"], "b", "{h}");
+            h["waitingEntries"].as_u64().expect("count")
+        })
+        .sum();
+    assert_eq!(held as usize, waiting, "{sub}");
 }
 
 /// Goal: STICKY consumers declare ranges; an overlap is refused with ConsumerAssignError and a

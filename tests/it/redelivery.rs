@@ -10,6 +10,7 @@ use pulsar::consumer::{DeadLetterPolicy, InitialPosition};
 use pulsar::{ConsumerOptions, SubType};
 use tempfile::TempDir;
 
+use crate::admin_http::{get_json, topic_path};
 use crate::common::*;
 use crate::subscriptions::{receive_until_quiet, typed_consumer};
 
@@ -105,6 +106,10 @@ impl LimitedBroker {
     fn url(&self) -> String {
         self.handle.as_ref().expect("running").service_url.clone()
     }
+
+    fn admin_url(&self) -> String {
+        self.handle.as_ref().expect("running").admin_url.clone()
+    }
 }
 
 impl Drop for LimitedBroker {
@@ -153,6 +158,15 @@ async fn the_unacked_limit_pauses_and_acks_resume_dispatch() {
             batch.len(),
             expected,
             "paused at 5 unacked, resumed by acks"
+        );
+        let path = format!("{}/stats", topic_path(&topic));
+        let stats = get_json(&broker.admin_url(), &path).await;
+        let limited = &stats["subscriptions"]["sub"]["consumers"][0];
+        assert_eq!(limited["unackedMessages"], expected as u64, "{limited}");
+        assert_eq!(
+            limited["blockedConsumerOnUnackedMsgs"],
+            expected == 5,
+            "stats show the pause: {limited}"
         );
         for msg in &batch {
             within("ack", consumer.ack(msg)).await.expect("ack");

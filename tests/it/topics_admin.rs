@@ -9,7 +9,8 @@ use crate::admin_http::{call, eventually, expect, get_json, topic_path};
 use crate::common::*;
 
 /// Goal: create, list and delete follow Pulsar's status codes. Method: create twice (204, 409),
-/// list, delete with a producer attached (412), force-delete (204), delete again (404).
+/// list, delete with a producer attached (412), force-delete (204), delete again (404); a topic
+/// in a missing tenant or namespace is 404 naming it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_list_delete_with_pulsar_status_codes() {
     let broker = TestBroker::start();
@@ -36,6 +37,21 @@ async fn create_list_delete_with_pulsar_status_codes() {
         .as_array()
         .unwrap()
         .contains(&full_name(&topic).into()));
+
+    for (namespace, named) in [
+        ("ghost/default", "ghost/default"),
+        ("public/ghost", "public/ghost"),
+    ] {
+        let path = format!("/admin/v2/persistent/{namespace}/{topic}");
+        let missing = expect("PUT", admin, &path, None, 404).await;
+        assert!(
+            missing
+                .reason()
+                .contains(&format!("namespace {named} does not exist")),
+            "{missing:?}"
+        );
+        expect("GET", admin, &format!("{path}/stats"), None, 404).await;
+    }
 }
 
 /// Goal: stats carry Pulsar's fields with real values. Method: a named producer sends 5
@@ -70,6 +86,17 @@ async fn stats_and_internal_stats_report_publishers_backlog_and_cursors() {
     assert_eq!(sub["consumers"].as_array().unwrap().len(), 1);
     assert!(sub["msgOutCounter"].as_u64().unwrap() >= 5);
     assert_eq!(sub["isDurable"], true);
+    let bundle = call(
+        "GET",
+        admin,
+        &format!("/lookup/v2/topic/persistent/public/default/{topic}/bundle"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        stats["bundle"],
+        String::from_utf8_lossy(&bundle.body).as_ref()
+    );
 
     let internal = get_json(admin, &format!("{path}/internalStats")).await;
     assert_eq!(internal["numberOfEntries"], 5);

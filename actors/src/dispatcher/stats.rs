@@ -12,6 +12,7 @@ const MAX_BLOCKED_HASHES: usize = 100;
 
 /// The dispatch state of one subscription.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DispatcherStats {
     /// `Exclusive`, `Shared`, `Failover` or `Key_Shared`; `None` without consumers.
     pub sub_type: Option<String>,
@@ -48,6 +49,7 @@ pub struct DispatcherStats {
 
 /// One consumer's share of the dispatch.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ConsumerDispatchStats {
     /// Consumer handle id.
     pub key: u64,
@@ -83,6 +85,7 @@ pub enum BlockedReason {
 
 /// An inclusive range of Key_Shared slots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HashRange {
     /// First slot.
     pub start: u32,
@@ -92,6 +95,7 @@ pub struct HashRange {
 
 /// A Key_Shared key with entries waiting that cannot be delivered now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BlockedHash {
     /// The key's slot in the subscription's hash range.
     pub slot: u32,

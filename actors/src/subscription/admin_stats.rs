@@ -2,7 +2,7 @@
 
 use std::{collections::BTreeMap, time::Instant};
 
-use actix::{Context, Handler};
+use actix::{Context, Handler, ResponseFuture};
 use geminga_protocol::proto::command_subscribe::SubType;
 
 use super::{
@@ -11,6 +11,7 @@ use super::{
     state::SubscriptionState,
 };
 use crate::{
+    dispatcher::{BlockedReason, DispatcherStats, GetDispatcherStats},
     error::RequestError,
     nonpersistent,
     topic::admin_stats::{
@@ -50,6 +51,7 @@ impl Subscription {
                     self.admin.connected_since.get(&c.key).copied().unwrap_or(0),
                 ),
                 metadata: BTreeMap::new(),
+                ..ConsumerStatsReport::default()
             })
             .collect();
         let active_consumer_name = match state.sub_type() {
@@ -150,10 +152,60 @@ fn acked_ranges(state: &SubscriptionState, ledger_id: u64) -> (String, u64) {
     (format!("[{}]", listed.join(",")), ranges.len() as u64)
 }
 
+/// Adds the dispatcher's view: per-consumer permits, unacked counts, blocking and hash ranges.
+/// `keys` are the consumers' handle ids in the order of `snapshot.stats.consumers`.
+fn with_dispatch(
+    mut snapshot: SubscriptionSnapshot,
+    keys: &[u64],
+    dispatch: DispatcherStats,
+) -> SubscriptionSnapshot {
+    let stats = &mut snapshot.stats;
+    for (consumer, key) in stats.consumers.iter_mut().zip(keys) {
+        let Some(d) = dispatch.consumers.iter().find(|d| d.key == *key) else {
+            continue;
+        };
+        consumer.available_permits = d.permits;
+        consumer.unacked_messages = d.unacked_messages;
+        consumer.blocked_consumer_on_unacked_msgs =
+            d.blocked_reason == Some(BlockedReason::ConsumerUnackedLimit);
+        consumer.priority_level = d.priority_level;
+        if dispatch.key_shared_mode.is_some() {
+            consumer.key_hash_ranges = Some(
+                d.hash_ranges
+                    .iter()
+                    .map(|r| format!("[{}, {}]", r.start, r.end))
+                    .collect(),
+            );
+        }
+    }
+    stats.blocked_subscription_on_unacked_msgs = dispatch.blocked_on_unacked_messages;
+    stats.allow_out_of_order_delivery = dispatch.allow_out_of_order_delivery;
+    stats.key_shared_mode = dispatch.key_shared_mode.clone();
+    stats.dispatcher = Some(dispatch);
+    snapshot
+}
+
 impl Handler<GetSubscriptionStats> for Subscription {
-    type Result = Result<SubscriptionSnapshot, RequestError>;
+    type Result = ResponseFuture<Result<SubscriptionSnapshot, RequestError>>;
 
     fn handle(&mut self, _msg: GetSubscriptionStats, _ctx: &mut Context<Self>) -> Self::Result {
-        self.snapshot()
+        let snapshot = self.snapshot();
+        let keys: Vec<u64> = self
+            .state
+            .as_ref()
+            .map(|s| s.consumers().iter().map(|c| c.key).collect())
+            .unwrap_or_default();
+        let dispatcher = self.dispatcher.clone();
+        Box::pin(async move {
+            let snapshot = snapshot?;
+            // A dispatcher that is restarting answers nothing: report without its view.
+            match dispatcher {
+                Some(d) => match d.send(GetDispatcherStats).await {
+                    Ok(dispatch) => Ok(with_dispatch(snapshot, &keys, dispatch)),
+                    Err(_) => Ok(snapshot),
+                },
+                None => Ok(snapshot),
+            }
+        })
     }
 }

@@ -8,6 +8,8 @@ use std::{
 
 use serde::Serialize;
 
+use crate::dispatcher::DispatcherStats;
+
 /// Rates are averaged over at most this long.
 const RATE_WINDOW: Duration = Duration::from_secs(10);
 /// Samples are kept at most this often.
@@ -248,6 +250,12 @@ pub struct SubscriptionStatsReport {
     /// Messages dropped per second (non-persistent topics only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub msg_drop_rate: Option<f64>,
+    /// Key_Shared mode (`AUTO_SPLIT` or `STICKY`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_shared_mode: Option<String>,
+    /// Geminga's dispatcher view: who holds what, which keys wait and for whom.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatcher: Option<DispatcherStats>,
 }
 
 /// One consumer (Pulsar's `ConsumerStats`, the fields the subscription knows).
@@ -260,6 +268,17 @@ pub struct ConsumerStatsReport {
     pub connected_since: String,
     /// Consumer metadata (not tracked: empty).
     pub metadata: BTreeMap<String, String>,
+    /// Messages it can still take (its FLOW credit).
+    pub available_permits: i64,
+    /// Messages delivered to it and not acked.
+    pub unacked_messages: u64,
+    /// Dispatch to it is paused by an unacked-message limit.
+    pub blocked_consumer_on_unacked_msgs: bool,
+    /// Its priority level (lower is served first).
+    pub priority_level: i32,
+    /// Key_Shared: the hash ranges it receives, as Pulsar writes them (`[start, end]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_hash_ranges: Option<Vec<String>>,
 }
 
 /// A topic's storage view (Pulsar's `PersistentTopicInternalStats`).

@@ -2,9 +2,11 @@
 
 use actix_web::{guard, web, HttpResponse};
 use geminga_actors::{
-    topic::{GetInternalStats, GetTopicStats},
+    ownership::bundle_of_topic,
+    topic::{admin_stats::TopicStatsReport, GetInternalStats, GetTopicStats},
     BrokerContext, RequestError,
 };
+use geminga_protocol::topic_name::TopicName;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -41,13 +43,34 @@ fn yes() -> bool {
     true
 }
 
-/// The stats of one (non-partitioned or partition) topic as JSON.
+/// The stats of one (non-partitioned or partition) topic as JSON, naming its bundle.
 async fn topic_stats(context: &BrokerContext, name: &str) -> Result<Value, RequestError> {
     let actor = topic_actor(context, name, false).await?;
     let report = actor.send(GetTopicStats).await??;
-    serde_json::to_value(report).map_err(|e| RequestError::Malformed {
+    with_bundle(context, name, report).await
+}
+
+/// `report` as JSON plus `bundle`, the namespace bundle that owns the topic (Geminga's field).
+async fn with_bundle(
+    context: &BrokerContext,
+    name: &str,
+    report: TopicStatsReport,
+) -> Result<Value, RequestError> {
+    let mut value = serde_json::to_value(report).map_err(|e| RequestError::Malformed {
         reason: e.to_string(),
-    })
+    })?;
+    let metadata = context.metadata().clone();
+    let topic = TopicName::parse(name).map_err(|e| RequestError::Malformed {
+        reason: e.to_string(),
+    })?;
+    let bundle = web::block(move || bundle_of_topic(&metadata, &topic))
+        .await
+        .ok()
+        .and_then(Result::ok);
+    if let (Value::Object(object), Some(bundle)) = (&mut value, bundle) {
+        object.insert("bundle".into(), Value::String(bundle.to_string()));
+    }
+    Ok(value)
 }
 
 async fn stats(context: web::Data<BrokerContext>, path: web::Path<TopicPath>) -> HttpResponse {
@@ -92,13 +115,17 @@ async fn partitioned_stats(
             // A partition nobody used yet has no topic: it counts as empty.
             let stats = match topic_stats(&context, &name).await {
                 Ok(stats) => stats,
-                Err(RequestError::TopicNotFound { .. }) => continue,
+                Err(RequestError::TopicNotFound { .. }) => {
+                    with_bundle(&context, &name, TopicStatsReport::default()).await?
+                }
                 Err(e) => return Err(e),
             };
             merge(&mut total, &stats);
             each.insert(name, stats);
         }
         if let Value::Object(object) = &mut total {
+            // Partitions fall in different bundles: each partition names its own.
+            object.remove("bundle");
             object.insert("metadata".into(), json!({ "partitions": partitions }));
             object.insert(
                 "partitions".into(),

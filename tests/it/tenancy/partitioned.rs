@@ -166,6 +166,23 @@ async fn round_robin_reaches_every_partition() {
         .map(|i| format!("{}-partition-{i}", full_name(&topic)))
         .collect();
     assert_eq!(names, expected.iter().collect());
+
+    let stats_path =
+        format!("/admin/v2/persistent/public/default/{topic}/partitioned-stats?perPartition=true");
+    let stats = expect(http::get(&broker.admin_url, &stats_path).await, 200).json();
+    assert_eq!(stats["metadata"]["partitions"], 3, "{stats}");
+    assert_eq!(stats["msgInCounter"], 9, "{stats}");
+    assert_eq!(stats["subscriptions"]["sub"]["msgOutCounter"], 9, "{stats}");
+    assert!(stats.get("bundle").is_none(), "partitions have their own");
+    for name in &expected {
+        let partition = &stats["partitions"][name];
+        assert_eq!(partition["msgInCounter"], 3, "{name}: {stats}");
+        let bundle = partition["bundle"].as_str().expect("bundle named");
+        assert!(
+            bundle.starts_with("0x") && bundle.contains("_0x"),
+            "{bundle}"
+        );
+    }
 }
 
 /// Goal: keyed messages land on one partition per key. Method: 4 partitions, 4 keys x 3
