@@ -400,3 +400,54 @@ async fn cli_manages_sources_and_sinks_with_pulsar_admin_flags() {
         json!([])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_ordered_sink_instances_split_the_input_by_key() {
+    let broker = TestBroker::start();
+    let admin = broker.admin_url.clone();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let topic = unique_topic("keyed");
+    let sink = json!({
+        "inputs": [topic],
+        "sinkType": "file",
+        "parallelism": 2,
+        "retainKeyOrdering": true,
+        "sourceSubscriptionPosition": "Earliest",
+        "configs": {"outputDirectory": dir.path()},
+    });
+    create(&admin, "sinks", "keyed", &sink).await;
+    wait_running(&admin, "sinks", "keyed").await;
+    let client = broker.client().await;
+    let mut producer = producer(&client, &topic, "keyed").await;
+    let mut pending = Vec::new();
+    for i in 0..200 {
+        let key = format!("k{}", i % 20);
+        let send = producer
+            .create_message()
+            .with_content(format!("{key}:{i}").into_bytes())
+            .with_key(key)
+            .send_non_blocking();
+        pending.push(within("queue keyed send", send).await.expect("send"));
+    }
+    for receipt in pending {
+        within("receipt", receipt).await.expect("receipt");
+    }
+    wait_counter(&admin, "sinks", "keyed", "numWrittenToSink", 200).await;
+    let mut owner = std::collections::BTreeMap::<String, usize>::new();
+    let mut per_instance = [0usize; 2];
+    for (i, count) in per_instance.iter_mut().enumerate() {
+        let text =
+            std::fs::read_to_string(dir.path().join(format!("keyed-{i}.txt"))).unwrap_or_default();
+        for line in text.lines() {
+            *count += 1;
+            let key = line.split(':').next().expect("key").to_owned();
+            let first = *owner.entry(key.clone()).or_insert(i);
+            assert_eq!(first, i, "key {key} was written by two instances");
+        }
+    }
+    assert_eq!(per_instance.iter().sum::<usize>(), 200);
+    assert!(
+        per_instance.iter().all(|n| *n > 0),
+        "both instances got keys: {per_instance:?}"
+    );
+}
