@@ -83,11 +83,12 @@ fn stats_serialize_to_json() {
     d.next_requests();
     d.on_entries(0, keyed(0, &["x", "y"]), false);
     let json = serde_json::to_value(d.stats()).unwrap();
-    assert_eq!(json["sub_type"], "Key_Shared");
+    // Field names are camelCase, as in Pulsar's stats; reasons stay snake_case.
+    assert_eq!(json["subType"], "Key_Shared");
     assert_eq!(
-        json["consumers"][0]["blocked_reason"],
+        json["consumers"][0]["blockedReason"],
         "consumer_unacked_limit"
     );
-    assert_eq!(json["blocked_hashes"][0]["reason"], "owner_cannot_take");
-    assert_eq!(json["consumers"][0]["hash_ranges"][0]["start"], 1);
+    assert_eq!(json["blockedHashes"][0]["reason"], "owner_cannot_take");
+    assert_eq!(json["consumers"][0]["hashRanges"][0]["start"], 1);
 }
