@@ -10,7 +10,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$(pwd)"
 VENV="$ROOT/.venv"
-PY_REQUIREMENTS=("pulsar-client==3.13.*" "pytest" "pytest-timeout")
+PY_REQUIREMENTS=("pulsar-client==3.13.*" "fastavro" "pytest" "pytest-timeout")
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

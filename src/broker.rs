@@ -314,7 +314,7 @@ fn advertised_host(config: &BrokerConfig, bound: SocketAddr) -> String {
 }
 
 fn actor_config(config: &BrokerConfig) -> ActorConfig {
-    ActorConfig {
+    let mut actors = ActorConfig {
         cluster_name: config.cluster_name.clone(),
         max_message_size: config.max_message_size,
         keep_alive_interval: Duration::from_secs(config.keep_alive_interval_secs.max(1)),
@@ -334,5 +334,7 @@ fn actor_config(config: &BrokerConfig) -> ActorConfig {
         redelivery_backoff_min: Duration::from_millis(config.redelivery_backoff_min_ms),
         redelivery_backoff_max: Duration::from_millis(config.redelivery_backoff_max_ms),
         ..ActorConfig::default()
-    }
+    };
+    config.policy.apply_to(&mut actors);
+    actors
 }

@@ -13,7 +13,11 @@ pub mod admin_http;
 pub mod admin_partitioned;
 pub mod admin_tenancy;
 pub mod client_cmd;
+pub mod ns_policies;
+pub mod policy_args;
+pub mod schemas;
 pub mod topics;
+pub mod topics_admission;
 pub mod topics_http;
 pub mod topics_policies;
 use crate::perf::PerfArgs;
@@ -123,20 +127,28 @@ where
     Cli::try_parse_from(normalize_args(args))
 }
 
-/// Rewrites `pulsar-perf`'s two-letter short flags (`-ss`, `-st`, `-sp`), which clap cannot
-/// declare, into their long forms. Only arguments after `consume` are touched, so values
-/// elsewhere are never rewritten.
+/// Rewrites the two-letter short flags of `pulsar-perf` (`-ss`, `-st`, `-sp`) and
+/// `pulsar-admin` (`-md`, `-bd`, `-dt`, `-rp`, `-ap`), which clap cannot declare, into their
+/// long forms. Only arguments after `consume` or `admin` are touched, so values elsewhere are
+/// never rewritten.
 fn normalize_args<I, T>(args: I) -> Vec<OsString>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString>,
 {
-    let mut in_consume = false;
+    let (mut in_consume, mut in_admin) = (false, false);
     args.into_iter()
         .map(|arg| {
             let arg: OsString = arg.into();
+            if in_admin {
+                return match arg.to_str().and_then(policy_args::long_form) {
+                    Some(long) => OsString::from(long),
+                    None => arg,
+                };
+            }
             if !in_consume {
                 in_consume = arg == "consume";
+                in_admin = arg == "admin";
                 return arg;
             }
             match arg.to_str() {

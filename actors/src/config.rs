@@ -35,6 +35,25 @@ pub struct ActorConfig {
     pub max_consumers_per_subscription: u32,
     /// Sent as `server_version` in CONNECTED.
     pub server_version: String,
+    /// Deduplication where neither topic nor namespace says (`brokerDeduplicationEnabled`).
+    pub broker_deduplication_enabled: bool,
+    /// Consumers per topic (0 = unlimited; `maxConsumersPerTopic`).
+    pub max_consumers_per_topic: u32,
+    /// Dispatch rate of each topic: (messages, bytes) per second, <= 0 off
+    /// (`dispatchThrottlingRatePerTopicInMsg` / `...InByte`).
+    pub dispatch_rate_per_topic: (i64, i64),
+    /// Dispatch rate of each subscription: (messages, bytes) per second, <= 0 off
+    /// (`dispatchThrottlingRatePerSubscriptionInMsg` / `...InByte`).
+    pub dispatch_rate_per_subscription: (i64, i64),
+    /// Publish rate of each topic: (messages, bytes) per second, <= 0 off
+    /// (`maxPublishRatePerTopicInMessages` / `...InBytes`).
+    pub publish_rate_per_topic: (i64, i64),
+    /// Schema compatibility where neither topic nor namespace says
+    /// (`schemaCompatibilityStrategy`, FULL by default as in Pulsar).
+    pub schema_compatibility_strategy: crate::metadata::SchemaCompatibilityStrategy,
+    /// Whether producers may add schema versions where the namespace does not say
+    /// (`isAllowAutoUpdateSchemaEnabled`).
+    pub allow_auto_update_schema: bool,
     /// Hold messages with `deliver_at_time` back on Shared/Key_Shared subscriptions.
     pub delayed_delivery_enabled: bool,
     /// Longest a due delayed message waits for dispatch.
@@ -76,6 +95,13 @@ impl Default for ActorConfig {
             max_producers_per_topic: 0,
             max_consumers_per_subscription: 0,
             server_version: concat!("Geminga ", env!("CARGO_PKG_VERSION")).to_owned(),
+            broker_deduplication_enabled: false,
+            max_consumers_per_topic: 0,
+            dispatch_rate_per_topic: (0, 0),
+            dispatch_rate_per_subscription: (0, 0),
+            publish_rate_per_topic: (0, 0),
+            schema_compatibility_strategy: crate::metadata::SchemaCompatibilityStrategy::Full,
+            allow_auto_update_schema: true,
             delayed_delivery_enabled: true,
             delayed_delivery_tick: Duration::from_secs(1),
             dead_letter_max_redeliver_count: 0,

@@ -116,6 +116,23 @@ pub enum RequestError {
         /// Which precondition.
         reason: String,
     },
+    /// The producer's or consumer's schema is not compatible with the topic's schemas.
+    #[error("incompatible schema on {topic}: {reason}")]
+    IncompatibleSchema {
+        /// Full topic name.
+        topic: String,
+        /// Which rule the schema breaks.
+        reason: String,
+    },
+    /// An exclusive producer was fenced by a newer one (ExclusiveWithFencing, or a stale
+    /// topic epoch); it must not publish again.
+    #[error("producer fenced on {topic}: {reason}")]
+    ProducerFenced {
+        /// Full topic name.
+        topic: String,
+        /// Why it was fenced.
+        reason: String,
+    },
 }
 
 impl RequestError {
@@ -140,6 +157,8 @@ impl RequestError {
             RequestError::AlreadyExists { .. } | RequestError::PreconditionFailed { .. } => {
                 ServerError::NotAllowedError
             }
+            RequestError::IncompatibleSchema { .. } => ServerError::IncompatibleSchema,
+            RequestError::ProducerFenced { .. } => ServerError::ProducerFenced,
         }
     }
 

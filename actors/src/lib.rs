@@ -10,6 +10,7 @@
 //! - [`subscription`]: owns a cursor (acks, seeks) and reads the log for its [`dispatcher`].
 //! - [`dispatcher`]: picks the consumer for each entry within flow permits.
 //! - [`nonpersistent`]: the memory-only mode of `non-persistent://` topics.
+//! - [`schema`]: the schema registry's rules (versions, compatibility strategies, Avro).
 //! - [`storage_writer`]: the single writer to storage, group-committing many requests per fsync.
 //! - [`supervision`]: the panic-catching supervisor, fault injection and the live actor tree.
 //! - [`stats`]: counters and rates of topics and subscriptions, shared with metrics and stats.
@@ -28,6 +29,7 @@ pub mod nonpersistent;
 pub mod ownership;
 pub mod producer;
 pub mod registry;
+pub mod schema;
 pub mod stats;
 pub mod storage_writer;
 pub mod subscription;

@@ -79,7 +79,9 @@ pub fn status_of(error: &RequestError) -> StatusCode {
         RequestError::InvalidTopicName { .. } | RequestError::Malformed { .. } => {
             StatusCode::BAD_REQUEST
         }
-        RequestError::AlreadyExists { .. } => StatusCode::CONFLICT,
+        RequestError::AlreadyExists { .. }
+        | RequestError::IncompatibleSchema { .. }
+        | RequestError::ProducerFenced { .. } => StatusCode::CONFLICT,
         RequestError::PreconditionFailed { .. }
         | RequestError::ConsumerBusy { .. }
         | RequestError::ProducerBusy { .. }

@@ -10,8 +10,10 @@ mod faults;
 mod lookup;
 mod metrics;
 mod multipart;
+mod namespace_policies;
 mod namespaces;
 mod partitioned;
+mod schemas;
 mod status;
 mod tenants;
 mod topics;
@@ -70,6 +72,8 @@ pub fn serve(
             .configure(clusters::routes)
             .configure(tenants::routes)
             .configure(namespaces::routes)
+            .configure(namespace_policies::routes)
+            .configure(schemas::routes)
             .configure(lookup::routes)
             .configure(partitioned::routes)
             .configure(topics::routes)

@@ -3,6 +3,7 @@
 //! message and policy paths live in the submodules.
 
 mod messages;
+mod permissions;
 mod policies;
 mod stats;
 mod subscriptions;
@@ -49,6 +50,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     subscriptions::routes(cfg, &topic);
     messages::routes(cfg, &topic);
     policies::routes(cfg, &topic);
+    permissions::routes(cfg, &topic);
 }
 
 /// `{domain}/{tenant}/{namespace}` of a namespace path.

@@ -10,6 +10,7 @@ use super::{
     admin_http::{AdminClient, AdminError},
     admin_partitioned::TopicsCommand,
     admin_tenancy::{ClustersCommand, NamespacesCommand, TenantsCommand},
+    schemas::SchemasCommand,
 };
 
 /// Default admin URL, as pulsar-admin's.
@@ -48,6 +49,9 @@ pub enum AdminCommand {
     /// IO sink connectors (`/admin/v3/sinks`).
     #[command(subcommand)]
     Sinks(SinksCommand),
+    /// Topic schemas: get, upload, delete, compatibility.
+    #[command(subcommand)]
+    Schemas(SchemasCommand),
 }
 
 /// `geminga admin topics ...`: partitioned-topic commands and the per-topic ones, flattened
@@ -74,6 +78,7 @@ pub fn run(args: AdminArgs) -> Result<(), Box<dyn std::error::Error>> {
         AdminCommand::Clusters(c) => c.run(&client, &mut out)?,
         AdminCommand::Tenants(c) => c.run(&client, &mut out)?,
         AdminCommand::Namespaces(c) => c.run(&client, &mut out)?,
+        AdminCommand::Schemas(c) => c.run(&client, &mut out)?,
         AdminCommand::Topics(AllTopicsCommand::Partitioned(c)) => c.run(&client, &mut out)?,
         AdminCommand::Sources(c) => c.run(&client, &mut out)?,
         AdminCommand::Sinks(c) => c.run(&client, &mut out)?,

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::{
     admin::{comma_list, print_json, print_list},
     admin_http::{encode_segment, AdminClient, AdminError},
+    ns_policies::{ns_path, NsPolicyCommand},
 };
 
 /// `clusters` commands.
@@ -220,22 +221,9 @@ pub enum NamespacesCommand {
         /// `tenant/namespace`.
         namespace: String,
     },
-}
-
-/// `/admin/v2/namespaces/{tenant}/{namespace}` for `tenant/namespace`.
-fn ns_path(namespace: &str) -> Result<String, AdminError> {
-    match namespace.split_once('/') {
-        Some((tenant, ns)) if !tenant.is_empty() && !ns.is_empty() && !ns.contains('/') => {
-            Ok(format!(
-                "/admin/v2/namespaces/{}/{}",
-                encode_segment(tenant),
-                encode_segment(ns)
-            ))
-        }
-        _ => Err(AdminError::Usage(format!(
-            "invalid namespace {namespace:?}: expected tenant/namespace"
-        ))),
-    }
+    /// Deduplication, rates, limits, schema strategy and permissions.
+    #[command(flatten)]
+    Policy(NsPolicyCommand),
 }
 
 impl NamespacesCommand {
@@ -323,6 +311,7 @@ impl NamespacesCommand {
             Self::RemoveAutoTopicCreation { namespace } => client
                 .delete(&format!("{}/autoTopicCreation", ns_path(&namespace)?))
                 .map(drop),
+            Self::Policy(command) => command.run(client, out),
         }
     }
 }

@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use geminga_protocol::batch::parse_batch;
 use serde_json::{json, Value};
 
+use super::topics_admission::AdmissionCommand;
 use super::topics_http::{
     parse_seconds, parse_topic, print_json, print_lines, topic_path, AdminCliError, AdminHttp,
     Reply,
@@ -183,6 +184,9 @@ pub enum TopicsCommand {
     /// Topic policies (set-/get-/remove-...).
     #[command(flatten)]
     Policy(PolicyCommand),
+    /// Deduplication, rates, schema strategy and permissions.
+    #[command(flatten)]
+    Admission(AdmissionCommand),
 }
 
 /// Runs a topics command against `admin_url`, printing to `out`.
@@ -252,6 +256,7 @@ pub fn run(admin_url: &str, args: TopicsArgs, out: &mut impl Write) -> Result<()
             print_message(&reply, out, u64::MAX).map(drop)
         }
         TopicsCommand::Policy(command) => command.run(&http, out),
+        TopicsCommand::Admission(command) => command.run(&http, out),
         other => run_subscription_command(&http, other, out),
     }
 }

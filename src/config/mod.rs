@@ -1,12 +1,14 @@
 //! Broker configuration: defaults, Pulsar-style `key=value` files, and validation.
 
 mod parse;
+mod policy;
 #[cfg(test)]
 mod tests;
 
 use std::path::{Path, PathBuf};
 
 pub use parse::{parse_host_port, KNOWN_KEYS};
+pub use policy::{PolicyConfig, POLICY_KEYS};
 
 /// Default Pulsar binary-protocol port.
 pub const DEFAULT_BROKER_PORT: u16 = 6650;
@@ -74,6 +76,8 @@ pub struct BrokerConfig {
     pub fault_injection_enabled: bool,
     /// Log filter used when `RUST_LOG` is unset (geminga key `logLevel`).
     pub log_level: Option<String>,
+    /// Broker-wide defaults of deduplication, rates, consumer limits and schemas.
+    pub policy: PolicyConfig,
     /// Whether messages with a delivery time are held back on Shared and Key_Shared
     /// subscriptions (`delayedDeliveryEnabled`); namespaces and topics may override it.
     pub delayed_delivery_enabled: bool,
@@ -119,6 +123,7 @@ impl Default for BrokerConfig {
             max_pending_publish_requests_per_connection: 1000,
             fault_injection_enabled: false,
             log_level: None,
+            policy: PolicyConfig::default(),
             delayed_delivery_enabled: true,
             delayed_delivery_tick_ms: 1000,
             dead_letter_max_redeliver_count: 0,

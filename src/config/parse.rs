@@ -75,7 +75,7 @@ pub(super) fn parse(text: &str) -> Result<(BrokerConfig, Vec<String>), ConfigErr
             });
         };
         let (key, value) = (key.trim(), value.trim());
-        if !KNOWN_KEYS.contains(&key) {
+        if !KNOWN_KEYS.contains(&key) && !super::policy::POLICY_KEYS.contains(&key) {
             if !unknown.iter().any(|k| k == key) {
                 unknown.push(key.to_owned());
             }
@@ -116,6 +116,9 @@ pub(super) fn parse(text: &str) -> Result<(BrokerConfig, Vec<String>), ConfigErr
 
 /// Sets the field behind one known, non-empty key; the error is the reason shown to the user.
 fn apply(c: &mut BrokerConfig, l: &mut Listeners, key: &str, v: &str) -> Result<(), String> {
+    if super::policy::POLICY_KEYS.contains(&key) {
+        return super::policy::apply(&mut c.policy, key, v);
+    }
     match key {
         "dataDir" => c.data_dir = PathBuf::from(v),
         "bindAddress" => l.host = Some(parse_host(v)?),
@@ -184,7 +187,7 @@ where
 }
 
 /// Accepts `true`/`false` in any case; Java's lenient "anything else is false" hides typos.
-fn boolean(value: &str) -> Result<bool, String> {
+pub(super) fn boolean(value: &str) -> Result<bool, String> {
     if value.eq_ignore_ascii_case("true") {
         Ok(true)
     } else if value.eq_ignore_ascii_case("false") {

@@ -9,6 +9,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
 mod admin_http;
+mod admission;
 mod cli_topics;
 mod common;
 mod connectors;

@@ -48,6 +48,13 @@ impl RawClient {
             .expect("raw send");
     }
 
+    /// Sends one frame (a command with a payload, for SEND).
+    pub async fn send_frame(&mut self, frame: Frame) {
+        within("raw send", self.framed.send(frame))
+            .await
+            .expect("raw send");
+    }
+
     /// The next command from the broker (answering PINGs on the way).
     pub async fn next(&mut self) -> BaseCommand {
         loop {

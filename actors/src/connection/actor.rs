@@ -24,7 +24,7 @@ use crate::{
     producer::{CloseProducer, Producer, PublishGate},
     subscription::RemoveConsumer,
     supervision::Lifecycle,
-    topic::Attached,
+    topic::{Attached, ProducerGrant},
 };
 
 /// A producer id's state on this connection.
@@ -35,12 +35,13 @@ pub(super) enum ProducerSlot {
         handle: u64,
         addr: Option<Addr<Producer>>,
     },
-    /// Created.
+    /// Created (a WaitForExclusive producer may still wait: `waiting` holds the request id
+    /// its second PRODUCER_SUCCESS answers).
     Ready {
         addr: Addr<Producer>,
         handle: u64,
-        name: String,
-        last_sequence_id: i64,
+        grant: Box<ProducerGrant>,
+        waiting: Option<u64>,
     },
 }
 
@@ -163,7 +164,10 @@ impl Connection {
             Type::GetTopicsOfNamespace => command
                 .get_topics_of_namespace
                 .map(|c| self.on_topics_of_namespace(c, ctx)),
-            Type::GetSchema => command.get_schema.map(|c| self.on_get_schema(c)),
+            Type::GetSchema => command.get_schema.map(|c| self.on_get_schema(c, ctx)),
+            Type::GetOrCreateSchema => command
+                .get_or_create_schema
+                .map(|c| self.on_get_or_create_schema(c, ctx)),
             Type::Producer => command.producer.map(|c| self.on_producer(c, ctx)),
             Type::Send => command.send.map(|c| self.on_send(c, payload, ctx)),
             Type::CloseProducer => command
@@ -328,6 +332,14 @@ impl Handler<ConsumerClosedByBroker> for Connection {
             self.consumers.remove(&msg.consumer_id);
             self.send(commands::close_consumer(msg.consumer_id));
         }
+    }
+}
+
+impl Handler<ProducerReady> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, msg: ProducerReady, _ctx: &mut Context<Self>) {
+        self.on_producer_ready(msg);
     }
 }
 

@@ -58,6 +58,7 @@ impl Connection {
             priority_level: c.priority_level(),
             key_shared: c.key_shared_meta.clone(),
             protocol_version: self.protocol_version,
+            schema: c.schema.clone(),
         };
         let fut = wrap_future::<_, Self>(lookup)
             .then(move |found, act, ctx| {

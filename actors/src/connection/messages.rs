@@ -3,7 +3,7 @@
 use actix::Message;
 use geminga_protocol::frame::Frame;
 
-use crate::supervision::ExitReason;
+use crate::{error::RequestError, supervision::ExitReason, topic::ProducerGrant};
 
 /// Frames to write to the client, in order.
 #[derive(Debug, Message)]
@@ -66,4 +66,17 @@ pub struct ConsumerExited {
     pub key: u64,
     /// Why.
     pub reason: ExitReason,
+}
+
+/// A WaitForExclusive producer's wait ended: send the second PRODUCER_SUCCESS (now ready), or
+/// an ERROR for the original request.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ProducerReady {
+    /// The client's producer id.
+    pub producer_id: u64,
+    /// The producer actor's handle id.
+    pub handle: u64,
+    /// The grant, or why the wait ended.
+    pub grant: Result<ProducerGrant, RequestError>,
 }

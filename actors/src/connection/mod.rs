@@ -8,11 +8,12 @@ mod end_of_topic;
 mod listener;
 mod messages;
 mod produce;
+mod schema;
 mod session;
 
 pub use actor::Connection;
 pub use listener::serve;
 pub use messages::{
     ConsumerClosedByBroker, ConsumerExited, EndOfTopic, ProducerClosedByBroker, ProducerExited,
-    WriteFrames,
+    ProducerReady, WriteFrames,
 };

@@ -4,13 +4,13 @@ use actix::{fut::wrap_future, ActorFutureExt, Addr, Arbiter, AsyncContext, Conte
 use geminga_protocol::{
     commands,
     frame::Payload,
-    proto::{CommandCloseProducer, CommandProducer, CommandSend, ServerError},
+    proto::{BaseCommand, CommandCloseProducer, CommandProducer, CommandSend, ServerError},
 };
 use tracing::info_span;
 
 use super::{
     actor::{Connection, ProducerSlot},
-    messages::ProducerExited,
+    messages::{ProducerExited, ProducerReady},
 };
 use crate::{
     error::RequestError,
@@ -23,19 +23,13 @@ impl Connection {
     pub(super) fn on_producer(&mut self, c: CommandProducer, ctx: &mut Context<Self>) {
         match self.producers.get_mut(&c.producer_id) {
             // A client retrying a request it already sent gets the same answer.
-            Some(ProducerSlot::Ready {
-                name,
-                last_sequence_id,
-                ..
-            }) => {
-                let (name, last) = (name.clone(), *last_sequence_id);
-                return self.send(commands::producer_success(
-                    c.request_id,
-                    name,
-                    last,
-                    None,
-                    true,
-                ));
+            Some(ProducerSlot::Ready { grant, waiting, .. }) => {
+                let ready = waiting.is_none();
+                if !ready {
+                    *waiting = Some(c.request_id);
+                }
+                let success = producer_success(c.request_id, grant, ready);
+                return self.send(success);
             }
             Some(ProducerSlot::Pending { waiters, .. }) => return waiters.push(c.request_id),
             None => {}
@@ -47,13 +41,19 @@ impl Connection {
         let producer_id = c.producer_id;
         let handle = self.broker.next_id();
         let lookup = self.open_topic(&topic, true);
-        let requested_name = c.producer_name.clone();
-        // The C++ client's dead-letter producer asks for this subscription to exist (Earliest)
-        // before it publishes, so dead letters wait for a consumer that comes later.
-        let initial_subscription = c
-            .initial_subscription_name
-            .clone()
-            .filter(|s| !s.is_empty());
+        let register = Register {
+            name: c.producer_name.clone(),
+            access_mode: c.producer_access_mode(),
+            topic_epoch: c.topic_epoch,
+            schema: c.schema.clone(),
+            // The C++ client's dead-letter producer asks for this subscription to exist
+            // (Earliest) before it publishes, so dead letters wait for a consumer that comes
+            // later.
+            initial_subscription: c
+                .initial_subscription_name
+                .clone()
+                .filter(|s| !s.is_empty()),
+        };
         let fut = wrap_future::<_, Self>(lookup)
             .then(move |found, act, ctx| {
                 let registered = match found {
@@ -71,13 +71,7 @@ impl Connection {
                         {
                             *slot_addr = Some(addr.clone());
                         }
-                        Ok((
-                            addr.clone(),
-                            addr.send(Register {
-                                name: requested_name,
-                                initial_subscription,
-                            }),
-                        ))
+                        Ok((addr.clone(), addr.send(register)))
                     }
                     Err(e) => Err(e),
                 };
@@ -164,20 +158,16 @@ impl Connection {
         match (granted, addr) {
             (Ok(grant), Some(addr)) => {
                 for request_id in &waiters {
-                    let success = commands::producer_success(
-                        *request_id,
-                        grant.name.clone(),
-                        grant.last_sequence_id,
-                        None,
-                        true,
-                    );
+                    let success = producer_success(*request_id, &grant, grant.ready);
                     self.send(success);
                 }
+                // A waiting producer's second PRODUCER_SUCCESS answers its last request id.
+                let waiting = (!grant.ready).then(|| waiters.last().copied()).flatten();
                 let slot = ProducerSlot::Ready {
                     addr,
                     handle,
-                    name: grant.name,
-                    last_sequence_id: grant.last_sequence_id,
+                    grant: Box::new(grant),
+                    waiting,
                 };
                 self.producers.insert(producer_id, slot);
             }
@@ -209,7 +199,8 @@ impl Connection {
                 "SEND without a payload",
             ));
         };
-        let Some(ProducerSlot::Ready { addr, .. }) = self.producers.get(&c.producer_id) else {
+        let Some(ProducerSlot::Ready { addr, grant, .. }) = self.producers.get(&c.producer_id)
+        else {
             // Usually a SEND that crossed the broker's CLOSE_PRODUCER. PersistenceError makes
             // pulsar-rs re-create the producer and resend (other codes fail the message), and
             // C++ reconnects and resends on any error but ChecksumError.
@@ -222,6 +213,8 @@ impl Connection {
             ));
         };
         let at_limit = self.gate.acquire();
+        let limiter = grant.publish_limiter.clone();
+        let (messages, bytes) = (c.num_messages().max(1), payload.data.len());
         addr.do_send(SendMessage {
             sequence_id: c.sequence_id,
             highest_sequence_id: c.highest_sequence_id(),
@@ -231,6 +224,41 @@ impl Connection {
         if at_limit {
             // Stop reading this socket until receipts bring the count back under the limit.
             ctx.wait(wrap_future::<_, Self>(self.gate.clone().below_limit()));
+        }
+        // The topic's publish rate: stop reading this socket until its buckets refill.
+        limiter.consume(u64::from(messages.unsigned_abs()), bytes as u64);
+        if let Some(wait) = limiter.wait_time() {
+            ctx.wait(wrap_future::<_, Self>(tokio::time::sleep(wait)));
+        }
+    }
+
+    pub(super) fn on_producer_ready(&mut self, msg: ProducerReady) {
+        let Some(ProducerSlot::Ready {
+            handle, waiting, ..
+        }) = self.producers.get_mut(&msg.producer_id)
+        else {
+            return;
+        };
+        if *handle != msg.handle {
+            return;
+        }
+        let Some(request_id) = waiting.take() else {
+            return;
+        };
+        match msg.grant {
+            Ok(granted) => {
+                let success = producer_success(request_id, &granted, true);
+                if let Some(ProducerSlot::Ready { grant, .. }) =
+                    self.producers.get_mut(&msg.producer_id)
+                {
+                    **grant = granted;
+                }
+                self.send(success);
+            }
+            Err(e) => {
+                self.producers.remove(&msg.producer_id);
+                self.send_error(request_id, e.server_error(), e.to_string());
+            }
         }
     }
 
@@ -252,4 +280,20 @@ impl Connection {
             None => self.send(commands::success(request_id)),
         }
     }
+}
+
+/// PRODUCER_SUCCESS for `grant`: name, last sequence id, schema version, topic epoch, and
+/// whether the producer may publish now (`false` only while WaitForExclusive waits).
+fn producer_success(request_id: u64, grant: &ProducerGrant, ready: bool) -> BaseCommand {
+    let mut command = commands::producer_success(
+        request_id,
+        grant.name.clone(),
+        grant.last_sequence_id,
+        grant.schema_version.clone(),
+        ready,
+    );
+    if let Some(success) = command.producer_success.as_mut() {
+        success.topic_epoch = grant.topic_epoch;
+    }
+    command
 }

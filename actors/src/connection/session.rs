@@ -5,8 +5,8 @@ use geminga_protocol::{
     commands,
     frame::PROTOCOL_VERSION,
     proto::{
-        base_command::Type, BaseCommand, CommandGetSchema, CommandLookupTopic,
-        CommandPartitionedTopicMetadata, FeatureFlags, ServerError,
+        base_command::Type, BaseCommand, CommandLookupTopic, CommandPartitionedTopicMetadata,
+        FeatureFlags, ServerError,
     },
     topic_name::TopicName,
 };
@@ -150,28 +150,9 @@ impl Connection {
         ctx.spawn(fut);
     }
 
-    pub(super) fn on_get_schema(&mut self, c: CommandGetSchema) {
-        // The schema registry comes with the policies work; until then no topic has a schema.
-        self.send(commands::get_schema_error(
-            c.request_id,
-            ServerError::TopicNotFound,
-            "no schema",
-        ));
-    }
-
     /// Requests Geminga does not serve still get an answer, so no client waits for a timeout.
-    pub(super) fn on_unsupported(&mut self, kind: Type, command: &BaseCommand) {
-        let request_id = match kind {
-            Type::GetOrCreateSchema => command.get_or_create_schema.as_ref().map(|c| c.request_id),
-            _ => None,
-        };
+    /// (None of the commands reaching here carries a request id today.)
+    pub(super) fn on_unsupported(&mut self, kind: Type, _command: &BaseCommand) {
         warn!(parent: &self.span, command = kind.as_str_name(), "unsupported command");
-        if let Some(request_id) = request_id {
-            self.send_error(
-                request_id,
-                ServerError::NotAllowedError,
-                format!("{} is not supported", kind.as_str_name()),
-            );
-        }
     }
 }

@@ -117,6 +117,7 @@ impl Handler<Join> for Consumer {
             initial_position: msg.initial_position,
             start_message_id: msg.start_message_id,
             consumer: spec,
+            schema: msg.schema,
         });
         Box::pin(wrap_future::<_, Self>(subscribe).map(|sent, act, ctx| {
             act.joining = false;

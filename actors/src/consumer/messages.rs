@@ -43,6 +43,8 @@ pub struct JoinRequest {
     pub key_shared: Option<KeySharedMeta>,
     /// Protocol version negotiated on the connection; ACTIVE_CONSUMER_CHANGE needs >= 12.
     pub protocol_version: i32,
+    /// The consumer's schema (`None`: bytes).
+    pub schema: Option<geminga_protocol::proto::Schema>,
 }
 
 /// Entries to send to the client, in order.

@@ -11,6 +11,7 @@ use super::{
     messages::*,
     state::{DispatchLimits, DispatcherState, ReadRequest},
     stats::DispatcherStats,
+    throttle::Throttle,
 };
 use crate::{
     consumer::{ActiveConsumerChange, Consumer, Deliver, Disconnect},
@@ -31,6 +32,8 @@ pub struct Dispatcher {
     subscription: Addr<Subscription>,
     state: DispatcherState,
     consumers: HashMap<u64, Addr<Consumer>>,
+    /// Dispatch rate limits (kept across restarts: they are policy, not state).
+    pub(super) throttle: Throttle,
     /// The timer releasing held-back redeliveries, and when it fires (epoch ms).
     backoff_timer: Option<(SpawnHandle, u64)>,
 }
@@ -49,6 +52,7 @@ impl Dispatcher {
             subscription,
             state,
             consumers: HashMap::new(),
+            throttle: Throttle::default(),
             backoff_timer: None,
         }
     }
@@ -63,14 +67,19 @@ impl Dispatcher {
         })
     }
 
-    /// Asks the subscription for the reads that are due, hands it what must be persisted or
-    /// dead-lettered, and arms the backoff timer.
-    fn pump(&mut self, ctx: &mut Context<Self>) {
+    /// Asks the subscription for the reads that are due (within the dispatch rate limits),
+    /// hands it what must be persisted or dead-lettered, and arms the backoff timer.
+    pub(super) fn pump(&mut self, ctx: &mut Context<Self>) {
         let epoch = self.state.epoch();
-        for request in self.state.next_requests() {
-            match request {
-                ReadRequest::Fresh(entries) => self.subscription.do_send(Demand { epoch, entries }),
-                ReadRequest::Replay(ids) => self.subscription.do_send(ReadIds { epoch, ids }),
+        let me = self.lifecycle.address().unwrap_or_else(|| ctx.address());
+        if let Some(cap) = self.throttle.admit(&me) {
+            for request in self.state.next_requests_within(cap) {
+                match request {
+                    ReadRequest::Fresh(entries) => {
+                        self.subscription.do_send(Demand { epoch, entries });
+                    }
+                    ReadRequest::Replay(ids) => self.subscription.do_send(ReadIds { epoch, ids }),
+                }
             }
         }
         let counts = self.state.take_counted();
@@ -197,6 +206,7 @@ impl Handler<Entries> for Dispatcher {
             .state
             .on_entries(msg.epoch, msg.entries, msg.redelivered)
         {
+            self.throttle.charge(&deliveries);
             if let Some(consumer) = self.consumers.get(&key) {
                 consumer.do_send(Deliver { deliveries });
             }

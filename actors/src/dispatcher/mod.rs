@@ -23,6 +23,7 @@ mod state;
 mod stats;
 #[cfg(test)]
 mod tests;
+mod throttle;
 
 pub use actor::Dispatcher;
 pub use consumers::{ActiveChange, AddConsumerError, DispatchConsumer};
@@ -37,3 +38,4 @@ pub use state::{Delivery, DispatchLimits, DispatcherState, ReadEntry, ReadReques
 pub use stats::{
     BlockedHash, BlockedReason, ConsumerDispatchStats, DispatcherStats, HashBlockReason, HashRange,
 };
+pub use throttle::{SetDispatchThrottle, Throttle};

@@ -11,8 +11,17 @@ impl DispatcherState {
     /// demand, each only when none of its kind is outstanding and some consumer can take
     /// messages.
     pub fn next_requests(&mut self) -> Vec<ReadRequest> {
+        self.next_requests_within(None)
+    }
+
+    /// [`Self::next_requests`] asking for at most `cap` messages (a dispatch rate limit's
+    /// tokens); `None` for no cap.
+    pub fn next_requests_within(&mut self, cap: Option<u64>) -> Vec<ReadRequest> {
         let mut out = Vec::new();
-        let budget = self.budget();
+        let budget = match cap {
+            Some(cap) => self.budget().min(i64::try_from(cap).unwrap_or(i64::MAX)),
+            None => self.budget(),
+        };
         if budget <= 0 {
             return out;
         }

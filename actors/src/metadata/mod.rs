@@ -10,8 +10,12 @@ mod error;
 mod model;
 mod names;
 mod namespaces;
+mod permissions;
+mod policy_types;
+mod schemas;
 mod service;
 mod store;
+mod topic_policies;
 mod topics;
 
 #[cfg(test)]
@@ -20,10 +24,19 @@ mod tests;
 pub use error::MetadataError;
 pub use model::{
     AutoTopicCreation, AutoTopicCreationOverride, BundlesData, ClusterData,
-    PartitionedTopicMetadata, Policies, TenantInfo, TopicPolicies, TOPIC_TYPE_NON_PARTITIONED,
+    PartitionedTopicMetadata, Policies, TenantInfo, TOPIC_TYPE_NON_PARTITIONED,
     TOPIC_TYPE_PARTITIONED,
 };
 pub use names::{check_name, NamespaceName};
+pub use policy_types::{
+    AuthAction, AuthPolicies, DispatchRate, Grants, PublishRate, RateLimit,
+    SchemaCompatibilityStrategy,
+};
+pub use schemas::{
+    decode_schema_version, encode_schema_version, schema_data_text, schema_id, SchemaData,
+    SchemaHistory, SchemaType, SchemaVersion,
+};
 pub use service::MetadataService;
 pub use store::{MemoryMetadataStore, StorageMetadata};
+pub use topic_policies::{RetentionPolicies, TopicPolicies};
 pub use topics::{TopicAdmission, MAX_PARTITIONS};

@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::policy_types::{AuthPolicies, DispatchRate, PublishRate, SchemaCompatibilityStrategy};
+
 /// A cluster's service addresses (`/admin/clusters/{cluster}`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -84,6 +86,48 @@ pub struct Policies {
     pub auto_topic_creation_override: Option<AutoTopicCreationOverride>,
     /// Set while the namespace is being deleted.
     pub deleted: bool,
+    /// Grants on the namespace and its topics.
+    pub auth_policies: AuthPolicies,
+    /// Drop re-sent messages by producer name and sequence id (topics may override).
+    #[serde(
+        rename = "deduplicationEnabled",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deduplication_enabled: Option<bool>,
+    /// Dispatch rate per topic, by cluster name.
+    #[serde(
+        rename = "topicDispatchRate",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub topic_dispatch_rate: BTreeMap<String, DispatchRate>,
+    /// Dispatch rate per subscription, by cluster name.
+    #[serde(
+        rename = "subscriptionDispatchRate",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub subscription_dispatch_rate: BTreeMap<String, DispatchRate>,
+    /// Publish rate per topic, by cluster name.
+    #[serde(
+        rename = "publishMaxMessageRate",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub publish_max_message_rate: BTreeMap<String, PublishRate>,
+    /// Producers per topic (0: unlimited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_producers_per_topic: Option<u32>,
+    /// Consumers per topic (0: unlimited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_consumers_per_topic: Option<u32>,
+    /// Consumers per subscription (0: unlimited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_consumers_per_subscription: Option<u32>,
+    /// How new schemas must relate to the stored ones (`UNDEFINED`: the broker's).
+    pub schema_compatibility_strategy: SchemaCompatibilityStrategy,
+    /// Whether producers may register new schema versions (unset: allowed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_allow_auto_update_schema: Option<bool>,
+    /// Refuse producers and consumers without a schema on a topic that has one.
+    pub schema_validation_enforced: bool,
     /// Fields not modelled yet (retention, TTL, backlog quotas...), kept as sent.
     #[serde(flatten)]
     pub other: Map<String, Value>,
@@ -99,16 +143,6 @@ pub struct PartitionedTopicMetadata {
     /// User properties given at creation.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub properties: BTreeMap<String, String>,
-}
-
-/// Topic-level policies (`/admin/topic-policies/...`). Typed fields are added by the policy
-/// work; until then every field is kept as sent.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TopicPolicies {
-    /// The policy fields, by Pulsar's names (`maxUnackedMessagesOnConsumer`, `messageTTLInSeconds`...).
-    #[serde(flatten)]
-    pub fields: Map<String, Value>,
 }
 
 /// Whether an unknown topic is created by using it, and as what; a broker's settings or a

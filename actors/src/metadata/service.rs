@@ -13,7 +13,7 @@ use super::{
 use crate::ownership::{NamespaceBundles, DEFAULT_BUNDLES};
 
 /// Compare-and-set attempts before a concurrent writer wins with [`MetadataError::Conflict`].
-const CAS_ATTEMPTS: usize = 8;
+pub(super) const CAS_ATTEMPTS: usize = 8;
 
 /// Typed metadata over a [`MetadataStore`]. Cheap to clone. Every call blocks.
 #[derive(Clone)]

@@ -356,10 +356,13 @@ fn topic_policies_round_trip_on_the_base_name() {
     let svc = service();
     let t = topic("persistent://public/default/pol");
     assert!(svc.topic_policies(&t).unwrap().is_none());
-    let mut policies = TopicPolicies::default();
+    let mut policies = TopicPolicies {
+        message_ttl_in_seconds: Some(60),
+        ..TopicPolicies::default()
+    };
     policies
-        .fields
-        .insert("messageTTLInSeconds".into(), serde_json::json!(60));
+        .other
+        .insert("somethingNew".into(), serde_json::json!(true));
     svc.set_topic_policies(&t, &policies).unwrap();
     assert_eq!(
         svc.topic_policies(&t.partition_name(0)).unwrap(),

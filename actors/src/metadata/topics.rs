@@ -138,8 +138,11 @@ impl MetadataService {
         topic: &TopicName,
     ) -> Result<Option<TopicPolicies>, MetadataError> {
         Ok(self
-            .get_json(&topic_key(TOPIC_POLICIES, topic))?
-            .map(|(p, _)| p))
+            .get_json::<serde_json::Map<String, serde_json::Value>>(&topic_key(
+                TOPIC_POLICIES,
+                topic,
+            ))?
+            .map(|(document, _)| TopicPolicies::from_document(&document)))
     }
 
     /// Stores a topic's policies (of its base name).

@@ -11,16 +11,19 @@ use tokio::sync::oneshot;
 use tracing::{debug, Span};
 
 use super::{
-    entry_meta::entry_meta,
+    entry_meta::entry_meta_and_sequence,
     gate::PublishGate,
     messages::{CloseProducer, Register, SendMessage, TopicClosing},
     receipts::{Receipt, ReceiptQueue},
 };
 use crate::{
-    connection::{Connection, ProducerClosedByBroker, WriteFrames},
+    connection::{Connection, ProducerClosedByBroker, ProducerReady, WriteFrames},
     error::RequestError,
     supervision::Lifecycle,
-    topic::{AddProducer, ProducerGrant, Publish, RemoveProducer, Topic},
+    topic::{
+        AddProducer, ProducerGrant, ProducerGranted, Publish, RemoveProducer, Topic,
+        DUPLICATE_ENTRY,
+    },
 };
 
 /// One producer of one client. Not restarted in place: if it fails, its connection tells the
@@ -91,6 +94,14 @@ impl Producer {
         let frames: Vec<Frame> = receipts
             .into_iter()
             .map(|r| match r.outcome {
+                // A duplicate names no entry: (-1, -1) as Pulsar's receipt.
+                Ok(DUPLICATE_ENTRY) => Frame::new(commands::send_receipt(
+                    self.producer_id,
+                    r.sequence_id,
+                    r.highest_sequence_id,
+                    DUPLICATE_ENTRY,
+                    DUPLICATE_ENTRY,
+                )),
                 Ok(entry_id) => Frame::new(commands::send_receipt(
                     self.producer_id,
                     r.sequence_id,
@@ -124,7 +135,10 @@ impl Producer {
         ctx.stop();
     }
 
-    fn validate(&self, msg: &SendMessage) -> Result<geminga_storage::EntryMeta, RequestError> {
+    fn validate(
+        &self,
+        msg: &SendMessage,
+    ) -> Result<(geminga_storage::EntryMeta, Option<u64>), RequestError> {
         if let Checksum::Mismatch { .. } = msg.payload.checksum {
             return Err(RequestError::ChecksumMismatch);
         }
@@ -135,7 +149,7 @@ impl Producer {
                 max: self.max_message_size,
             });
         }
-        entry_meta(&msg.payload)
+        entry_meta_and_sequence(&msg.payload)
     }
 }
 
@@ -169,6 +183,9 @@ impl Handler<Register> for Producer {
             handle: self.handle,
             name: msg.name,
             producer: self.lifecycle.address().unwrap_or_else(|| ctx.address()),
+            access_mode: msg.access_mode,
+            topic_epoch: msg.topic_epoch,
+            schema: msg.schema,
             initial_subscription: msg.initial_subscription,
         });
         Box::pin(wrap_future::<_, Self>(add).map(|sent, act, ctx| {
@@ -206,8 +223,8 @@ impl Handler<SendMessage> for Producer {
                 .complete(slot, Err(RequestError::unavailable("the producer")));
             return self.emit(ready, ctx);
         }
-        let meta = match self.validate(&msg) {
-            Ok(meta) => meta,
+        let (meta, metadata_highest) = match self.validate(&msg) {
+            Ok(validated) => validated,
             Err(e) => {
                 let ready = self.receipts.complete(slot, Err(e));
                 return self.emit(ready, ctx);
@@ -215,10 +232,18 @@ impl Handler<SendMessage> for Producer {
         };
         // `do_send` keeps this producer's entries in SEND order; the gate bounds the queue.
         let (reply, outcome) = oneshot::channel();
+        let lowest = i64::try_from(msg.sequence_id).unwrap_or(i64::MAX);
+        let highest = msg
+            .highest_sequence_id
+            .max(metadata_highest.unwrap_or_default());
         self.topic.do_send(Publish {
             producer_handle: self.handle,
             meta,
             data: msg.payload.data,
+            sequence: (
+                lowest,
+                i64::try_from(highest).unwrap_or(i64::MAX).max(lowest),
+            ),
             reply,
         });
         let fut = wrap_future::<_, Self>(outcome).map(move |sent, act, ctx| {
@@ -268,5 +293,24 @@ impl Handler<TopicClosing> for Producer {
             handle: self.handle,
         });
         self.stop_for_good(ctx);
+    }
+}
+
+impl Handler<ProducerGranted> for Producer {
+    type Result = ();
+
+    fn handle(&mut self, msg: ProducerGranted, ctx: &mut Context<Self>) {
+        if self.lifecycle.is_retired() {
+            return;
+        }
+        let failed = msg.grant.is_err();
+        self.connection.do_send(ProducerReady {
+            producer_id: self.producer_id,
+            handle: self.handle,
+            grant: msg.grant,
+        });
+        if failed {
+            self.stop_for_good(ctx);
+        }
     }
 }

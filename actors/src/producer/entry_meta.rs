@@ -9,13 +9,26 @@ use crate::error::RequestError;
 /// Reads the fields dispatch needs (message count, publish and delivery time, sticky key hash)
 /// so later stages never parse the metadata again.
 pub fn entry_meta(payload: &Payload) -> Result<EntryMeta, RequestError> {
+    entry_meta_and_sequence(payload).map(|(meta, _)| meta)
+}
+
+/// [`entry_meta`] plus the metadata's `highest_sequence_id` (batches with explicit sequence
+/// ids carry it), read in the same parse.
+pub fn entry_meta_and_sequence(
+    payload: &Payload,
+) -> Result<(EntryMeta, Option<u64>), RequestError> {
     let metadata = payload.metadata().map_err(|e| RequestError::Malformed {
         reason: e.to_string(),
     })?;
+    let highest = metadata.highest_sequence_id;
+    Ok((entry_meta_of(&metadata, payload), highest))
+}
+
+fn entry_meta_of(metadata: &MessageMetadata, payload: &Payload) -> EntryMeta {
     let num_messages = metadata
         .num_messages_in_batch
         .map_or(1, |n| u32::try_from(n.max(1)).unwrap_or(1));
-    Ok(EntryMeta {
+    EntryMeta {
         num_messages,
         publish_time_ms: metadata.publish_time,
         deliver_at_ms: metadata
@@ -23,8 +36,8 @@ pub fn entry_meta(payload: &Payload) -> Result<EntryMeta, RequestError> {
             .and_then(|t| u64::try_from(t).ok())
             .filter(|t| *t > 0),
         checksum: payload.crc32c(),
-        key_hash: sticky_key_hash(&metadata),
-    })
+        key_hash: sticky_key_hash(metadata),
+    }
 }
 
 /// Murmur3-32 (seed 0) of the sticky key: the ordering key if set, else the partition key

@@ -1,16 +1,25 @@
 //! Messages handled by the [`super::Producer`] actor.
 
 use actix::Message;
-use geminga_protocol::frame::Payload;
+use geminga_protocol::{
+    frame::Payload,
+    proto::{ProducerAccessMode, Schema},
+};
 
 use crate::{error::RequestError, topic::ProducerGrant};
 
-/// Registers the producer with its topic (name uniqueness, limits).
+/// Registers the producer with its topic (schema, access mode, name uniqueness, limits).
 #[derive(Debug, Message)]
 #[rtype(result = "Result<ProducerGrant, RequestError>")]
 pub struct Register {
     /// The name the client asked for, if any.
     pub name: Option<String>,
+    /// Shared or one of the exclusive modes.
+    pub access_mode: ProducerAccessMode,
+    /// The topic epoch the client got before, if any.
+    pub topic_epoch: Option<u64>,
+    /// The producer's schema (`None`: bytes).
+    pub schema: Option<Schema>,
     /// PRODUCER's `initial_subscription_name`: a durable subscription to create (at the
     /// earliest position) if the topic does not have it yet.
     pub initial_subscription: Option<String>,

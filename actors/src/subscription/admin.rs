@@ -3,6 +3,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
+    sync::Arc,
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -16,11 +17,13 @@ use tokio::sync::oneshot;
 use super::{actor::Subscription, state::AckOutcome, state::SubscriptionState};
 use crate::{
     consumer::ReachedEndOfTopic,
-    dispatcher::{EntriesAcked, SetConsumerUnackedLimit},
+    dispatcher::{EntriesAcked, SetConsumerUnackedLimit, SetDispatchThrottle},
     error::RequestError,
+    metadata::RateLimit,
     nonpersistent,
     storage_writer::persist,
     topic::admin_stats::{CursorReport, Meter, SubscriptionStatsReport},
+    topic::RateLimiter,
 };
 
 /// Milliseconds since the Unix epoch.
@@ -57,6 +60,10 @@ pub struct SubscriptionAdmin {
     pub(super) consumer_unacked_limit: Option<u32>,
     /// The topic's `maxConsumersPerSubscription`, re-applied when the state is rebuilt.
     pub(super) max_consumers: Option<u32>,
+    /// The effective `subscriptionDispatchRate`, re-applied to a restarted dispatcher.
+    pub(super) dispatch_rate: Option<RateLimit>,
+    /// The topic's shared dispatch rate limiter.
+    pub(super) topic_dispatch: Option<Arc<RateLimiter>>,
     pub(super) loaded_at_ms: u64,
 }
 
@@ -172,13 +179,17 @@ pub struct TopicTerminated {
 }
 
 /// Topic policies that concern subscriptions.
-#[derive(Debug, Message)]
+#[derive(Clone, Debug, Message)]
 #[rtype(result = "()")]
 pub struct ApplySubscriptionPolicies {
     /// Unacked messages per consumer (`None`: the broker's setting).
     pub max_unacked_per_consumer: Option<u32>,
     /// Consumers per subscription (`None`: the broker's setting).
     pub max_consumers: Option<u32>,
+    /// The subscription's dispatch rate (`None`: unlimited).
+    pub dispatch_rate: Option<RateLimit>,
+    /// The topic's dispatch rate limiter, shared by its subscriptions.
+    pub topic_dispatch: Option<Arc<RateLimiter>>,
 }
 
 impl Subscription {
@@ -267,6 +278,12 @@ impl Subscription {
             (self.admin.consumer_unacked_limit, &self.dispatcher)
         {
             dispatcher.do_send(SetConsumerUnackedLimit { limit });
+        }
+        if let Some(dispatcher) = &self.dispatcher {
+            dispatcher.do_send(SetDispatchThrottle {
+                own: self.admin.dispatch_rate,
+                topic: self.admin.topic_dispatch.clone(),
+            });
         }
     }
 }
@@ -464,6 +481,8 @@ impl Handler<ApplySubscriptionPolicies> for Subscription {
             .max_consumers
             .unwrap_or(config.max_consumers_per_subscription);
         self.admin.max_consumers = msg.max_consumers;
+        self.admin.dispatch_rate = msg.dispatch_rate;
+        self.admin.topic_dispatch = msg.topic_dispatch;
         if let Some(state) = self.state.as_mut() {
             state.set_max_consumers(max_consumers);
         }

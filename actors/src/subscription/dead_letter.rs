@@ -94,6 +94,8 @@ impl Subscription {
                     producer_handle: 0,
                     meta,
                     data,
+                    // No producer name: the broker's copies are never deduplicated.
+                    sequence: (-1, -1),
                     reply,
                 });
                 replies.push(outcome);

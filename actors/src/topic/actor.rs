@@ -4,20 +4,20 @@ use std::{collections::HashMap, sync::Arc};
 
 use actix::{
     fut::wrap_future, Actor, ActorContext, ActorFutureExt, Addr, Arbiter, AsyncContext, Context,
-    Handler, ResponseFuture, Supervised,
+    Handler, Supervised,
 };
 use geminga_protocol::proto::command_subscribe::InitialPosition;
 use geminga_storage::{Cursor, StorageError, TopicRecord, WriteOp};
 use tracing::{info, info_span, warn, Span};
 
 use super::{
+    access::ProducerAccess,
     admin::TopicAdmin,
     cache::EntryCache,
-    messages::{
-        AddProducer, Attached, DurableEnd, ProducerGrant, Publish, RemoveProducer, Subscribe,
-        SubscriptionRetired,
-    },
+    dedup::{last_batch_sequence, Verdict},
+    messages::{DurableEnd, Publish, Subscribe, SubscriptionRetired, DUPLICATE_ENTRY},
     policies::{self, TopicPolicies},
+    policy_state::{load_policy_state, LoadedPolicies, TopicPolicyState},
     state::TopicState,
 };
 use crate::{
@@ -27,7 +27,7 @@ use crate::{
     producer::{Producer, TopicClosing},
     stats::TopicStats,
     storage_writer::{persist, Unfence},
-    subscription::{AddConsumer, EntriesAvailable, ShutdownSubscription, Subscription},
+    subscription::{EntriesAvailable, ShutdownSubscription, Subscription},
     supervision::{supervise, ActorKind, ExitReason, Lifecycle},
 };
 
@@ -46,6 +46,7 @@ struct Loaded {
     storage_size: u64,
     policies: TopicPolicies,
     terminated: bool,
+    extra: LoadedPolicies,
 }
 
 /// A subscription of this topic and the instance number that tells restarts apart.
@@ -80,6 +81,8 @@ pub struct Topic {
     pub(super) non_persistent: bool,
     /// Counters, termination, closing and policies for the admin API.
     pub(super) admin: TopicAdmin,
+    /// Namespace policies, deduplication, producer access and rate limiters.
+    pub(super) policy: TopicPolicyState,
 }
 
 impl Topic {
@@ -104,6 +107,7 @@ impl Topic {
             span,
             non_persistent,
             admin: TopicAdmin::default(),
+            policy: TopicPolicyState::default(),
         }
     }
 
@@ -134,6 +138,7 @@ impl Topic {
             }
             let joined = actix_rt::task::spawn_blocking(move || -> Result<Loaded, StorageError> {
                 let policies = policies::load_policies(storage.metadata(), &name)?;
+                let extra = load_policy_state(&broker, &name, ledger_id, non_persistent)?;
                 if non_persistent {
                     // Memory only: an empty log, no cursors, never terminated.
                     return Ok(Loaded {
@@ -143,6 +148,7 @@ impl Topic {
                         storage_size: 0,
                         policies,
                         terminated: false,
+                        extra,
                     });
                 }
                 let terminated = policies::load_terminated(storage.metadata(), &name)?;
@@ -162,6 +168,7 @@ impl Topic {
                     storage_size,
                     policies,
                     terminated,
+                    extra,
                 })
             })
             .await;
@@ -188,6 +195,15 @@ impl Topic {
             .store(0, std::sync::atomic::Ordering::Relaxed);
         self.admin.policies = loaded.policies;
         self.admin.terminated = loaded.terminated;
+        self.policy.namespace = loaded.extra.namespace;
+        self.policy.access = ProducerAccess::with_epoch(loaded.extra.epoch);
+        let stored_sequences = !loaded.extra.sequences.is_empty();
+        self.apply_effective(ctx);
+        if self.policy.dedup.enabled() {
+            self.policy.dedup.restore(loaded.extra.sequences);
+        } else if stored_sequences {
+            self.clear_stored_sequences(ctx);
+        }
         for cursor in loaded.cursors {
             self.start_subscription(cursor, true, ctx);
         }
@@ -266,7 +282,7 @@ impl Topic {
     }
 
     /// Where a new subscription's cursor starts.
-    fn start_floor(&self, msg: &Subscribe) -> u64 {
+    pub(super) fn start_floor(&self, msg: &Subscribe) -> u64 {
         let durable_next = self.state.as_ref().map_or(0, TopicState::durable_next);
         let by_position = match msg.initial_position {
             // Non-persistent consumers only get what is published after they attach.
@@ -303,6 +319,7 @@ impl Topic {
             Ok(()) => {
                 let ready = state.on_persisted(entry_id);
                 for entry in &ready {
+                    self.policy.dedup.on_durable(entry.entry_id);
                     self.stats
                         .on_published(u64::from(entry.meta.num_messages), entry.data.len() as u64);
                 }
@@ -313,6 +330,7 @@ impl Topic {
             }
             Err(e) => {
                 state.on_failed(entry_id);
+                self.policy.dedup.on_failed(entry_id);
                 warn!(parent: &self.span, entry_id, error = %e, "append failed; fencing the topic");
                 self.maybe_recover(ctx);
             }
@@ -338,6 +356,9 @@ impl Topic {
                     act.broker.writer().do_send(Unfence { ledger_id: act.record.ledger_id });
                     if let Some(state) = act.state.as_mut() {
                         state.recover(loaded.next_entry);
+                    }
+                    if act.policy.dedup.enabled() {
+                        act.policy.dedup.restore(loaded.extra.sequences);
                     }
                     act.cache.clear();
                     act.notify_subscriptions();
@@ -397,6 +418,7 @@ impl Supervised for Topic {
             .producers
             .store(0, std::sync::atomic::Ordering::Relaxed);
         self.admin.forget_producers();
+        self.policy.waiting.clear();
         self.state = None;
         self.recovering = false;
         self.cache.clear();
@@ -414,6 +436,28 @@ impl Handler<Publish> for Topic {
         let ledger_id = self.record.ledger_id;
         let (handle, messages, bytes) =
             (msg.producer_handle, msg.meta.num_messages, msg.data.len());
+        let (lowest, mut highest) = msg.sequence;
+        let producer = self
+            .state
+            .as_ref()
+            .and_then(|s| s.producer_name(handle))
+            .filter(|_| self.policy.dedup.enabled())
+            .map(str::to_owned);
+        let mut sequence = None;
+        if let Some(name) = &producer {
+            if highest <= lowest && msg.meta.num_messages > 1 {
+                highest = last_batch_sequence(&msg.data, msg.meta.num_messages)
+                    .map_or(lowest, |last| last.max(lowest));
+            }
+            match self.policy.dedup.check(name, lowest, highest) {
+                Verdict::Store { highest } => sequence = Some((name.clone(), highest)),
+                Verdict::Duplicate => {
+                    let _ = msg.reply.send(Ok(DUPLICATE_ENTRY));
+                    return;
+                }
+                Verdict::Wait => return self.policy.dedup.wait(name, lowest, msg.reply),
+            }
+        }
         let allocated = match self.state.as_mut() {
             Some(state) => state.allocate(msg.meta, msg.data),
             None => Err(RequestError::unavailable("the topic")),
@@ -434,10 +478,16 @@ impl Handler<Publish> for Topic {
             let _ = reply.send(Ok(entry_id));
             return;
         }
-        let write = persist(
-            self.broker.writer(),
-            vec![WriteOp::Append { ledger_id, entry }],
-        );
+        let mut ops = vec![WriteOp::Append { ledger_id, entry }];
+        if let Some((name, highest)) = sequence {
+            self.policy.dedup.on_stored(entry_id, &name, highest);
+            ops.push(WriteOp::Sequence {
+                ledger_id,
+                producer: name,
+                sequence_id: highest,
+            });
+        }
+        let write = persist(self.broker.writer(), ops);
         ctx.spawn(wrap_future::<_, Self>(write).map(move |result, act, ctx| {
             act.on_write_result(entry_id, &result, ctx);
             if result.is_ok() {
@@ -445,107 +495,6 @@ impl Handler<Publish> for Topic {
             }
             let _ = reply.send(result.map(|()| entry_id));
         }));
-    }
-}
-
-impl Handler<AddProducer> for Topic {
-    type Result = actix::ResponseActFuture<Self, Result<ProducerGrant, RequestError>>;
-
-    /// Registers the producer; with an initial subscription, answers once it is durable.
-    fn handle(&mut self, msg: AddProducer, ctx: &mut Context<Self>) -> Self::Result {
-        let handle = msg.handle;
-        let initial = msg.initial_subscription.clone();
-        let grant = self.register_producer(msg);
-        let created = match (&grant, initial) {
-            (Ok(_), Some(name)) => self.ensure_subscription(&name, ctx),
-            _ => None,
-        };
-        let Some(created) = created else {
-            return Box::pin(actix::fut::ready(grant));
-        };
-        Box::pin(
-            wrap_future::<_, Self>(created).map(move |created, act, _ctx| match created {
-                Ok(()) => grant,
-                Err(e) => {
-                    if let Some(state) = act.state.as_mut() {
-                        state.remove_producer(handle);
-                    }
-                    act.producers.remove(&handle);
-                    Err(e)
-                }
-            }),
-        )
-    }
-}
-
-impl Topic {
-    fn register_producer(&mut self, msg: AddProducer) -> Result<ProducerGrant, RequestError> {
-        if let Some(refused) = self.admin.refusal(&self.record.name) {
-            return Err(refused);
-        }
-        let prefix = format!(
-            "{}-{}",
-            self.broker.config().cluster_name,
-            self.record.ledger_id
-        );
-        let max = self
-            .admin
-            .policies
-            .max_producer_per_topic
-            .unwrap_or(self.broker.config().max_producers_per_topic);
-        let state = self
-            .state
-            .as_mut()
-            .ok_or_else(|| RequestError::unavailable("the topic"))?;
-        let name = state.add_producer(msg.handle, msg.name, &prefix, max)?;
-        let count = state.producer_count() as u64;
-        self.admin.on_producer_added(msg.handle, &name);
-        self.producers.insert(msg.handle, msg.producer);
-        self.stats
-            .producers
-            .store(count, std::sync::atomic::Ordering::Relaxed);
-        Ok(ProducerGrant {
-            name,
-            ledger_id: self.record.ledger_id,
-            last_sequence_id: -1,
-        })
-    }
-}
-
-impl Handler<RemoveProducer> for Topic {
-    type Result = ();
-
-    fn handle(&mut self, msg: RemoveProducer, _ctx: &mut Context<Self>) {
-        if let Some(state) = self.state.as_mut() {
-            state.remove_producer(msg.handle);
-            let count = state.producer_count() as u64;
-            self.stats
-                .producers
-                .store(count, std::sync::atomic::Ordering::Relaxed);
-        }
-        self.producers.remove(&msg.handle);
-        self.admin.on_producer_removed(msg.handle);
-    }
-}
-
-impl Handler<Subscribe> for Topic {
-    type Result = ResponseFuture<Result<Attached, RequestError>>;
-
-    fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
-        if self.state.is_none() || self.admin.closing {
-            return Box::pin(async { Err(RequestError::unavailable("the topic")) });
-        }
-        // A non-persistent subscription keeps its cursor in memory and ends with its consumers.
-        let durable = msg.durable && !self.non_persistent;
-        let addr = match self.subscriptions.get(&msg.subscription) {
-            Some(slot) => slot.addr.clone(),
-            None => {
-                let cursor = Cursor::new(&msg.subscription, self.start_floor(&msg));
-                self.start_subscription(cursor, durable, ctx)
-            }
-        };
-        let request = addr.send(AddConsumer { spec: msg.consumer });
-        Box::pin(async move { request.await.unwrap_or_else(|e| Err(RequestError::from(e))) })
     }
 }
 

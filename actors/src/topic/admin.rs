@@ -22,8 +22,8 @@ use crate::{
     error::RequestError,
     producer::TopicClosing,
     subscription::{
-        now_ms, ApplySubscriptionPolicies, DeleteCursor, ExpireMessages, FlushCursor,
-        ShutdownSubscription, Subscription, TopicTerminated,
+        now_ms, DeleteCursor, ExpireMessages, FlushCursor, ShutdownSubscription, Subscription,
+        TopicTerminated,
     },
 };
 
@@ -236,7 +236,7 @@ impl Topic {
 
     /// Tells a new subscription the topic's policies and termination.
     pub(super) fn brief_subscription(&self, addr: &Addr<Subscription>) {
-        addr.do_send(subscription_policies(&self.admin.policies));
+        addr.do_send(self.subscription_policies());
         if self.admin.terminated {
             let end = self
                 .state
@@ -282,14 +282,6 @@ impl Topic {
         for producer in self.producers.values() {
             producer.do_send(TopicClosing);
         }
-    }
-}
-
-/// The subscription-level part of the topic's policies.
-fn subscription_policies(policies: &TopicPolicies) -> ApplySubscriptionPolicies {
-    ApplySubscriptionPolicies {
-        max_unacked_per_consumer: policies.max_unacked_messages_on_consumer,
-        max_consumers: policies.max_consumers_per_subscription,
     }
 }
 
@@ -485,11 +477,8 @@ impl Handler<Terminate> for Topic {
 impl Handler<ApplyPolicies> for Topic {
     type Result = ();
 
-    fn handle(&mut self, msg: ApplyPolicies, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: ApplyPolicies, ctx: &mut Context<Self>) {
         self.admin.policies = msg.policies;
-        for slot in self.subscriptions.values() {
-            slot.addr
-                .do_send(subscription_policies(&self.admin.policies));
-        }
+        self.apply_effective(ctx);
     }
 }

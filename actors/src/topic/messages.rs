@@ -6,17 +6,25 @@ use actix::{Addr, Message};
 use bytes::Bytes;
 use geminga_protocol::{
     message_id::MessageId,
-    proto::{command_subscribe::InitialPosition, command_subscribe::SubType, KeySharedMeta},
+    proto::{
+        command_subscribe::InitialPosition, command_subscribe::SubType, KeySharedMeta,
+        ProducerAccessMode, Schema,
+    },
 };
 use geminga_storage::EntryMeta;
 
+use super::rate::RateLimiter;
 use crate::{
     consumer::Consumer, dispatcher::Dispatcher, error::RequestError, producer::Producer,
     stats::SubscriptionStats, subscription::Subscription, supervision::ExitReason,
 };
 
+/// The entry id answered for a SEND dropped as a duplicate (deduplication): its receipt names
+/// no entry, `-1:-1` as Pulsar's does.
+pub const DUPLICATE_ENTRY: u64 = u64::MAX;
+
 /// Appends one entry (one SEND: a message or a whole batch). `reply` gets the entry id once the
-/// entry is durable. Sent with `do_send` so a producer's entries keep its SEND order even when
+/// entry is durable, or [`DUPLICATE_ENTRY`]. Sent with `do_send` so a producer's entries keep its SEND order even when
 /// the topic's mailbox is full (parked `send`s may overtake each other).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
@@ -27,6 +35,8 @@ pub struct Publish {
     pub meta: EntryMeta,
     /// `[metadataSize][metadata][payload]` as received.
     pub data: Bytes,
+    /// Lowest and highest sequence id the entry covers (deduplication).
+    pub sequence: (i64, i64),
     /// Where the outcome goes.
     pub reply: tokio::sync::oneshot::Sender<Result<u64, RequestError>>,
 }
@@ -41,6 +51,12 @@ pub struct AddProducer {
     pub name: Option<String>,
     /// The producer actor, told when the topic closes.
     pub producer: Addr<Producer>,
+    /// Shared, Exclusive, ExclusiveWithFencing or WaitForExclusive.
+    pub access_mode: ProducerAccessMode,
+    /// The topic epoch the client got before (a reconnecting exclusive producer).
+    pub topic_epoch: Option<u64>,
+    /// The producer's schema; `None` for plain bytes.
+    pub schema: Option<Schema>,
     /// A durable subscription to create at the earliest position if missing (PRODUCER's
     /// `initial_subscription_name`); answered once the subscription is durable.
     pub initial_subscription: Option<String>,
@@ -55,6 +71,22 @@ pub struct ProducerGrant {
     pub ledger_id: u64,
     /// Highest sequence id persisted for this producer name (-1: none known).
     pub last_sequence_id: i64,
+    /// Version of the producer's schema (8 bytes big-endian), if it declared one.
+    pub schema_version: Option<Vec<u8>>,
+    /// The topic epoch an exclusive producer holds.
+    pub topic_epoch: Option<u64>,
+    /// False for a WaitForExclusive producer that waits: a [`ProducerGranted`] follows.
+    pub ready: bool,
+    /// The topic's publish rate limiter (shared by every connection publishing to it).
+    pub publish_limiter: Arc<RateLimiter>,
+}
+
+/// A queued WaitForExclusive producer got the topic (or was fenced while waiting).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ProducerGranted {
+    /// The grant (`ready` set), or why the wait ended.
+    pub grant: Result<ProducerGrant, RequestError>,
 }
 
 /// Unregisters a producer.
@@ -79,6 +111,8 @@ pub struct Subscribe {
     pub start_message_id: Option<MessageId>,
     /// The consumer attaching.
     pub consumer: ConsumerSpec,
+    /// The consumer's schema; `None` for plain bytes.
+    pub schema: Option<Schema>,
 }
 
 /// Who is attaching to a subscription.

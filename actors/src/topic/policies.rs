@@ -6,73 +6,9 @@
 
 use geminga_protocol::topic_name::TopicName;
 use geminga_storage::{MetadataStore, StorageError};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// Retention of acknowledged messages (Pulsar's `RetentionPolicies`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct RetentionPolicies {
-    /// Minutes to keep acknowledged messages (-1: forever).
-    pub retention_time_in_minutes: i32,
-    /// Megabytes of acknowledged messages to keep (-1: unlimited).
-    #[serde(rename = "retentionSizeInMB")]
-    pub retention_size_in_mb: i64,
-}
-
-/// The typed view of the policies Geminga applies. Fields not set are `None`; the stored
-/// document may hold more fields, which are kept as they are.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct TopicPolicies {
-    /// Unacked messages a Shared/Key_Shared consumer may hold before dispatch to it pauses.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_unacked_messages_on_consumer: Option<u32>,
-    /// Unacked messages a subscription may hold (stored; not applied yet).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_unacked_messages_on_subscription: Option<u32>,
-    /// Messages older than this are acknowledged for every subscription (expiry).
-    #[serde(
-        rename = "messageTTLInSeconds",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub message_ttl_in_seconds: Option<u32>,
-    /// Retention of acknowledged messages (stored; Geminga does not trim logs yet).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retention_policies: Option<RetentionPolicies>,
-    /// Producers allowed on the topic at once (0: unlimited).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_producer_per_topic: Option<u32>,
-    /// Consumers allowed on the topic at once (stored; not applied yet).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_consumer_per_topic: Option<u32>,
-    /// Consumers allowed per subscription (0: unlimited).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_consumers_per_subscription: Option<u32>,
-}
-
-impl TopicPolicies {
-    /// The typed view of a stored policies document; fields of the wrong type are ignored.
-    pub fn from_document(document: &Map<String, Value>) -> Self {
-        let mut policies = TopicPolicies::default();
-        let u32_of = |key: &str| {
-            document
-                .get(key)
-                .and_then(Value::as_u64)
-                .and_then(|v| u32::try_from(v).ok())
-        };
-        policies.max_unacked_messages_on_consumer = u32_of("maxUnackedMessagesOnConsumer");
-        policies.max_unacked_messages_on_subscription = u32_of("maxUnackedMessagesOnSubscription");
-        policies.message_ttl_in_seconds = u32_of("messageTTLInSeconds");
-        policies.max_producer_per_topic = u32_of("maxProducerPerTopic");
-        policies.max_consumer_per_topic = u32_of("maxConsumerPerTopic");
-        policies.max_consumers_per_subscription = u32_of("maxConsumersPerSubscription");
-        policies.retention_policies = document
-            .get("retentionPolicies")
-            .and_then(|v| serde_json::from_value(v.clone()).ok());
-        policies
-    }
-}
+pub use crate::metadata::{RetentionPolicies, TopicPolicies};
 
 /// `{tenant}/{namespace}/{domain}/{topic}` of a topic's partitioned (base) topic: the part of
 /// the metadata keys that names it.
@@ -192,6 +128,7 @@ pub fn forget_topic(store: &dyn MetadataStore, name: &str) -> Result<(), Storage
         return Ok(());
     };
     store.delete(&terminated_key(&topic), None)?;
+    super::forget_epoch(store, name)?;
     if topic.partition_index().is_none() {
         store.delete(&policies_key(&topic), None)?;
     }
@@ -212,26 +149,5 @@ mod tests {
             "/admin/topic-policies/t/n/persistent/orders"
         );
         assert_ne!(terminated_key(&partition), terminated_key(&base));
-    }
-
-    #[test]
-    fn typed_view_reads_pulsar_field_names_and_ignores_bad_values() {
-        let document: Map<String, Value> = serde_json::from_str(
-            r#"{"maxUnackedMessagesOnConsumer": 7, "messageTTLInSeconds": 30,
-                "retentionPolicies": {"retentionTimeInMinutes": 10, "retentionSizeInMB": 5},
-                "maxProducerPerTopic": "nope", "somethingElse": true}"#,
-        )
-        .unwrap();
-        let policies = TopicPolicies::from_document(&document);
-        assert_eq!(policies.max_unacked_messages_on_consumer, Some(7));
-        assert_eq!(policies.message_ttl_in_seconds, Some(30));
-        assert_eq!(policies.max_producer_per_topic, None);
-        assert_eq!(
-            policies.retention_policies,
-            Some(RetentionPolicies {
-                retention_time_in_minutes: 10,
-                retention_size_in_mb: 5
-            })
-        );
     }
 }

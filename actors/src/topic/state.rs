@@ -173,6 +173,16 @@ impl TopicState {
     pub fn producer_count(&self) -> usize {
         self.producers.len()
     }
+
+    /// The name of a registered producer.
+    pub fn producer_name(&self, handle: u64) -> Option<&str> {
+        self.producers.get(&handle).map(String::as_str)
+    }
+
+    /// Handles of the registered producers.
+    pub fn producer_handles(&self) -> Vec<u64> {
+        self.producers.keys().copied().collect()
+    }
 }
 
 #[cfg(test)]

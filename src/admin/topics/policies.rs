@@ -6,6 +6,7 @@
 
 use actix_web::{guard, web, HttpResponse};
 use geminga_actors::{
+    metadata::{DispatchRate, NamespaceName, Policies, PublishRate, SchemaCompatibilityStrategy},
     topic::{
         policies::{load_document, store_document, TopicPolicies},
         ApplyPolicies,
@@ -27,6 +28,12 @@ enum Kind {
     Flag,
     /// A `RetentionPolicies` object.
     Retention,
+    /// A `DispatchRate` object.
+    DispatchRate,
+    /// A `PublishRate` object.
+    PublishRate,
+    /// A schema compatibility strategy name (a JSON string).
+    Strategy,
 }
 
 /// One policy: its path segment, its field in the `TopicPolicies` document and its type.
@@ -64,6 +71,18 @@ const POLICIES: &[Policy] = &[
         Kind::Count,
     ),
     policy("deduplicationEnabled", "deduplicationEnabled", Kind::Flag),
+    policy("dispatchRate", "dispatchRate", Kind::DispatchRate),
+    policy(
+        "subscriptionDispatchRate",
+        "subscriptionDispatchRate",
+        Kind::DispatchRate,
+    ),
+    policy("publishRate", "publishRate", Kind::PublishRate),
+    policy(
+        "schemaCompatibilityStrategy",
+        "schemaCompatibilityStrategy",
+        Kind::Strategy,
+    ),
 ];
 
 const fn policy(path: &'static str, field: &'static str, kind: Kind) -> Policy {
@@ -89,6 +108,14 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig, topic: &str) {
                 .guard(guard::Delete())
                 .to(move |context, path| remove(policy, context, path)),
         );
+        if policy.kind == Kind::Strategy {
+            // Pulsar sets the schema compatibility strategy with PUT.
+            cfg.service(
+                web::resource(&path)
+                    .guard(guard::Put())
+                    .to(move |context, path, query, body| set(policy, context, path, query, body)),
+            );
+        }
     }
 }
 
@@ -152,6 +179,42 @@ async fn write_document(
     Ok(())
 }
 
+/// The namespace's value of a policy, for `?applied=true` when the topic sets none (rates are
+/// kept per cluster, as Pulsar does).
+fn namespace_value(context: &BrokerContext, policies: &Policies, policy: &Policy) -> Option<Value> {
+    let cluster = &context.config().cluster_name;
+    match policy.field {
+        "deduplicationEnabled" => policies.deduplication_enabled.map(Value::from),
+        "maxProducerPerTopic" => policies.max_producers_per_topic.map(Value::from),
+        "maxConsumerPerTopic" => policies.max_consumers_per_topic.map(Value::from),
+        "maxConsumersPerSubscription" => policies.max_consumers_per_subscription.map(Value::from),
+        "dispatchRate" => to_json(policies.topic_dispatch_rate.get(cluster)),
+        "subscriptionDispatchRate" => to_json(policies.subscription_dispatch_rate.get(cluster)),
+        "publishRate" => to_json(policies.publish_max_message_rate.get(cluster)),
+        "schemaCompatibilityStrategy" => match policies.schema_compatibility_strategy {
+            SchemaCompatibilityStrategy::Undefined => None,
+            strategy => Some(strategy.as_str().into()),
+        },
+        _ => None,
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: Option<&T>) -> Option<Value> {
+    value.and_then(|v| serde_json::to_value(v).ok())
+}
+
+/// The namespace's policies of `topic` (defaults when it has none stored).
+async fn namespace_policies(
+    context: &BrokerContext,
+    topic: &TopicName,
+) -> Result<Policies, RequestError> {
+    let (metadata, ns) = (context.metadata().clone(), NamespaceName::of_topic(topic));
+    actix_rt::task::spawn_blocking(move || metadata.policies(&ns))
+        .await
+        .map_err(|_| RequestError::unavailable("the metadata store"))?
+        .map_err(RequestError::from)
+}
+
 /// The broker-wide value a policy falls back to, for `?applied=true`.
 fn broker_default(context: &BrokerContext, policy: &Policy) -> Option<Value> {
     let config = context.config();
@@ -162,6 +225,9 @@ fn broker_default(context: &BrokerContext, policy: &Policy) -> Option<Value> {
         "maxConsumersPerSubscription" => Some(config.max_consumers_per_subscription.into()),
         "maxMessageSize" => u64::try_from(config.max_message_size).ok().map(Value::from),
         "messageTTLInSeconds" => Some(0.into()),
+        "deduplicationEnabled" => Some(config.broker_deduplication_enabled.into()),
+        "maxConsumerPerTopic" => Some(config.max_consumers_per_topic.into()),
+        "schemaCompatibilityStrategy" => Some(config.schema_compatibility_strategy.as_str().into()),
         _ => None,
     }
 }
@@ -175,12 +241,12 @@ async fn get(
     let found = async {
         let topic = existing_topic(&context, &path).await?;
         let document = read_document(&context, &topic).await?;
-        let value = document.get(policy.field).cloned().or_else(|| {
-            query
-                .applied
-                .then(|| broker_default(&context, policy))
-                .flatten()
-        });
+        let mut value = document.get(policy.field).cloned();
+        if value.is_none() && query.applied {
+            let namespace = namespace_policies(&context, &topic).await?;
+            value = namespace_value(&context, &namespace, policy)
+                .or_else(|| broker_default(&context, policy));
+        }
         // Pulsar answers an unset policy with an empty 204.
         Ok(match value {
             Some(value) => HttpResponse::Ok().json(value),
@@ -201,6 +267,25 @@ fn validate(policy: &Policy, value: Value) -> Result<Value, RequestError> {
                     value.clone(),
                 )
                 .is_ok()
+        }
+        Kind::DispatchRate => {
+            value.is_object() && serde_json::from_value::<DispatchRate>(value.clone()).is_ok()
+        }
+        Kind::PublishRate => {
+            value.is_object() && serde_json::from_value::<PublishRate>(value.clone()).is_ok()
+        }
+        Kind::Strategy => {
+            // Stored by its canonical name, whatever case it was given in.
+            let parsed = value
+                .as_str()
+                .and_then(|s| s.parse::<SchemaCompatibilityStrategy>().ok());
+            return match parsed {
+                Some(strategy) => Ok(Value::from(strategy.as_str())),
+                None => Err(bad_request(format!(
+                    "invalid value for {}: {value}",
+                    policy.path
+                ))),
+            };
         }
     };
     if valid {

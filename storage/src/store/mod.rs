@@ -5,6 +5,7 @@ mod delayed;
 mod log;
 mod purge;
 mod reclaim;
+mod sequences;
 mod topics;
 mod write;
 

@@ -147,6 +147,10 @@ impl Storage {
         for guard in self.inner.cursors.prefix(ledger_cursors_prefix(ledger_id)) {
             batch.remove(&self.inner.cursors, guard.key()?);
         }
+        let sequences = super::sequences::ledger_sequences_prefix(ledger_id);
+        for guard in self.inner.system.prefix(&sequences) {
+            batch.remove(&self.inner.system, guard.key()?);
+        }
         // Every subscription's delayed index goes too, in the background.
         let delayed = ledger_cursors_prefix(ledger_id).to_vec();
         self.stage_delayed_purge(&mut batch, &delayed);

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::PoisonError;
 
 use super::purge::marker_key;
+use super::sequences::{ledger_sequences_prefix, sequence_key};
 use super::topics::{system_key, TRIM_PREFIX};
 use super::Storage;
 use crate::cursor::{decode_cursor_header, CursorUpdate};
@@ -53,6 +54,22 @@ pub enum WriteOp {
         /// First id to keep.
         before_entry: u64,
     },
+    /// Records the highest sequence id stored for a producer name (message deduplication);
+    /// put it in the same write as the appends it covers. Read back with
+    /// [`Storage::load_sequences`]; removed with the topic.
+    Sequence {
+        /// The topic's ledger.
+        ledger_id: u64,
+        /// The producer name.
+        producer: String,
+        /// Its highest sequence id stored.
+        sequence_id: i64,
+    },
+    /// Forgets every producer's sequence id of a ledger (deduplication turned off).
+    ClearSequences {
+        /// The topic's ledger.
+        ledger_id: u64,
+    },
 }
 
 /// Everything one `write` will commit, with later ops already overriding earlier ones.
@@ -72,6 +89,8 @@ struct Staged {
     orphaned: BTreeSet<Vec<u8>>,
     /// Ledger -> next data offset after this batch.
     offsets: HashMap<u64, u64>,
+    /// System key -> new value, or `None` to delete (producer sequence records).
+    system: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 impl Storage {
@@ -110,6 +129,19 @@ impl Storage {
                     before_entry,
                 } => {
                     self.stage_trim(&mut staged, ledger_id, before_entry)?;
+                }
+                WriteOp::Sequence {
+                    ledger_id,
+                    producer,
+                    sequence_id,
+                } => {
+                    let key = sequence_key(ledger_id, &producer)?;
+                    staged
+                        .system
+                        .insert(key, Some(sequence_id.to_be_bytes().to_vec()));
+                }
+                WriteOp::ClearSequences { ledger_id } => {
+                    self.stage_clear_sequences(&mut staged, ledger_id)?;
                 }
             }
         }
@@ -279,6 +311,23 @@ impl Storage {
         Ok(())
     }
 
+    /// Deletes every sequence record of a ledger: staged ones and stored ones.
+    fn stage_clear_sequences(
+        &self,
+        staged: &mut Staged,
+        ledger_id: u64,
+    ) -> Result<(), StorageError> {
+        let prefix = ledger_sequences_prefix(ledger_id);
+        let staged_under = staged.system.range_mut(prefix.clone()..);
+        for (_, value) in staged_under.take_while(|(k, _)| k.starts_with(&prefix)) {
+            *value = None;
+        }
+        for guard in self.inner.system.prefix(&prefix) {
+            staged.system.insert(guard.key()?.to_vec(), None);
+        }
+        Ok(())
+    }
+
     /// The trim watermark as it will be once this batch commits.
     fn staged_trim_floor(&self, staged: &Staged, ledger_id: u64) -> Result<u64, StorageError> {
         match staged.watermarks.get(&ledger_id) {
@@ -307,6 +356,12 @@ impl Storage {
             match value {
                 Some(value) => batch.insert(&inner.cursors, key, value),
                 None => batch.remove(&inner.cursors, key),
+            }
+        }
+        for (key, value) in staged.system {
+            match value {
+                Some(value) => batch.insert(&inner.system, key, value),
+                None => batch.remove(&inner.system, key),
             }
         }
         for (key, add) in staged.delayed {

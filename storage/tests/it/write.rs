@@ -122,3 +122,58 @@ fn storage_error_classification() {
     assert!(corrupt.is_fatal());
     assert!(corrupt.to_string().contains("corrupt x"));
 }
+
+#[test]
+fn producer_sequences_persist_with_their_appends_and_go_with_the_topic() {
+    let mut t = TestStore::new();
+    let ledger_id = t
+        .s()
+        .create_topic("persistent://t/n/dedup")
+        .unwrap()
+        .ledger_id;
+    let seq = |producer: &str, sequence_id| WriteOp::Sequence {
+        ledger_id,
+        producer: producer.into(),
+        sequence_id,
+    };
+    t.s()
+        .write(vec![append(ledger_id, 0, 4), seq("a", 3), seq("b", 9)])
+        .unwrap();
+    // A later op for the same producer wins, within a batch and across batches.
+    t.s()
+        .write(vec![append(ledger_id, 1, 4), seq("a", 4), seq("a", 5)])
+        .unwrap();
+    t.s().sync().unwrap();
+    let loaded = t.reopen().load_sequences(ledger_id).unwrap();
+    assert_eq!(loaded.get("a"), Some(&5));
+    assert_eq!(loaded.get("b"), Some(&9));
+    assert!(t.s().load_sequences(ledger_id + 1).unwrap().is_empty());
+    // A failed batch records nothing.
+    let bad = vec![
+        seq("c", 1),
+        WriteOp::DeleteCursor {
+            ledger_id,
+            name: "x".repeat(70_000),
+        },
+    ];
+    assert!(t.s().write(bad).is_err());
+    assert!(!t.s().load_sequences(ledger_id).unwrap().contains_key("c"));
+    t.s()
+        .write(vec![
+            seq("c", 1),
+            WriteOp::ClearSequences { ledger_id },
+            seq("d", 2),
+        ])
+        .unwrap();
+    let loaded = t.s().load_sequences(ledger_id).unwrap();
+    assert_eq!(
+        loaded.into_iter().collect::<Vec<_>>(),
+        vec![("d".to_owned(), 2)]
+    );
+    t.s().delete_topic("persistent://t/n/dedup").unwrap();
+    assert!(t.s().load_sequences(ledger_id).unwrap().is_empty());
+    assert!(
+        t.s().write(vec![seq("", 1)]).is_err(),
+        "empty producer name"
+    );
+}
