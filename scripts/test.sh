@@ -60,6 +60,8 @@ install_system_packages() {
     if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists openssl; then
         missing+=(libssl-dev)
     fi
+    # The Python security tests make their TLS certificates and htpasswd hashes with openssl.
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     # The status page's end-to-end test (tests/browser) drives Debian's headless chromium.
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     # The connector tests start their own PostgreSQL (initdb + pg_ctl from
@@ -72,7 +74,7 @@ install_system_packages() {
             $SUDO tee /etc/postgresql-common/createcluster.d/geminga-tests.conf >/dev/null
     fi
     if [ ${#missing[@]} -eq 0 ]; then
-        echo "system packages present (protoc, pkg-config, libssl-dev, chromium, postgresql)"
+        echo "system packages present (protoc, pkg-config, libssl-dev, openssl, chromium, postgresql)"
         return 0
     fi
     apt_install "${missing[@]}"

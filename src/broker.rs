@@ -20,6 +20,10 @@ pub struct BrokerHandle {
     pub service_url: String,
     /// `http://host:port` of the admin API and metrics.
     pub admin_url: String,
+    /// `pulsar+ssl://host:port` when `brokerServicePortTls` is set.
+    pub service_url_tls: Option<String>,
+    /// `https://host:port` when `webServicePortTls` is set.
+    pub admin_url_tls: Option<String>,
     system: Option<System>,
     context: Option<BrokerContext>,
     thread: Option<JoinHandle<()>>,
@@ -58,6 +62,8 @@ impl Drop for BrokerHandle {
 struct Running {
     service_url: String,
     admin_url: String,
+    service_url_tls: Option<String>,
+    admin_url_tls: Option<String>,
     context: BrokerContext,
 }
 
@@ -83,6 +89,8 @@ pub fn start_in_thread(config: BrokerConfig) -> Result<BrokerHandle, BrokerError
         Ok(Ok((running, system))) => Ok(BrokerHandle {
             service_url: running.service_url,
             admin_url: running.admin_url,
+            service_url_tls: running.service_url_tls,
+            admin_url_tls: running.admin_url_tls,
             system: Some(system),
             context: Some(running.context),
             thread: Some(thread),
@@ -113,8 +121,15 @@ pub fn run_standalone(config: BrokerConfig) -> Result<(), BrokerError> {
         reason = "the READY line is the binary's contract with scripts"
     )]
     {
+        let mut tls = String::new();
+        if let Some(url) = &running.service_url_tls {
+            tls.push_str(&format!(" service_url_tls={url}"));
+        }
+        if let Some(url) = &running.admin_url_tls {
+            tls.push_str(&format!(" admin_url_tls={url}"));
+        }
         println!(
-            "GEMINGA_READY service_url={} admin_url={}",
+            "GEMINGA_READY service_url={} admin_url={}{tls}",
             running.service_url, running.admin_url
         );
     }
@@ -188,18 +203,33 @@ async fn shutdown(context: BrokerContext) {
 }
 
 async fn boot(config: BrokerConfig) -> Result<Running, BrokerError> {
+    let security = crate::security::setup(&config)?;
     let storage = open_storage(&config).await?;
-    let listener = TcpListener::bind(&config.bind)
-        .await
-        .map_err(|source| BrokerError::Bind {
-            addr: config.bind.clone(),
-            source,
-        })?;
+    let listener = bind(&config.bind).await?;
+    let tls_listener = match config.security.broker_service_port_tls {
+        Some(port) => Some(bind(&with_port(&config.bind, port)).await?),
+        None => None,
+    };
     let admin_listener = admin::bind(&config)?;
+    let admin_tls_listener = match config.security.web_service_port_tls {
+        Some(port) => Some(admin::bind_addr(&with_port(&config.admin_bind, port))?),
+        None => None,
+    };
     let bound = listener.local_addr()?;
     let host = advertised_host(&config, bound);
     let admin_url = format!("http://{host}:{}", admin_listener.local_addr()?.port());
-    let advertised = advertised(&config, &host, bound.port(), &admin_url)?;
+    let service_url_tls = match &tls_listener {
+        Some(l) => Some(format!("pulsar+ssl://{host}:{}", l.local_addr()?.port())),
+        None => None,
+    };
+    let admin_url_tls = match &admin_tls_listener {
+        Some(l) => Some(format!("https://{host}:{}", l.local_addr()?.port())),
+        None => None,
+    };
+    let mut advertised = advertised(&config, &host, bound.port(), &admin_url)?;
+    if advertised.listeners.is_empty() {
+        advertised.service_url_tls.clone_from(&service_url_tls);
+    }
     // The READY line and handles name the bound listener, which is reachable from here even
     // when the advertised listeners are for other networks.
     let service_url = format!("pulsar://{host}:{}", bound.port());
@@ -210,23 +240,66 @@ async fn boot(config: BrokerConfig) -> Result<Running, BrokerError> {
         config.worker_threads,
     );
     let context = system.context.clone();
+    context.set_security(security.security.clone());
     let cluster_url = context.advertised().service_url.clone();
-    bootstrap_metadata(&context, &config, &cluster_url, &admin_url).await?;
+    let urls = ClusterUrls {
+        service_url: cluster_url,
+        admin_url: admin_url.clone(),
+        service_url_tls: service_url_tls.clone(),
+        admin_url_tls: admin_url_tls.clone(),
+    };
+    bootstrap_metadata(&context, &config, &urls).await?;
     actix_rt::spawn(geminga_actors::connection::serve(listener, context.clone()));
+    if let (Some(l), Some(tls)) = (tls_listener, security.tls.clone()) {
+        actix_rt::spawn(geminga_actors::connection::serve_tls(
+            l,
+            context.clone(),
+            tls,
+        ));
+    }
     crate::connectors::start(
         &system,
         &service_url,
         crate::connectors::RuntimeSettings::default(),
     );
-    admin::serve(admin_listener, &config, context.clone())?;
+    let admin_tls = admin_tls_listener.zip(security.tls.clone());
+    admin::serve_all(admin_listener, admin_tls, &config, context.clone())?;
     // The worker arbiters live until the System stops; the handles are not needed.
     drop(system);
-    info!(%service_url, %admin_url, data_dir = %config.data_dir.display(), "broker ready");
+    info!(%service_url, %admin_url, ?service_url_tls, ?admin_url_tls,
+        data_dir = %config.data_dir.display(), "broker ready");
     Ok(Running {
         service_url,
         admin_url,
+        service_url_tls,
+        admin_url_tls,
         context,
     })
+}
+
+async fn bind(addr: &str) -> Result<TcpListener, BrokerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| BrokerError::Bind {
+            addr: addr.to_owned(),
+            source,
+        })
+}
+
+/// `host:port` with the port replaced (the TLS listeners bind the plain ones' host).
+fn with_port(bind: &str, port: u16) -> String {
+    match bind.rsplit_once(':') {
+        Some((host, _)) => format!("{host}:{port}"),
+        None => format!("{bind}:{port}"),
+    }
+}
+
+/// The cluster's addresses, as `bootstrap_metadata` records them.
+struct ClusterUrls {
+    service_url: String,
+    admin_url: String,
+    service_url_tls: Option<String>,
+    admin_url_tls: Option<String>,
 }
 
 /// What lookups answer: the bound addresses, or with `advertisedListeners` the internal
@@ -269,14 +342,15 @@ fn advertised(
 async fn bootstrap_metadata(
     context: &BrokerContext,
     config: &BrokerConfig,
-    service_url: &str,
-    admin_url: &str,
+    urls: &ClusterUrls,
 ) -> Result<(), BrokerError> {
     let metadata = context.metadata().clone();
     let cluster = config.cluster_name.clone();
     let data = ClusterData {
-        service_url: Some(admin_url.to_owned()),
-        broker_service_url: Some(service_url.to_owned()),
+        service_url: Some(urls.admin_url.clone()),
+        broker_service_url: Some(urls.service_url.clone()),
+        service_url_tls: urls.admin_url_tls.clone(),
+        broker_service_url_tls: urls.service_url_tls.clone(),
         ..ClusterData::default()
     };
     let done = actix_rt::task::spawn_blocking(move || metadata.bootstrap(&cluster, &data)).await;

@@ -16,6 +16,7 @@ pub mod client_cmd;
 pub mod ns_policies;
 pub mod policy_args;
 pub mod schemas;
+pub mod tokens;
 pub mod topics;
 pub mod topics_admission;
 pub mod topics_http;
@@ -52,6 +53,8 @@ pub enum Command {
     Admin(admin::AdminArgs),
     /// Produce and consume messages, in the spirit of `pulsar-client`.
     Client(client_cmd::ClientArgs),
+    /// Create and check JWT keys and tokens, like `pulsar tokens`.
+    Tokens(tokens::TokensArgs),
 }
 
 /// Flags of `geminga standalone`; they override values read from `--config`.
@@ -136,7 +139,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString>,
 {
-    let (mut in_consume, mut in_admin) = (false, false);
+    let (mut in_consume, mut in_admin, mut in_tokens) = (false, false, false);
     args.into_iter()
         .map(|arg| {
             let arg: OsString = arg.into();
@@ -146,9 +149,19 @@ where
                     None => arg,
                 };
             }
+            if in_tokens {
+                // `pulsar tokens`' two-letter flags (-sk, -pk, -hs) become clap aliases.
+                return match arg.to_str() {
+                    Some("-sk") => OsString::from("--sk"),
+                    Some("-pk") => OsString::from("--pk"),
+                    Some("-hs") => OsString::from("--hs"),
+                    _ => arg,
+                };
+            }
             if !in_consume {
                 in_consume = arg == "consume";
                 in_admin = arg == "admin";
+                in_tokens = arg == "tokens";
                 return arg;
             }
             match arg.to_str() {

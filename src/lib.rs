@@ -9,6 +9,7 @@
 //!   fault injection, the status page).
 //! - [`metrics`]: Prometheus metrics read from the actors' shared counters.
 //! - [`client`]: a small native Pulsar client used by `geminga perf`.
+//! - [`security`]: builds authentication, authorization, limits and TLS from the config.
 //! - [`perf`]: the `pulsar-perf`-like load generator.
 //! - [`connectors`]: Pulsar IO sources and sinks run inside the broker.
 //!
@@ -24,6 +25,7 @@ pub mod connectors;
 pub mod error;
 pub mod metrics;
 pub mod perf;
+pub mod security;
 
 pub use broker::{start_in_thread, BrokerHandle};
 pub use error::BrokerError;

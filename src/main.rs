@@ -34,6 +34,7 @@ fn run(cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
             init_tracing(None);
             cli::client_cmd::run(args)?;
         }
+        Command::Tokens(args) => cli::tokens::run(args, &mut std::io::stdout().lock())?,
         other => return Err(format!("command not supported yet: {other:?}").into()),
     }
     Ok(())

@@ -2,7 +2,7 @@
 
 use std::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
-    Arc, PoisonError, RwLock,
+    Arc, OnceLock, PoisonError, RwLock,
 };
 
 use actix::{Addr, ArbiterHandle};
@@ -13,6 +13,7 @@ use crate::{
     metadata::{MetadataService, StorageMetadata},
     ownership::{BrokerAddresses, ListenerAddress, LocalOwnership, OwnershipService},
     registry::{TopicRegistry, TopicTable},
+    security::Security,
     stats::BrokerStats,
     storage_writer::StorageWriter,
     subscription::{SubscriptionPolicies, SubscriptionPolicy},
@@ -74,6 +75,8 @@ struct Inner {
     subscription_policies: Arc<SubscriptionPolicies>,
     /// Services layered on top of the actors (the connector runtime), by type.
     extensions: RwLock<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
+    /// Authentication, authorization and limits; set once at start-up (open when unset).
+    security: OnceLock<Arc<Security>>,
 }
 
 impl BrokerContext {
@@ -114,6 +117,7 @@ impl BrokerContext {
             metadata,
             ownership,
             extensions: RwLock::new(Vec::new()),
+            security: OnceLock::new(),
         };
         Self {
             inner: Arc::new(inner),
@@ -136,6 +140,21 @@ impl BrokerContext {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Installs the broker's security settings; only the first call has an effect (call it
+    /// before the listeners accept clients). Returns whether it was installed.
+    pub fn set_security(&self, security: Arc<Security>) -> bool {
+        self.inner.security.set(security).is_ok()
+    }
+
+    /// Authentication, authorization and limits ([`Security::open`] unless set).
+    pub fn security(&self) -> Arc<Security> {
+        self.inner
+            .security
+            .get()
+            .cloned()
+            .unwrap_or_else(Security::open)
     }
 
     /// Installs a replacement storage writer.

@@ -109,6 +109,21 @@ pub enum RequestError {
         /// What exists (for example `subscription s on persistent://t/n/x`).
         what: String,
     },
+    /// The client's role may not do this (authorization is on and grants it nothing here).
+    #[error("{role} is not authorized: {reason}")]
+    NotAuthorized {
+        /// The client's role.
+        role: String,
+        /// What was refused.
+        reason: String,
+    },
+    /// A per-client limit is reached (lookups in flight, pending sends); the client should
+    /// slow down and retry.
+    #[error("too many requests: {reason}")]
+    TooManyRequests {
+        /// Which limit, with its configuration key.
+        reason: String,
+    },
     /// An admin request's precondition does not hold (clients still attached, for example);
     /// the caller may retry with `force` or after detaching them.
     #[error("precondition failed: {reason}")]
@@ -157,6 +172,8 @@ impl RequestError {
             RequestError::AlreadyExists { .. } | RequestError::PreconditionFailed { .. } => {
                 ServerError::NotAllowedError
             }
+            RequestError::NotAuthorized { .. } => ServerError::AuthorizationError,
+            RequestError::TooManyRequests { .. } => ServerError::TooManyRequests,
             RequestError::IncompatibleSchema { .. } => ServerError::IncompatibleSchema,
             RequestError::ProducerFenced { .. } => ServerError::ProducerFenced,
         }

@@ -12,6 +12,7 @@
 //! - [`nonpersistent`]: the memory-only mode of `non-persistent://` topics.
 //! - [`schema`]: the schema registry's rules (versions, compatibility strategies, Avro).
 //! - [`storage_writer`]: the single writer to storage, group-committing many requests per fsync.
+//! - [`security`]: authentication providers, authorization rules, TLS and client limits.
 //! - [`supervision`]: the panic-catching supervisor, fault injection and the live actor tree.
 //! - [`stats`]: counters and rates of topics and subscriptions, shared with metrics and stats.
 //!
@@ -30,6 +31,7 @@ pub mod ownership;
 pub mod producer;
 pub mod registry;
 pub mod schema;
+pub mod security;
 pub mod stats;
 pub mod storage_writer;
 pub mod subscription;

@@ -88,6 +88,8 @@ pub fn status_of(error: &RequestError) -> StatusCode {
         | RequestError::TopicTerminated { .. } => StatusCode::PRECONDITION_FAILED,
         RequestError::NotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
         RequestError::ServiceNotReady { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        RequestError::NotAuthorized { .. } => StatusCode::FORBIDDEN,
+        RequestError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

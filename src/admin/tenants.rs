@@ -1,7 +1,7 @@
 //! `/admin/v2/tenants`: list, create, get, update and delete tenants.
 
 use actix_web::{web, HttpResponse};
-use geminga_actors::{metadata::TenantInfo, BrokerContext};
+use geminga_actors::{metadata::TenantInfo, security::AccessCheck, BrokerContext};
 
 use super::errors::{blocking, no_content, ApiError};
 
@@ -23,9 +23,30 @@ fn tenant_info(body: &web::Bytes) -> Result<TenantInfo, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("invalid TenantInfo: {e}")))
 }
 
-async fn list(context: web::Data<BrokerContext>) -> Result<HttpResponse, ApiError> {
+/// Every tenant for superusers (and with authorization off); otherwise only the tenants the
+/// caller administers, so nobody learns the names of other tenants.
+async fn list(
+    context: web::Data<BrokerContext>,
+    access: Option<web::ReqData<AccessCheck>>,
+) -> Result<HttpResponse, ApiError> {
     let metadata = context.metadata().clone();
-    let tenants = blocking(move || Ok(metadata.tenants()?)).await?;
+    let access = access.map(web::ReqData::into_inner);
+    let tenants = blocking(move || {
+        let all = metadata.tenants()?;
+        match access {
+            Some(access) if !access.is_superuser() => {
+                let mut visible = Vec::new();
+                for tenant in all {
+                    if access.is_tenant_admin(&tenant)? {
+                        visible.push(tenant);
+                    }
+                }
+                Ok(visible)
+            }
+            _ => Ok(all),
+        }
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(tenants))
 }
 

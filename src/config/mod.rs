@@ -2,6 +2,7 @@
 
 mod parse;
 mod policy;
+mod security;
 #[cfg(test)]
 mod tests;
 
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 pub use parse::{parse_host_port, KNOWN_KEYS};
 pub use policy::{PolicyConfig, POLICY_KEYS};
+pub use security::{ProviderKind, SecurityConfig, SECURITY_KEYS};
 
 /// Default Pulsar binary-protocol port.
 pub const DEFAULT_BROKER_PORT: u16 = 6650;
@@ -94,6 +96,9 @@ pub struct BrokerConfig {
     /// Largest redelivery delay; 0 switches the backoff off, the default (geminga key
     /// `redeliveryBackoffMaxMillis`).
     pub redelivery_backoff_max_ms: u64,
+    /// Authentication, authorization, TLS and client limits (Pulsar's keys; see
+    /// [`SecurityConfig`]).
+    pub security: SecurityConfig,
 }
 
 impl Default for BrokerConfig {
@@ -129,6 +134,7 @@ impl Default for BrokerConfig {
             dead_letter_max_redeliver_count: 0,
             redelivery_backoff_min_ms: 0,
             redelivery_backoff_max_ms: 0,
+            security: SecurityConfig::default(),
         }
     }
 }

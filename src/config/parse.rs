@@ -75,6 +75,19 @@ pub(super) fn parse(text: &str) -> Result<(BrokerConfig, Vec<String>), ConfigErr
             });
         };
         let (key, value) = (key.trim(), value.trim());
+        if super::security::SECURITY_KEYS.contains(&key) {
+            if !value.is_empty() {
+                super::security::apply(&mut config.security, key, value).map_err(|reason| {
+                    ConfigError::InvalidValue {
+                        key: key.to_owned(),
+                        value: value.to_owned(),
+                        line,
+                        reason,
+                    }
+                })?;
+            }
+            continue;
+        }
         if !KNOWN_KEYS.contains(&key) && !super::policy::POLICY_KEYS.contains(&key) {
             if !unknown.iter().any(|k| k == key) {
                 unknown.push(key.to_owned());
@@ -109,6 +122,15 @@ pub(super) fn parse(text: &str) -> Result<(BrokerConfig, Vec<String>), ConfigErr
             key: "internalListenerName".to_owned(),
             value: config.internal_listener_name.clone().unwrap_or_default(),
             line: internal_listener_line,
+            reason,
+        })?;
+    config
+        .security
+        .check()
+        .map_err(|(key, reason)| ConfigError::InvalidValue {
+            key: key.to_owned(),
+            value: String::new(),
+            line: 0,
             reason,
         })?;
     Ok((config, unknown))
@@ -176,7 +198,7 @@ fn apply(c: &mut BrokerConfig, l: &mut Listeners, key: &str, v: &str) -> Result<
 }
 
 /// Parses an integer within `min..=max`.
-fn number<T>(value: &str, min: T, max: T) -> Result<T, String>
+pub(super) fn number<T>(value: &str, min: T, max: T) -> Result<T, String>
 where
     T: FromStr + PartialOrd + std::fmt::Display + Copy,
 {

@@ -8,6 +8,7 @@
 // (clippy.toml only exempts `#[test]` functions themselves).
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
+mod admin_fuzz;
 mod admin_http;
 mod admission;
 mod cli_topics;
@@ -26,6 +27,7 @@ mod reader;
 mod redelivery;
 mod retries;
 mod round_trip;
+mod security;
 mod seek;
 mod subscription;
 mod subscriptions;

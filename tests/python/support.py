@@ -54,6 +54,9 @@ class Broker:
         fields = dict(part.split("=", 1) for part in self._ready_line.split()[1:] if "=" in part)
         self.service_url = fields["service_url"]
         self.admin_url = fields.get("admin_url")
+        # Present when brokerServicePortTls / webServicePortTls are configured.
+        self.service_url_tls = fields.get("service_url_tls")
+        self.admin_url_tls = fields.get("admin_url_tls")
 
     def _drain(self):
         for line in self.proc.stdout:

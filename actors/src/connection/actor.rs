@@ -1,6 +1,11 @@
 //! The Connection actor: socket I/O, handshake state and the producer/consumer tables.
 
-use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Instant};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use actix::{
     io::{FramedWrite, WriteHandler},
@@ -13,19 +18,26 @@ use geminga_protocol::{
     frame::Frame,
     proto::{base_command::Type, BaseCommand, ServerError},
 };
-use tokio::net::{tcp::OwnedWriteHalf, TcpStream};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::TcpStream,
+};
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, info_span, warn, Span};
 
-use super::{discovery::Discovery, messages::*};
+use super::{auth::ConnectionAuth, discovery::Discovery, messages::*};
 use crate::{
     consumer::{CloseConsumer, Consumer},
     context::BrokerContext,
     producer::{CloseProducer, Producer, PublishGate},
+    security::ConnectionPermit,
     subscription::RemoveConsumer,
     supervision::Lifecycle,
     topic::{Attached, ProducerGrant},
 };
+
+/// How long a connection closing after an ERROR waits for the client to read it.
+const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(5);
 
 /// A producer id's state on this connection.
 pub(super) enum ProducerSlot {
@@ -62,12 +74,40 @@ pub(super) enum ConsumerSlot {
     },
 }
 
+/// The write half of a client socket, plain TCP or TLS.
+pub(super) type SocketWrite = Box<dyn AsyncWrite + Unpin + Send>;
+
+/// A client socket, plain or TLS, with what the listener learned about it.
+pub struct Transport {
+    /// The read half.
+    pub read: Box<dyn AsyncRead + Unpin + Send>,
+    /// The write half.
+    pub write: Box<dyn AsyncWrite + Unpin + Send>,
+    /// The client's TLS certificate chain, when it sent one over TLS.
+    pub peer_certificates: Option<Vec<rustls_pki_types::CertificateDer<'static>>>,
+    /// The connection's place under the connection limits, held while it is open.
+    pub permit: Option<ConnectionPermit>,
+}
+
+impl Transport {
+    /// A plain TCP socket.
+    pub fn tcp(stream: TcpStream) -> Self {
+        let (read, write) = stream.into_split();
+        Self {
+            read: Box::new(read),
+            write: Box::new(write),
+            peer_certificates: None,
+            permit: None,
+        }
+    }
+}
+
 /// One client connection. Not restarted in place: if it fails, the socket closes and the client
 /// reconnects, re-creating its producers and consumers.
 pub struct Connection {
     pub(super) broker: BrokerContext,
     pub(super) lifecycle: Lifecycle,
-    pub(super) writer: FramedWrite<Frame, OwnedWriteHalf, PulsarCodec>,
+    pub(super) writer: FramedWrite<Frame, SocketWrite, PulsarCodec>,
     /// CONNECT received and answered.
     pub(super) connected: bool,
     /// Negotiated protocol version.
@@ -80,6 +120,10 @@ pub struct Connection {
     pub(super) gate: Arc<PublishGate>,
     /// Topic discovery: the client's watcher support and its topic-list watchers.
     pub(super) discovery: Discovery,
+    /// Who the client is, credential refresh, and per-connection limits.
+    pub(super) auth: ConnectionAuth,
+    /// An ERROR was sent before closing: later frames are ignored until it is written.
+    pub(super) closing: bool,
     pub(super) span: Span,
 }
 
@@ -92,10 +136,25 @@ impl Connection {
         peer: SocketAddr,
         ctx: &mut Context<Self>,
     ) -> Self {
+        Self::with_transport(broker, lifecycle, Transport::tcp(stream), peer, ctx)
+    }
+
+    /// Starts serving a plain or TLS socket (call inside the arbiter that will run it).
+    pub fn with_transport(
+        broker: BrokerContext,
+        lifecycle: Lifecycle,
+        transport: Transport,
+        peer: SocketAddr,
+        ctx: &mut Context<Self>,
+    ) -> Self {
         let max = broker.config().max_message_size;
-        let (read, write) = stream.into_split();
-        ctx.add_stream(FramedRead::new(read, PulsarCodec::new(max)));
-        let writer = FramedWrite::new(write, PulsarCodec::new(max), ctx);
+        ctx.add_stream(FramedRead::new(transport.read, PulsarCodec::new(max)));
+        let writer = FramedWrite::new(transport.write, PulsarCodec::new(max), ctx);
+        let auth = ConnectionAuth::new(
+            broker.security(),
+            transport.peer_certificates,
+            transport.permit,
+        );
         let gate = PublishGate::new(broker.config().max_pending_publish_per_connection);
         let span = info_span!("conn", id = lifecycle.id(), peer = %peer);
         Self {
@@ -110,6 +169,8 @@ impl Connection {
             consumers: HashMap::new(),
             gate,
             discovery: Discovery::default(),
+            auth,
+            closing: false,
             span,
         }
     }
@@ -122,6 +183,22 @@ impl Connection {
     /// Writes one command.
     pub(super) fn send(&mut self, command: impl Into<BaseCommand>) {
         self.writer.write(Frame::new(command));
+    }
+
+    /// Sends ERROR for request id -1 and closes once it is written: stopping at once would drop
+    /// the unwritten answer, and the client would see a bare close instead of the reason.
+    pub(super) fn close_with_error(
+        &mut self,
+        error: ServerError,
+        message: impl Into<String>,
+        ctx: &mut Context<Self>,
+    ) {
+        self.send_error(u64::MAX, error, message);
+        self.closing = true;
+        // The writer's `finished` stops the actor once the answer is flushed; the timer covers
+        // a peer that never reads.
+        self.writer.close();
+        ctx.run_later(CLOSE_FLUSH_LIMIT, |_, ctx| ctx.stop());
     }
 
     /// Answers a request with ERROR.
@@ -188,7 +265,7 @@ impl Connection {
                 .get_last_message_id
                 .map(|c| self.on_get_last_message_id(c, ctx)),
             Type::ConsumerStats => command.consumer_stats.map(|c| self.on_consumer_stats(c)),
-            Type::AuthResponse => Some(()),
+            Type::AuthResponse => command.auth_response.map(|c| self.on_auth_response(c, ctx)),
             Type::Connect => {
                 warn!(parent: &self.span, "second CONNECT on a connection; closing");
                 return ctx.stop();
@@ -271,26 +348,29 @@ impl Actor for Connection {
 impl StreamHandler<Result<Frame, ProtocolError>> for Connection {
     fn handle(&mut self, item: Result<Frame, ProtocolError>, ctx: &mut Context<Self>) {
         match item {
+            Ok(_) if self.closing => {}
             Ok(frame) => {
                 self.last_received = Instant::now();
                 self.route(frame.command, frame.payload, ctx);
             }
+            Err(_) if self.closing => {}
             Err(e) => {
                 warn!(parent: &self.span, error = %e, "malformed input; closing the connection");
                 // The frame stream cannot be resynchronised; tell the client and close.
-                self.send_error(
-                    u64::MAX,
+                self.close_with_error(
                     ServerError::UnknownError,
                     format!("malformed frame: {e}"),
+                    ctx,
                 );
-                self.writer.close();
-                ctx.stop();
             }
         }
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
-        ctx.stop();
+        // While closing, the writer's `finished` stops the actor once the ERROR is out.
+        if !self.closing {
+            ctx.stop();
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use crate::{
     consumer::{CloseConsumer, Consumer, Join, JoinRequest, Subscribed},
     dispatcher::{Flow, Redeliver},
     error::RequestError,
+    security::TopicOperation,
     subscription::{Ack, GetLastMessageId, RedeliverAll, Seek, SeekTarget, Unsubscribe},
     supervision::{supervise, ActorKind},
     topic::Attached,
@@ -43,7 +44,10 @@ impl Connection {
             .and_then(|p| i32::try_from(p).ok())
             .unwrap_or(-1);
         let topic_name = topic.to_string();
-        let lookup = self.open_topic(&topic, c.force_topic_creation());
+        let op = TopicOperation::Consume {
+            subscription: Some(c.subscription.clone()),
+        };
+        let lookup = self.open_topic(&topic, c.force_topic_creation(), op);
         let join = JoinRequest {
             subscription: c.subscription.clone(),
             durable: c.durable(),

@@ -19,6 +19,7 @@ use crate::{
     registry::{
         topics_hash, TopicPattern, TopicsChanged, TopicsOfNamespace, UnwatchTopics, WatchTopics,
     },
+    security::NamespaceOperation,
 };
 
 /// The connection's discovery state.
@@ -65,32 +66,46 @@ impl Connection {
             .as_deref()
             .and_then(|p| TopicPattern::new(p).ok());
         let client_hash = c.topics_hash.clone();
+        let permit = match self.begin_lookup() {
+            Ok(permit) => permit,
+            Err(e) => return self.send_error(request_id, e.server_error(), e.to_string()),
+        };
+        let access = self.access();
         let list = registry.send(TopicsOfNamespace {
-            namespace,
+            namespace: namespace.clone(),
             mode: c.mode(),
         });
-        let fut = wrap_future::<_, Self>(list).map(move |sent, act, _ctx| {
-            match sent.unwrap_or_else(|e| Err(RequestError::from(e))) {
-                Ok(mut topics) => {
-                    let filtered = pattern.is_some();
-                    if let Some(pattern) = &pattern {
-                        topics = pattern.filter(&topics);
-                    }
-                    let hash = topics_hash(&topics);
-                    let changed = client_hash.as_deref() != Some(hash.as_str());
-                    if !changed {
-                        topics.clear();
-                    }
-                    act.send(CommandGetTopicsOfNamespaceResponse {
-                        request_id,
-                        topics,
-                        filtered: Some(filtered),
-                        topics_hash: Some(hash),
-                        changed: Some(changed),
-                    });
-                }
-                Err(e) => act.send_error(request_id, e.server_error(), e.to_string()),
+        // Only what the client's role may see is listed (all of it with authorization off).
+        let list = async move {
+            let _permit = permit;
+            let topics = list.await.unwrap_or_else(|e| Err(RequestError::from(e)))?;
+            if !access.enforced() {
+                return Ok(topics);
             }
+            actix_rt::task::spawn_blocking(move || access.visible_topics(&namespace, topics))
+                .await
+                .map_err(|_| RequestError::unavailable("the metadata service"))?
+        };
+        let fut = wrap_future::<_, Self>(list).map(move |listed, act, _ctx| match listed {
+            Ok(mut topics) => {
+                let filtered = pattern.is_some();
+                if let Some(pattern) = &pattern {
+                    topics = pattern.filter(&topics);
+                }
+                let hash = topics_hash(&topics);
+                let changed = client_hash.as_deref() != Some(hash.as_str());
+                if !changed {
+                    topics.clear();
+                }
+                act.send(CommandGetTopicsOfNamespaceResponse {
+                    request_id,
+                    topics,
+                    filtered: Some(filtered),
+                    topics_hash: Some(hash),
+                    changed: Some(changed),
+                });
+            }
+            Err(e) => act.send_error(request_id, e.server_error(), e.to_string()),
         });
         ctx.spawn(fut);
     }
@@ -132,12 +147,27 @@ impl Connection {
                 return self.send_error(request_id, ServerError::InvalidTopicName, message);
             }
         };
+        if self.access().enforced() {
+            // Watchers follow a whole namespace: only for roles that may list all of it.
+            return self.watch_when_allowed(c, namespace, pattern, ctx);
+        }
+        self.register_watch(request_id, c.watcher_id, namespace, pattern, ctx);
+    }
+
+    fn register_watch(
+        &mut self,
+        request_id: u64,
+        watcher_id: u64,
+        namespace: NamespaceName,
+        pattern: TopicPattern,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(registry) = self.broker.registry() else {
             return self.send_error(request_id, ServerError::ServiceNotReady, "broker starting");
         };
         let id = self.broker.next_id();
         let watch = TopicWatch {
-            watcher_id: c.watcher_id,
+            watcher_id,
             pattern,
             topics: None,
             pending: Vec::new(),
@@ -160,6 +190,30 @@ impl Connection {
                     act.stop_watch(id);
                     act.send_error(request_id, e.server_error(), e.to_string());
                 }
+            }
+        });
+        ctx.spawn(fut);
+    }
+
+    /// Checks the namespace-wide listing grant on the blocking pool, then watches.
+    fn watch_when_allowed(
+        &mut self,
+        c: CommandWatchTopicList,
+        namespace: NamespaceName,
+        pattern: TopicPattern,
+        ctx: &mut Context<Self>,
+    ) {
+        let access = self.access();
+        let (request_id, watcher_id) = (c.request_id, c.watcher_id);
+        let checked = namespace.clone();
+        let work = actix_rt::task::spawn_blocking(move || {
+            access.namespace(&checked, NamespaceOperation::ListTopics)
+        });
+        let fut = wrap_future::<_, Self>(work).map(move |joined, act, ctx| {
+            match joined.unwrap_or_else(|_| Err(RequestError::unavailable("the metadata service")))
+            {
+                Ok(()) => act.register_watch(request_id, watcher_id, namespace, pattern, ctx),
+                Err(e) => act.send_error(request_id, e.server_error(), e.to_string()),
             }
         });
         ctx.spawn(fut);

@@ -2,6 +2,7 @@
 
 mod actor;
 mod admission;
+mod auth;
 mod consume;
 mod discovery;
 mod end_of_topic;
@@ -11,8 +12,8 @@ mod produce;
 mod schema;
 mod session;
 
-pub use actor::Connection;
-pub use listener::serve;
+pub use actor::{Connection, Transport};
+pub use listener::{serve, serve_tls};
 pub use messages::{
     ConsumerClosedByBroker, ConsumerExited, EndOfTopic, ProducerClosedByBroker, ProducerExited,
     ProducerReady, WriteFrames,

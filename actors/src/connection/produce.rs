@@ -15,6 +15,7 @@ use super::{
 use crate::{
     error::RequestError,
     producer::{CloseProducer, Producer, ProducerWiring, Register, SendMessage},
+    security::TopicOperation,
     supervision::{supervise, ActorKind},
     topic::{ProducerGrant, Topic},
 };
@@ -40,7 +41,7 @@ impl Connection {
         };
         let producer_id = c.producer_id;
         let handle = self.broker.next_id();
-        let lookup = self.open_topic(&topic, true);
+        let lookup = self.open_topic(&topic, true, TopicOperation::Produce);
         let register = Register {
             name: c.producer_name.clone(),
             access_mode: c.producer_access_mode(),
@@ -124,7 +125,7 @@ impl Connection {
             producer_id,
             topic,
             connection: self.me(ctx),
-            gate: self.gate.clone(),
+            gate: self.producer_gate(producer_id),
             max_message_size: self.broker.config().max_message_size,
             span: info_span!(parent: &self.span, "producer", topic = %topic_name, producer_id),
         };
@@ -212,7 +213,19 @@ impl Connection {
                 message,
             ));
         };
-        let at_limit = self.gate.acquire();
+        if let Err(e) = self.check_pending_sends(c.producer_id) {
+            let message = e.to_string();
+            return self.send(commands::send_error(
+                c.producer_id,
+                c.sequence_id,
+                e.server_error(),
+                message,
+            ));
+        }
+        let at_limit = match self.auth.producer_gates.get(&c.producer_id) {
+            Some(gate) => gate.acquire(),
+            None => self.gate.acquire(),
+        };
         let limiter = grant.publish_limiter.clone();
         let (messages, bytes) = (c.num_messages().max(1), payload.data.len());
         addr.do_send(SendMessage {
@@ -264,6 +277,7 @@ impl Connection {
 
     pub(super) fn on_close_producer(&mut self, c: CommandCloseProducer, ctx: &mut Context<Self>) {
         let request_id = c.request_id;
+        self.auth.producer_gates.remove(&c.producer_id);
         let addr = match self.producers.remove(&c.producer_id) {
             Some(ProducerSlot::Ready { addr, .. }) => Some(addr),
             Some(ProducerSlot::Pending { addr, .. }) => addr,

@@ -1,6 +1,6 @@
 //! Handshake, keep-alive, lookups and other requests that involve no producer or consumer.
 
-use actix::{fut::wrap_future, ActorContext, ActorFutureExt, AsyncContext, Context};
+use actix::{fut::wrap_future, ActorFutureExt, AsyncContext, Context};
 use geminga_protocol::{
     commands,
     frame::PROTOCOL_VERSION,
@@ -16,28 +16,39 @@ use super::actor::Connection;
 use crate::{
     error::RequestError,
     ownership::{client_partitions, lookup_topic, LookupError},
+    security::TopicOperation,
 };
 
 impl Connection {
-    /// The first frame must be CONNECT; it is answered with CONNECTED at the lower version.
+    /// The first frame must be CONNECT; once its credentials pass (see
+    /// [`Connection::authenticate_connect`]) it is answered with CONNECTED at the lower version.
     pub(super) fn on_connect(&mut self, command: BaseCommand, ctx: &mut Context<Self>) {
         let Some(connect) = command.connect else {
             warn!(parent: &self.span, "first frame is not CONNECT; closing");
-            self.send_error(
-                u64::MAX,
+            return self.close_with_error(
                 ServerError::NotAllowedError,
                 "expected CONNECT first",
+                ctx,
             );
-            return ctx.stop();
         };
         self.protocol_version = connect.protocol_version().min(PROTOCOL_VERSION);
         self.client_version = connect.client_version.clone();
+        let flags = connect.feature_flags.unwrap_or_default();
         // Watch frames go only to clients that said they handle them (C++ 4.2 drops the
         // connection on an unknown command type).
-        self.discovery.supports_watchers = connect
-            .feature_flags
-            .and_then(|f| f.supports_topic_watchers)
-            .unwrap_or(false);
+        self.discovery.supports_watchers = flags.supports_topic_watchers.unwrap_or(false);
+        // C++ advertises auth refresh; pulsar-rs handles AUTH_CHALLENGE without saying so.
+        self.auth.supports_refresh = flags.supports_auth_refresh.unwrap_or(false)
+            || self.client_version.starts_with("pulsar-rs");
+        self.authenticate_connect(
+            connect.auth_method_name,
+            connect.auth_data.unwrap_or_default(),
+            ctx,
+        );
+    }
+
+    /// CONNECTED, once the client is authenticated.
+    pub(super) fn send_connected(&mut self) {
         self.connected = true;
         info!(
             parent: &self.span,
@@ -82,16 +93,31 @@ impl Connection {
                 ))
             }
         };
+        let permit = match self.begin_lookup() {
+            Ok(permit) => permit,
+            Err(e) => {
+                let message = e.to_string();
+                return self.send(commands::lookup_failed(
+                    request_id,
+                    e.server_error(),
+                    message,
+                ));
+            }
+        };
         let metadata = self.broker.metadata().clone();
         let ownership = self.broker.ownership().clone();
         let listener = c.advertised_listener_name;
+        let access = self.access();
         let work = actix_rt::task::spawn_blocking(move || {
+            let _permit = permit;
+            access.topic(&topic, &TopicOperation::Lookup)?;
             lookup_topic(&metadata, ownership.as_ref(), &topic, listener.as_deref())
+                .map_err(RequestError::from)
         });
         let fut = wrap_future::<_, Self>(work).map(move |joined, act, _ctx| {
             let answer = joined
                 .map_err(|_| RequestError::unavailable("the lookup"))
-                .and_then(|r| r.map_err(RequestError::from));
+                .and_then(|r| r);
             match answer {
                 Ok(answer) => {
                     let address = answer.address;
@@ -132,12 +158,29 @@ impl Connection {
                 ))
             }
         };
+        let permit = match self.begin_lookup() {
+            Ok(permit) => permit,
+            Err(e) => {
+                let message = e.to_string();
+                return self.send(commands::partitioned_metadata_failed(
+                    request_id,
+                    e.server_error(),
+                    message,
+                ));
+            }
+        };
         let broker = self.broker.clone();
-        let work = actix_rt::task::spawn_blocking(move || client_partitions(&broker, &topic, true));
+        let access = self.access();
+        let work = actix_rt::task::spawn_blocking(move || {
+            let _permit = permit;
+            // Checked first: auto-creation must not run for a client that may not use the topic.
+            access.topic(&topic, &TopicOperation::Lookup)?;
+            client_partitions(&broker, &topic, true).map_err(|e: LookupError| RequestError::from(e))
+        });
         let fut = wrap_future::<_, Self>(work).map(move |joined, act, _ctx| {
             let partitions: Result<u32, RequestError> = joined
                 .map_err(|_| RequestError::unavailable("the metadata service"))
-                .and_then(|r| r.map_err(|e: LookupError| RequestError::from(e)));
+                .and_then(|r| r);
             match partitions {
                 Ok(n) => act.send(commands::partitioned_metadata(request_id, n)),
                 Err(e) => act.send(commands::partitioned_metadata_failed(
