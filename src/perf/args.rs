@@ -26,6 +26,8 @@ pub enum PerfCommand {
     Produce(ProduceArgs),
     /// Consume messages and report rate, throughput and end-to-end latency.
     Consume(ConsumeArgs),
+    /// Run every performance scenario against a broker child process and print a table.
+    Suite(super::suite::SuiteArgs),
 }
 
 /// `geminga perf produce`.

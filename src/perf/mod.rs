@@ -1,11 +1,13 @@
-//! `geminga perf produce|consume`: a load generator in the spirit of `pulsar-perf`, built on the
-//! native [`crate::client`]. [`produce`] and [`consume`] run in-process (for benches and tests);
-//! [`run`] is the command-line entry that prints progress and a final report.
+//! `geminga perf produce|consume|suite`: a load generator in the spirit of `pulsar-perf`, built
+//! on the native [`crate::client`]. [`produce`] and [`consume`] run in-process (for benches and
+//! tests); [`suite`] runs the scripted scenarios of the performance targets; [`run`] is the
+//! command-line entry that prints progress and a final report.
 
 mod args;
 mod consume;
 mod produce;
 mod stats;
+pub mod suite;
 
 use std::io::Write;
 use std::time::Duration;
@@ -126,6 +128,9 @@ pub enum PerfError {
     /// The tokio runtime could not be started.
     #[error("cannot start the runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// A scenario of `perf suite` failed.
+    #[error("perf suite: {0}")]
+    Suite(#[from] suite::SuiteError),
 }
 
 /// Publishes per `options` and returns the aggregate report. Runs until `num_messages` or
@@ -152,6 +157,10 @@ pub async fn consume(options: &ConsumeOptions) -> Result<Report, PerfError> {
 /// # Errors
 /// Invalid options, or any [`PerfError`] of the run.
 pub fn run(args: PerfArgs) -> Result<(), PerfError> {
+    if let PerfCommand::Suite(suite_args) = &args.command {
+        // The suite drives its own runtime between blocking steps (disk, child processes).
+        return suite::run(suite_args);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -170,6 +179,7 @@ pub fn run(args: PerfArgs) -> Result<(), PerfError> {
             PerfCommand::Consume(args) => {
                 ("consumed", consume::run(&args.to_options()?, stop).await?)
             }
+            PerfCommand::Suite(_) => return Ok(()),
         };
         print_line(&format!("Aggregated {label}: {report}"));
         Ok(())

@@ -1,0 +1,342 @@
+//! The suite's order of play, the disk reference, throughput and latency scenarios.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::runtime::Runtime;
+
+use super::broker_proc::BrokerProcess;
+use super::disk::{self, DiskReport};
+use super::table::{ms, ratio, Row};
+use super::{scale, Recorder, Sizes, SuiteError};
+use crate::perf::{
+    consume, print_line, produce, ConsumeOptions, ProduceOptions, Report, SubscriptionPosition,
+    SubscriptionType,
+};
+
+/// Targets of the issue, in MiB/s and milliseconds.
+const PUBLISH_TARGET_MB: f64 = 300.0;
+const E2E_TARGET_MB: f64 = 250.0;
+const PUBLISH_P99_TARGET_MS: f64 = 2.0;
+const E2E_P99_TARGET_MS: f64 = 5.0;
+/// "No loss of throughput" with Shared across 4 consumers, allowing for run-to-run noise.
+const SHARED_MIN_RATIO: f64 = 0.9;
+const EMPTY_STARTUP_TARGET: Duration = Duration::from_millis(100);
+const LOADED_STARTUP_TARGET: Duration = Duration::from_secs(1);
+
+/// Data directories of the scenario groups, under the suite's root.
+const THROUGHPUT_DIR: &str = "throughput";
+const SCALE_DIR: &str = "scale";
+const BACKLOG_DIR: &str = "backlog";
+/// All of them, for clean-up.
+pub(super) const DATA_DIRS: [&str; 3] = [THROUGHPUT_DIR, SCALE_DIR, BACKLOG_DIR];
+
+/// A topic of the suite: `public/default`, named `suite-...`.
+pub(super) fn topic(name: &str) -> String {
+    format!("persistent://public/default/suite-{name}")
+}
+
+/// Runs every scenario in order, pushing rows to `out`.
+///
+/// # Errors
+/// The first scenario's [`SuiteError`]; rows measured before it are kept in `out`.
+pub(super) fn all(
+    runtime: &Runtime,
+    root: &Path,
+    sizes: &Sizes,
+    out: &mut Recorder,
+) -> Result<(), SuiteError> {
+    let disk = disk_reference(root, sizes, out)?;
+
+    // Every scenario group starts a broker on an empty data dir; the best of those starts is
+    // the empty start-up figure, since the first exec of a cold binary is slower.
+    let mut empty_starts = Vec::new();
+    let dir = root.join(THROUGHPUT_DIR);
+    let broker = start(&dir, &root.join("broker-throughput.log"), &mut empty_starts)?;
+    runtime.block_on(throughput(&broker, sizes, &disk, out))?;
+    runtime.block_on(latency(&broker, sizes, out))?;
+    broker.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let dir = root.join(SCALE_DIR);
+    let broker = start(&dir, &root.join("broker-scale.log"), &mut empty_starts)?;
+    runtime.block_on(scale::idle_topics(&broker, sizes.topics, out))?;
+    scale::subscriptions(runtime, &broker, sizes.subscriptions, out)?;
+    broker.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let dir = root.join(BACKLOG_DIR);
+    let log = root.join("broker-backlog.log");
+    let broker = start(&dir, &log, &mut empty_starts)?;
+    out.push(empty_startup_row(&empty_starts));
+    runtime.block_on(scale::backlog(&broker, sizes, out))?;
+    broker.stop();
+    let stored = disk::dir_size(&dir);
+    let broker = BrokerProcess::start(&dir, &log)?;
+    #[allow(clippy::cast_precision_loss, reason = "display only")]
+    let per_message = stored as f64 / sizes.backlog as f64;
+    out.push(Row::checked(
+        &format!(
+            "start-up with {} stored messages across {} topics",
+            sizes.backlog, sizes.backlog_topics
+        ),
+        "< 1 s",
+        format!(
+            "{} (data dir {}, {per_message:.0} bytes/message)",
+            ms(broker.startup),
+            super::table::mib(stored)
+        ),
+        broker.startup < LOADED_STARTUP_TARGET,
+    ));
+    broker.stop();
+    Ok(())
+}
+
+/// Starts a broker on the empty `dir` and notes its start-up time.
+fn start(dir: &Path, log: &Path, starts: &mut Vec<Duration>) -> Result<BrokerProcess, SuiteError> {
+    let broker = BrokerProcess::start(dir, log)?;
+    print_line(&format!(
+        "broker on an empty data dir ready in {}",
+        ms(broker.startup)
+    ));
+    starts.push(broker.startup);
+    Ok(broker)
+}
+
+/// The empty-dir start-up row: the best start, and all of them.
+fn empty_startup_row(starts: &[Duration]) -> Row {
+    let best = starts.iter().min().copied().unwrap_or_default();
+    let all: Vec<String> = starts.iter().map(|d| ms(*d)).collect();
+    Row::checked(
+        &format!(
+            "start-up, empty data dir (spawn to READY, best of {})",
+            starts.len()
+        ),
+        "< 100 ms",
+        format!("{} (each: {})", ms(best), all.join(", ")),
+        !starts.is_empty() && best < EMPTY_STARTUP_TARGET,
+    )
+}
+
+fn disk_reference(
+    root: &Path,
+    sizes: &Sizes,
+    out: &mut Recorder,
+) -> Result<DiskReport, SuiteError> {
+    let report = disk::measure(root, sizes.disk_bytes, sizes.fsyncs)?;
+    out.push(Row::stated(
+        &format!(
+            "disk sequential write ({} in 1 MiB chunks + fsync)",
+            super::table::mib(sizes.disk_bytes)
+        ),
+        format!("{:.1} MB/s", report.write_mib_per_sec),
+    ));
+    out.push(Row::stated(
+        &format!(
+            "disk fsync latency (4 KiB write + fdatasync x {})",
+            sizes.fsyncs
+        ),
+        format!(
+            "p50 {} / p99 {}",
+            ms(report.fsync_p50),
+            ms(report.fsync_p99)
+        ),
+    ));
+    Ok(report)
+}
+
+/// " (N errors)" when a run saw errors, so a fast but lossy run does not pass unnoticed.
+fn errors(report: &Report) -> String {
+    if report.errors > 0 {
+        format!(" ({} errors)", report.errors)
+    } else {
+        String::new()
+    }
+}
+
+/// Whether a consumer stopped on its deadline rather than its message count.
+fn shortfall(report: &Report, expected: u64) -> String {
+    if report.messages < expected {
+        format!(" (only {} of {expected} received)", report.messages)
+    } else {
+        String::new()
+    }
+}
+
+/// How long a consumer of `messages` may run before it gives up on the missing ones.
+pub(super) fn consume_deadline(messages: u64) -> Duration {
+    Duration::from_secs(120 + messages / 5000)
+}
+
+/// Publishes `messages` to `topic` while `consumers` consumers of `sub_type` read them.
+pub(super) async fn end_to_end(
+    service_url: &str,
+    topics: Vec<String>,
+    consumers: usize,
+    sub_type: SubscriptionType,
+    produce_options: ProduceOptions,
+) -> Result<(Report, Report), SuiteError> {
+    let expected = produce_options.num_messages;
+    let consume_options = ConsumeOptions {
+        topics,
+        subscription_type: sub_type,
+        subscription_position: SubscriptionPosition::Earliest,
+        consumers_per_topic: consumers,
+        num_messages: expected,
+        duration: Some(consume_deadline(expected)),
+        ..ConsumeOptions::new(service_url, "")
+    };
+    let consumer = tokio::spawn(async move { consume(&consume_options).await });
+    let produced = produce(&produce_options).await;
+    let consumed = consumer.await.map_err(|e| SuiteError::Task {
+        reason: e.to_string(),
+    })?;
+    Ok((produced?, consumed?))
+}
+
+async fn throughput(
+    broker: &BrokerProcess,
+    sizes: &Sizes,
+    disk: &DiskReport,
+    out: &mut Recorder,
+) -> Result<(), SuiteError> {
+    let url = &broker.service_url;
+    let options = |name: &str| ProduceOptions {
+        num_messages: sizes.messages,
+        ..ProduceOptions::new(url.as_str(), topic(name))
+    };
+    let report = produce(&options("publish")).await?;
+    out.push(Row::checked(
+        "publish throughput, 1 KiB batched, 1 topic",
+        ">= 300 MB/s",
+        format!(
+            "{:.1} MB/s, {:.0} msg/s{}",
+            report.mb_per_sec,
+            report.msg_per_sec,
+            errors(&report)
+        ),
+        report.mb_per_sec >= PUBLISH_TARGET_MB && report.errors == 0,
+    ));
+    out.push(Row::stated(
+        "publish throughput / disk sequential write",
+        format!(
+            "{:.0}% ({:.1} of {:.1} MB/s)",
+            ratio(report.mb_per_sec, disk.write_mib_per_sec) * 100.0,
+            report.mb_per_sec,
+            disk.write_mib_per_sec
+        ),
+    ));
+    let mut single = 0.0;
+    for (name, consumers, sub_type) in [
+        ("e2e-exclusive", 1, SubscriptionType::Exclusive),
+        ("e2e-shared", 4, SubscriptionType::Shared),
+    ] {
+        let topics = vec![topic(name)];
+        let (_, consumed) = end_to_end(url, topics, consumers, sub_type, options(name)).await?;
+        let measured = format!(
+            "{:.1} MB/s, {:.0} msg/s{}{}",
+            consumed.mb_per_sec,
+            consumed.msg_per_sec,
+            errors(&consumed),
+            shortfall(&consumed, sizes.messages)
+        );
+        let complete = consumed.messages >= sizes.messages && consumed.errors == 0;
+        out.push(if consumers == 1 {
+            single = consumed.mb_per_sec;
+            Row::checked(
+                "end-to-end throughput, 1 consumer",
+                ">= 250 MB/s",
+                measured,
+                consumed.mb_per_sec >= E2E_TARGET_MB && complete,
+            )
+        } else {
+            Row::checked(
+                "end-to-end throughput, Shared, 4 consumers",
+                ">= 90% of 1 consumer",
+                format!(
+                    "{measured} ({:.0}%)",
+                    ratio(consumed.mb_per_sec, single) * 100.0
+                ),
+                ratio(consumed.mb_per_sec, single) >= SHARED_MIN_RATIO && complete,
+            )
+        });
+    }
+    Ok(())
+}
+
+async fn latency(
+    broker: &BrokerProcess,
+    sizes: &Sizes,
+    out: &mut Recorder,
+) -> Result<(), SuiteError> {
+    let name = "latency";
+    let total = sizes.latency_rate.saturating_mul(sizes.latency_secs);
+    let options = ProduceOptions {
+        rate: sizes.latency_rate,
+        num_messages: total,
+        batching: None,
+        ..ProduceOptions::new(broker.service_url.as_str(), topic(name))
+    };
+    let url = &broker.service_url;
+    let exclusive = SubscriptionType::Exclusive;
+    let (produced, consumed) = end_to_end(url, vec![topic(name)], 1, exclusive, options).await?;
+    let percentiles = |r: &Report| {
+        let l = &r.latency;
+        format!(
+            "p50 {:.3} / p99 {:.3} / p99.9 {:.3} ms",
+            l.p50_ms, l.p99_ms, l.p999_ms
+        )
+    };
+    let label = format!("{} msg/s unbatched 1 KiB", sizes.latency_rate);
+    out.push(Row::checked(
+        &format!("publish latency at {label}"),
+        "p99 < 2 ms",
+        format!(
+            "{} (achieved {:.0} msg/s){}",
+            percentiles(&produced),
+            produced.msg_per_sec,
+            errors(&produced)
+        ),
+        produced.latency.p99_ms < PUBLISH_P99_TARGET_MS && produced.errors == 0,
+    ));
+    out.push(Row::checked(
+        &format!("end-to-end latency at {label} (1 ms resolution)"),
+        "p99 < 5 ms",
+        format!("{}{}", percentiles(&consumed), shortfall(&consumed, total)),
+        consumed.latency.p99_ms < E2E_P99_TARGET_MS && consumed.messages >= total,
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_startup_takes_the_best_start() {
+        let starts = [
+            Duration::from_millis(400),
+            Duration::from_millis(40),
+            Duration::from_millis(90),
+        ];
+        let row = empty_startup_row(&starts);
+        assert_eq!(row.met, Some(true));
+        assert!(
+            row.measured
+                .starts_with("40.000 ms (each: 400.000 ms, 40.000 ms"),
+            "{row:?}"
+        );
+        assert!(row.scenario.contains("best of 3"));
+        assert_eq!(
+            empty_startup_row(&[Duration::from_millis(150)]).met,
+            Some(false)
+        );
+        assert_eq!(empty_startup_row(&[]).met, Some(false));
+    }
+
+    #[test]
+    fn deadlines_grow_with_the_message_count() {
+        assert_eq!(consume_deadline(0), Duration::from_secs(120));
+        assert_eq!(consume_deadline(10_000_000), Duration::from_secs(2120));
+    }
+}
