@@ -64,8 +64,17 @@ install_system_packages() {
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     # The status page's end-to-end test (tests/browser) drives Debian's headless chromium.
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    # The connector tests start their own PostgreSQL (initdb + pg_ctl from
+    # /usr/lib/postgresql/*/bin) on a free loopback port; as root they run it as `nobody`.
+    if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+        missing+=(postgresql)
+        # Only the binaries are needed: no system-wide cluster on the fixed port 5432.
+        $SUDO mkdir -p /etc/postgresql-common/createcluster.d &&
+            echo "create_main_cluster = false" |
+            $SUDO tee /etc/postgresql-common/createcluster.d/geminga-tests.conf >/dev/null
+    fi
     if [ ${#missing[@]} -eq 0 ]; then
-        echo "system packages present (protoc, pkg-config, libssl-dev, openssl, chromium)"
+        echo "system packages present (protoc, pkg-config, libssl-dev, openssl, chromium, postgresql)"
         return 0
     fi
     apt_install "${missing[@]}"

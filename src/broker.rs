@@ -188,6 +188,11 @@ impl ShutdownSignals {
 /// Flushes pending writes, then stops the System the call runs in (clients see their sockets
 /// close; fjall persists once more when its last handle drops).
 async fn shutdown(context: BrokerContext) {
+    if let Some(connectors) = context.extension::<crate::connectors::Connectors>() {
+        connectors.shutdown().await;
+    }
+    // The connector service holds the context: detach it so the storage is released.
+    context.clear_extensions();
     // An empty group commit completes after every write queued before it.
     let flush = persist(context.writer(), Vec::new());
     match tokio::time::timeout(Duration::from_secs(10), flush).await {
@@ -252,6 +257,11 @@ async fn boot(config: BrokerConfig) -> Result<Running, BrokerError> {
             tls,
         ));
     }
+    crate::connectors::start(
+        &system,
+        &service_url,
+        crate::connectors::RuntimeSettings::default(),
+    );
     let admin_tls = admin_tls_listener.zip(security.tls.clone());
     admin::serve_all(admin_listener, admin_tls, &config, context.clone())?;
     // The worker arbiters live until the System stops; the handles are not needed.

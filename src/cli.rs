@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{parse_host_port, BrokerConfig, ConfigError};
 
 pub mod admin;
+pub mod admin_connectors;
 pub mod admin_http;
 pub mod admin_ns_policies;
 pub mod admin_partitioned;

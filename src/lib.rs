@@ -11,6 +11,7 @@
 //! - [`client`]: a small native Pulsar client used by `geminga perf`.
 //! - [`security`]: builds authentication, authorization, limits and TLS from the config.
 //! - [`perf`]: the `pulsar-perf`-like load generator.
+//! - [`connectors`]: Pulsar IO sources and sinks run inside the broker.
 //!
 //! The wire protocol lives in `geminga-protocol`, durable state in `geminga-storage` and the
 //! actor system in `geminga-actors`.
@@ -20,6 +21,7 @@ pub mod broker;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod connectors;
 pub mod error;
 pub mod metrics;
 pub mod perf;

@@ -37,6 +37,11 @@ pub fn registry(context: &BrokerContext) -> Registry {
         stats: context.stats().clone(),
         tracker: context.tracker().clone(),
     }));
+    if let Some(connectors) = context.extension::<crate::connectors::Connectors>() {
+        registry.register_collector(Box::new(
+            crate::connectors::metrics::ConnectorCollector::new(connectors.env().clone()),
+        ));
+    }
     registry
 }
 

@@ -73,6 +73,8 @@ struct Inner {
     metadata: MetadataService,
     ownership: Arc<dyn OwnershipService>,
     subscription_policies: Arc<SubscriptionPolicies>,
+    /// Services layered on top of the actors (the connector runtime), by type.
+    extensions: RwLock<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
     /// Authentication, authorization and limits; set once at start-up (open when unset).
     security: OnceLock<Arc<Security>>,
 }
@@ -114,6 +116,7 @@ impl BrokerContext {
             faults,
             metadata,
             ownership,
+            extensions: RwLock::new(Vec::new()),
             security: OnceLock::new(),
         };
         Self {
@@ -222,6 +225,38 @@ impl BrokerContext {
     /// Which broker serves which bundle.
     pub fn ownership(&self) -> &Arc<dyn OwnershipService> {
         &self.inner.ownership
+    }
+
+    /// Attaches a service built on top of the actors (replacing one of the same type), so
+    /// the layers that only hold the context (admin API, metrics) can reach it.
+    pub fn set_extension<T: std::any::Any + Send + Sync>(&self, service: Arc<T>) {
+        let mut extensions = self
+            .inner
+            .extensions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        extensions.retain(|e| !e.is::<T>());
+        extensions.push(service);
+    }
+
+    /// Detaches every attached service; at shutdown, so services holding the context do not
+    /// keep it (and the storage it owns) alive.
+    pub fn clear_extensions(&self) {
+        self.inner
+            .extensions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// The attached service of type `T`, if any.
+    pub fn extension<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.inner
+            .extensions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find_map(|e| e.clone().downcast::<T>().ok())
     }
 
     /// A process-unique id (connections, consumers, producers).

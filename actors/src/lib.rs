@@ -52,6 +52,7 @@ pub struct ActorSystem {
     /// Shared services (registry, writer, storage, tracker).
     pub context: BrokerContext,
     workers: Vec<Arbiter>,
+    root: Root,
 }
 
 impl ActorSystem {
@@ -70,7 +71,16 @@ impl ActorSystem {
         let writer = root.start_writer();
         let context = BrokerContext::new(config, storage, tracker, handles, advertised, writer);
         root.start_registry(&context);
-        Self { context, workers }
+        Self {
+            context,
+            workers,
+            root,
+        }
+    }
+
+    /// The root supervisor, to start further singletons under it.
+    pub fn root(&self) -> &Root {
+        &self.root
     }
 
     /// Stops the worker arbiters (the System stops the rest).

@@ -5,10 +5,12 @@
 pub mod auth;
 mod broker;
 mod clusters;
+mod connectors;
 pub mod errors;
 mod faults;
 mod lookup;
 mod metrics;
+mod multipart;
 mod namespace_policies;
 mod namespace_storage;
 mod namespaces;
@@ -110,6 +112,7 @@ pub fn serve_all(
             .configure(lookup::routes)
             .configure(partitioned::routes)
             .configure(topics::routes)
+            .configure(connectors::routes)
     })
     .workers(1)
     .disable_signals()

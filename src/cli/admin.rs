@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use super::{
+    admin_connectors::{SinksCommand, SourcesCommand},
     admin_http::{AdminClient, AdminError},
     admin_partitioned::TopicsCommand,
     admin_tenancy::{ClustersCommand, NamespacesCommand, TenantsCommand},
@@ -42,6 +43,12 @@ pub enum AdminCommand {
     /// Topics: partitioning, administration, subscriptions, messages and policies.
     #[command(subcommand)]
     Topics(AllTopicsCommand),
+    /// IO source connectors (`/admin/v3/sources`).
+    #[command(subcommand)]
+    Sources(SourcesCommand),
+    /// IO sink connectors (`/admin/v3/sinks`).
+    #[command(subcommand)]
+    Sinks(SinksCommand),
     /// Topic schemas: get, upload, delete, compatibility.
     #[command(subcommand)]
     Schemas(SchemasCommand),
@@ -73,6 +80,8 @@ pub fn run(args: AdminArgs) -> Result<(), Box<dyn std::error::Error>> {
         AdminCommand::Namespaces(c) => c.run(&client, &mut out)?,
         AdminCommand::Schemas(c) => c.run(&client, &mut out)?,
         AdminCommand::Topics(AllTopicsCommand::Partitioned(c)) => c.run(&client, &mut out)?,
+        AdminCommand::Sources(c) => c.run(&client, &mut out)?,
+        AdminCommand::Sinks(c) => c.run(&client, &mut out)?,
         AdminCommand::Topics(AllTopicsCommand::Topic(command)) => {
             let args = super::topics::TopicsArgs { command };
             super::topics::run(&admin_url, args, &mut out)?;

@@ -270,6 +270,34 @@ impl Consumer {
         self.send_ack(AckType::Individual, ids).await
     }
 
+    /// Acknowledges several entries and waits until the broker has made the acks durable
+    /// (an ACK with a `request_id` is answered after the cursor write).
+    ///
+    /// # Errors
+    /// [`ClientError::Server`] when the broker refuses, a timeout or a connection error.
+    pub async fn ack_durable(&self, ids: &[MessageId]) -> Result<(), ClientError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let request_id = self.conn.next_id();
+        let mut ack = CommandAck {
+            consumer_id: self.consumer_id,
+            message_id: ids.iter().map(entry_id_data).collect(),
+            request_id: Some(request_id),
+            ..Default::default()
+        };
+        ack.set_ack_type(AckType::Individual);
+        let response = self.conn.request("ack", request_id, ack).await?;
+        match response.ack_response {
+            Some(answer) if answer.error.is_some() => Err(ClientError::Server {
+                operation: "ack",
+                error: super::error::server_error(answer.error.unwrap_or_default()),
+                message: answer.message.unwrap_or_default(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Acknowledges everything up to and including `id` (Exclusive and Failover only).
     ///
     /// # Errors

@@ -13,6 +13,7 @@ mod admin_http;
 mod admission;
 mod cli_topics;
 mod common;
+mod connectors;
 mod dead_letter;
 mod delayed;
 mod durability;

@@ -14,11 +14,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix::{Addr, Arbiter, ArbiterHandle, System};
+use actix::{Actor, Addr, Arbiter, ArbiterHandle, Context, Handler, Supervised, System};
 use geminga_storage::Storage;
 use tracing::error;
 
-use super::{supervise, ActorKind, ActorTracker, ExitReason, RestartBudget, SupervisorSpec};
+use super::{
+    supervise, ActorKind, ActorTracker, ExitReason, Forward, Lifecycle, RestartBudget,
+    SupervisorSpec,
+};
 use crate::{context::BrokerContext, registry::TopicRegistry, storage_writer::StorageWriter};
 
 /// Replacements of one singleton the root allows inside [`ROOT_WINDOW`].
@@ -161,5 +164,61 @@ impl Root {
             let registry = self.spawn_registry(context);
             context.set_registry(registry);
         }
+    }
+}
+
+/// Builds a fresh singleton actor.
+type MakeActor<A> = Box<dyn Fn(&mut Context<A>, Lifecycle) -> A + Send + Sync>;
+
+/// How to build one extra singleton the root supervises, and whom to tell its address.
+struct Singleton<A: Actor<Context = Context<A>>> {
+    kind: ActorKind,
+    name: String,
+    make: MakeActor<A>,
+    on_start: Box<dyn Fn(Addr<A>) + Send + Sync>,
+    budget: Mutex<RestartBudget>,
+}
+
+impl Root {
+    /// Starts a singleton owned by a layer above the actors (the connector runtime) as a child
+    /// of the root: it restarts in place under [`RestartBudget::default`]; past it, or when its
+    /// mailbox is lost, the root starts a fresh one from `make` (at most [`ROOT_REPLACEMENTS`]
+    /// per [`ROOT_WINDOW`], then the broker stops with exit code 1) and hands every new
+    /// address to `on_start`.
+    pub fn start_singleton<A>(
+        &self,
+        kind: ActorKind,
+        name: &str,
+        make: impl Fn(&mut Context<A>, Lifecycle) -> A + Send + Sync + 'static,
+        on_start: impl Fn(Addr<A>) + Send + Sync + 'static,
+    ) where
+        A: Actor<Context = Context<A>> + Supervised + Handler<Forward<A>>,
+    {
+        let singleton = Arc::new(Singleton {
+            kind,
+            name: name.to_owned(),
+            make: Box::new(make),
+            on_start: Box::new(on_start),
+            budget: Mutex::new(RestartBudget::new(ROOT_REPLACEMENTS, ROOT_WINDOW)),
+        });
+        self.spawn_singleton(singleton);
+    }
+
+    fn spawn_singleton<A>(&self, singleton: Arc<Singleton<A>>)
+    where
+        A: Actor<Context = Context<A>> + Supervised + Handler<Forward<A>>,
+    {
+        let (root, again) = (self.clone(), singleton.clone());
+        let spec = self.spec(singleton.kind, &singleton.name, move |reason| {
+            if reason.is_failure() && root.within_budget(&again.budget, again.kind.as_str(), reason)
+            {
+                root.spawn_singleton(again);
+            }
+        });
+        let maker = singleton.clone();
+        let addr = supervise(&self.state.home, spec, move |ctx, lifecycle| {
+            (maker.make)(ctx, lifecycle)
+        });
+        (singleton.on_start)(addr);
     }
 }

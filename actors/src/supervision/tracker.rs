@@ -32,11 +32,15 @@ pub enum ActorKind {
     Producer,
     /// One per consumer handle of a client.
     Consumer,
+    /// The IO connector runtime (one per broker).
+    ConnectorRuntime,
+    /// One per running instance of a source or sink connector.
+    Connector,
 }
 
 impl ActorKind {
     /// Every kind, for metric families that list all of them.
-    pub const ALL: [ActorKind; 8] = [
+    pub const ALL: [ActorKind; 10] = [
         ActorKind::Registry,
         ActorKind::StorageWriter,
         ActorKind::Topic,
@@ -45,6 +49,8 @@ impl ActorKind {
         ActorKind::Connection,
         ActorKind::Producer,
         ActorKind::Consumer,
+        ActorKind::ConnectorRuntime,
+        ActorKind::Connector,
     ];
 
     /// The label value used in metrics and JSON.
@@ -58,6 +64,8 @@ impl ActorKind {
             ActorKind::Connection => "connection",
             ActorKind::Producer => "producer",
             ActorKind::Consumer => "consumer",
+            ActorKind::ConnectorRuntime => "connector_runtime",
+            ActorKind::Connector => "connector",
         }
     }
 
@@ -86,6 +94,8 @@ struct KindTable {
     connection: Arc<KindCounters>,
     producer: Arc<KindCounters>,
     consumer: Arc<KindCounters>,
+    connector_runtime: Arc<KindCounters>,
+    connector: Arc<KindCounters>,
 }
 
 impl ActorTracker {
@@ -110,6 +120,8 @@ impl ActorTracker {
             ActorKind::Connection => &t.connection,
             ActorKind::Producer => &t.producer,
             ActorKind::Consumer => &t.consumer,
+            ActorKind::ConnectorRuntime => &t.connector_runtime,
+            ActorKind::Connector => &t.connector,
         }
     }
 
