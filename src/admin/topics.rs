@@ -6,6 +6,7 @@ mod messages;
 mod permissions;
 mod policies;
 mod stats;
+mod storage;
 mod subscriptions;
 
 use actix::Addr;
@@ -50,6 +51,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     subscriptions::routes(cfg, &topic);
     messages::routes(cfg, &topic);
     policies::routes(cfg, &topic);
+    storage::routes(cfg, &topic);
     permissions::routes(cfg, &topic);
 }
 

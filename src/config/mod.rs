@@ -3,6 +3,7 @@
 mod parse;
 mod policy;
 mod security;
+mod storage_policies;
 #[cfg(test)]
 mod tests;
 
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 pub use parse::{parse_host_port, KNOWN_KEYS};
 pub use policy::{PolicyConfig, POLICY_KEYS};
 pub use security::{ProviderKind, SecurityConfig, SECURITY_KEYS};
+pub use storage_policies::StoragePolicyConfig;
 
 /// Default Pulsar binary-protocol port.
 pub const DEFAULT_BROKER_PORT: u16 = 6650;
@@ -78,6 +80,8 @@ pub struct BrokerConfig {
     pub fault_injection_enabled: bool,
     /// Log filter used when `RUST_LOG` is unset (geminga key `logLevel`).
     pub log_level: Option<String>,
+    /// Retention, TTL, backlog quota and compaction defaults and periods.
+    pub storage_policies: StoragePolicyConfig,
     /// Broker-wide defaults of deduplication, rates, consumer limits and schemas.
     pub policy: PolicyConfig,
     /// Whether messages with a delivery time are held back on Shared and Key_Shared
@@ -128,6 +132,7 @@ impl Default for BrokerConfig {
             max_pending_publish_requests_per_connection: 1000,
             fault_injection_enabled: false,
             log_level: None,
+            storage_policies: StoragePolicyConfig::default(),
             policy: PolicyConfig::default(),
             delayed_delivery_enabled: true,
             delayed_delivery_tick_ms: 1000,
