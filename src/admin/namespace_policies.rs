@@ -159,6 +159,33 @@ const POLICIES: &[NsPolicy] = &[
         remove: |p, _| p.is_allow_auto_update_schema = None,
     },
     NsPolicy {
+        path: "delayedDelivery",
+        get: |p, _| json(p.delayed_delivery_policies),
+        set: |p, _, v| {
+            p.delayed_delivery_policies = Some(from_json(v)?);
+            Ok(())
+        },
+        remove: |p, _| p.delayed_delivery_policies = None,
+    },
+    NsPolicy {
+        path: "deadLetterPolicy",
+        get: |p, _| json(p.dead_letter_policy.clone()),
+        set: |p, _, v| {
+            p.dead_letter_policy = Some(from_json(v)?);
+            Ok(())
+        },
+        remove: |p, _| p.dead_letter_policy = None,
+    },
+    NsPolicy {
+        path: "redeliveryBackoff",
+        get: |p, _| json(p.redelivery_backoff_policy),
+        set: |p, _, v| {
+            p.redelivery_backoff_policy = Some(from_json(v)?);
+            Ok(())
+        },
+        remove: |p, _| p.redelivery_backoff_policy = None,
+    },
+    NsPolicy {
         path: "schemaValidationEnforced",
         get: |p, _| json(Some(p.schema_validation_enforced)),
         set: |p, _, v| {

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pulsar
 from pulsar import ConsumerDeadLetterPolicy, ConsumerType
 
+from admin_http import request
 from support import Broker, assert_quiet, make_client
 
 EARLIEST = pulsar.InitialPosition.Earliest
@@ -157,3 +158,36 @@ def test_the_retry_letter_flow_redelivers_through_a_delayed_retry_topic(client, 
     assert again.properties()["RECONSUMETIMES"] == "1"
     consumer.acknowledge(again)
     assert_quiet(consumer)
+
+
+def test_namespace_and_topic_dead_letter_policies(broker, client, topic):
+    """Goal: the broker's dead-letter policy is settable per namespace and per topic through the
+    admin API, the topic's winning. Method: namespace max 5 to its default topic, topic max 1 to
+    a named topic; a Shared consumer nacks: after one redelivery the letter is in the topic's
+    dead-letter topic; the policies read back and delete."""
+    admin = broker.admin_url
+    ns = "/admin/v2/namespaces/public/default/deadLetterPolicy"
+    topic_path = f"/admin/v2/persistent/public/default/{topic}/deadLetterPolicy"
+    consumer = client.subscribe(topic, "sub", consumer_type=ConsumerType.Shared,
+                                initial_position=EARLIEST, negative_ack_redelivery_delay_ms=100)
+    request(admin, "POST", ns, {"maxRedeliverCount": 5})
+    request(admin, "POST", topic_path, {"maxRedeliverCount": 1,
+                                        "deadLetterTopic": full(f"{topic}-letters")})
+    assert request(admin, "GET", topic_path)["maxRedeliverCount"] == 1
+    assert request(admin, "GET", ns)["maxRedeliverCount"] == 5
+    time.sleep(1.5)  # the subscription re-reads its policy on its next tick
+    client.create_producer(topic, batching_enabled=False).send(b"poison")
+    msg = consumer.receive(timeout_millis=10_000)
+    assert msg.redelivery_count() == 0
+    consumer.negative_acknowledge(msg)
+    assert_quiet(consumer)
+    dead = client.subscribe(full(f"{topic}-letters"), "inspect", initial_position=EARLIEST)
+    assert dead.receive(timeout_millis=10_000).data() == b"poison"
+    request(admin, "DELETE", topic_path)
+    request(admin, "DELETE", ns)
+    assert request(admin, "GET", ns) is None
+
+    backoff = f"/admin/v2/persistent/public/default/{topic}/redeliveryBackoff"
+    request(admin, "POST", backoff, {"minDelayMs": 100, "maxDelayMs": 1000, "multiplier": 2})
+    assert request(admin, "GET", backoff) == {"minDelayMs": 100, "maxDelayMs": 1000,
+                                              "multiplier": 2}

@@ -9,6 +9,7 @@ import pulsar
 import pytest
 from pulsar import ConsumerType
 
+from admin_http import AdminError, request
 from support import Broker, assert_quiet, make_client, receive_all
 
 EARLIEST = pulsar.InitialPosition.Earliest
@@ -142,3 +143,36 @@ def test_the_broker_setting_switches_delayed_delivery_off(tmp_path):
         client.close()
     finally:
         broker.terminate()
+
+
+def test_namespace_and_topic_policies_switch_delayed_delivery(broker, client, topic):
+    """Goal: Pulsar's `delayedDelivery` policies reach live subscriptions: off on the namespace
+    delivers at once, on for the topic holds again, and removing both restores the default.
+    Method: a Shared consumer and messages due in 60 s (held) or delivered within 5 s."""
+    ns = "/admin/v2/namespaces/public/default/delayedDelivery"
+    topic_path = f"/admin/v2/persistent/public/default/{topic}/delayedDelivery"
+    consumer = client.subscribe(topic, "sub", consumer_type=ConsumerType.Shared,
+                                initial_position=EARLIEST)
+    producer = _producer(client, topic)
+    admin = broker.admin_url
+    request(admin, "POST", ns, {"active": False, "tickTime": 200})
+    assert request(admin, "GET", ns)["active"] is False
+    time.sleep(1.5)  # the subscription re-reads its policy on its next tick
+    producer.send(b"at-once", deliver_after=timedelta(seconds=60))
+    msg = consumer.receive(timeout_millis=5_000)
+    assert msg.data() == b"at-once"
+    consumer.acknowledge(msg)
+
+    request(admin, "POST", topic_path, {"active": True, "tickTime": 200})
+    assert request(admin, "GET", topic_path)["active"] is True
+    time.sleep(1.5)
+    producer.send(b"held", deliver_after=timedelta(seconds=60))
+    assert_quiet(consumer)
+
+    with pytest.raises(AdminError) as bad:
+        request(admin, "POST", topic_path, "[1, 2]")
+    assert bad.value.status == 400
+    request(admin, "DELETE", topic_path)
+    request(admin, "DELETE", ns)
+    assert request(admin, "GET", ns) is None
+    assert request(admin, "GET", topic_path + "?applied=true")["active"] is True

@@ -42,5 +42,8 @@ pub use schemas::{
 };
 pub use service::MetadataService;
 pub use store::{MemoryMetadataStore, StorageMetadata};
-pub use topic_policies::{RetentionPolicies, TopicPolicies};
+pub use topic_policies::{
+    DeadLetterPolicy, DelayedDeliveryPolicies, RedeliveryBackoffPolicy, RetentionPolicies,
+    TopicPolicies,
+};
 pub use topics::{TopicAdmission, MAX_PARTITIONS};

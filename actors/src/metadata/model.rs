@@ -10,7 +10,9 @@ use serde_json::{Map, Value};
 
 use super::policies::BacklogQuotaMap;
 use super::policy_types::{AuthPolicies, DispatchRate, PublishRate, SchemaCompatibilityStrategy};
-use super::topic_policies::RetentionPolicies;
+use super::topic_policies::{
+    DeadLetterPolicy, DelayedDeliveryPolicies, RedeliveryBackoffPolicy, RetentionPolicies,
+};
 
 /// A cluster's service addresses (`/admin/clusters/{cluster}`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -93,6 +95,15 @@ pub struct Policies {
     /// Retention of acknowledged messages of the namespace's topics.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention_policies: Option<RetentionPolicies>,
+    /// Delayed delivery of the namespace's topics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delayed_delivery_policies: Option<DelayedDeliveryPolicies>,
+    /// Broker-side dead-lettering of the namespace's subscriptions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_letter_policy: Option<DeadLetterPolicy>,
+    /// Broker-side redelivery backoff of the namespace's subscriptions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redelivery_backoff_policy: Option<RedeliveryBackoffPolicy>,
     /// Message TTL of the namespace's topics, in seconds (0: none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_ttl_in_seconds: Option<u32>,

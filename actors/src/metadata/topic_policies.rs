@@ -18,6 +18,52 @@ pub struct RetentionPolicies {
     pub retention_size_in_mb: i64,
 }
 
+/// Delayed delivery of a namespace or topic (Pulsar's `DelayedDeliveryPolicies`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DelayedDeliveryPolicies {
+    /// Hold messages with a delivery time back (Shared and Key_Shared subscriptions).
+    pub active: bool,
+    /// Milliseconds between looks for due messages.
+    pub tick_time: u64,
+    /// Longest delay a producer may ask for (0: no limit; accepted, not enforced yet).
+    pub max_delivery_delay_in_millis: u64,
+}
+
+impl Default for DelayedDeliveryPolicies {
+    fn default() -> Self {
+        Self {
+            active: true,
+            tick_time: 1000,
+            max_delivery_delay_in_millis: 0,
+        }
+    }
+}
+
+/// Broker-side dead-lettering of a namespace's or topic's subscriptions (Geminga's policy).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DeadLetterPolicy {
+    /// A message about to be delivered for the (n+1)th time goes to the dead-letter topic
+    /// instead (0 switches broker-side dead-lettering off).
+    pub max_redeliver_count: u32,
+    /// Where dead letters go (`None`: `<topic>-<subscription>-DLQ`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_letter_topic: Option<String>,
+}
+
+/// Broker-side delay before a nacked message is redelivered, growing with its count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RedeliveryBackoffPolicy {
+    /// Delay before the first redelivery, in milliseconds.
+    pub min_delay_ms: u64,
+    /// The delay never grows past this (0 switches the backoff off).
+    pub max_delay_ms: u64,
+    /// Each further redelivery multiplies the delay by this (at least 1; 0 means 2).
+    pub multiplier: u32,
+}
+
 /// A topic's policies, by Pulsar's `TopicPolicies` field names. Unset fields are `None` (the
 /// namespace or broker value applies); fields Geminga does not model are kept in `other`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -68,6 +114,15 @@ pub struct TopicPolicies {
     /// Backlog bytes of the compaction cursor that trigger a compaction (0: never).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compaction_threshold: Option<i64>,
+    /// Delayed delivery on this topic (set through `.../delayedDelivery`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delayed_delivery_policies: Option<DelayedDeliveryPolicies>,
+    /// Broker-side dead-lettering (set through `.../deadLetterPolicy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_letter_policy: Option<DeadLetterPolicy>,
+    /// Broker-side redelivery backoff (set through `.../redeliveryBackoff`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redelivery_backoff_policy: Option<RedeliveryBackoffPolicy>,
     /// Fields not modelled, kept as stored.
     #[serde(flatten)]
     pub other: Map<String, Value>,

@@ -1,7 +1,7 @@
 //! What a topic keeps for the policies of issue 6b: its namespace's policies, deduplication,
 //! producer access, rate limiters and the stored topic epoch; and applying them.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use actix::{Addr, AsyncContext, Context, Message};
 use geminga_protocol::topic_name::TopicName;
@@ -12,8 +12,10 @@ use super::{
     access::ProducerAccess, actor::Topic, dedup::Dedup, effective::PolicyLevels, rate::RateLimiter,
 };
 use crate::{
-    metadata::Policies, producer::Producer, storage_writer::persist,
-    subscription::ApplySubscriptionPolicies,
+    metadata::{DeadLetterPolicy, DelayedDeliveryPolicies, Policies, RedeliveryBackoffPolicy},
+    producer::Producer,
+    storage_writer::persist,
+    subscription::{ApplySubscriptionPolicies, PolicyOverrides, RedeliveryBackoff},
 };
 
 /// Policy state of one topic, kept apart from the actor's data path fields.
@@ -145,6 +147,35 @@ impl Topic {
         for slot in self.subscriptions.values() {
             slot.addr.do_send(update.clone());
         }
+        self.publish_delivery_policies();
+    }
+
+    /// Hands the namespace's and this topic's delayed-delivery, dead-letter and backoff
+    /// policies to the broker-wide [`SubscriptionPolicies`](crate::subscription::SubscriptionPolicies)
+    /// its subscriptions resolve against (they notice within one tick).
+    fn publish_delivery_policies(&self) {
+        let Ok(name) = TopicName::parse(&self.record.name) else {
+            return;
+        };
+        let ns = &self.policy.namespace;
+        let topic = &self.admin.policies;
+        let shared = self.broker.subscription_policies();
+        shared.set_namespace(
+            &name.namespace_name(),
+            overrides(
+                ns.delayed_delivery_policies.as_ref(),
+                ns.dead_letter_policy.as_ref(),
+                ns.redelivery_backoff_policy.as_ref(),
+            ),
+        );
+        shared.set_topic(
+            &self.record.name,
+            overrides(
+                topic.delayed_delivery_policies.as_ref(),
+                topic.dead_letter_policy.as_ref(),
+                topic.redelivery_backoff_policy.as_ref(),
+            ),
+        );
     }
 
     /// The subscription-level part of the effective policies.
@@ -197,6 +228,32 @@ impl Topic {
             }
         });
     }
+}
+
+/// One level's subscription overrides; `None` when the level sets none of them.
+fn overrides(
+    delayed: Option<&DelayedDeliveryPolicies>,
+    dead_letter: Option<&DeadLetterPolicy>,
+    backoff: Option<&RedeliveryBackoffPolicy>,
+) -> Option<PolicyOverrides> {
+    if delayed.is_none() && dead_letter.is_none() && backoff.is_none() {
+        return None;
+    }
+    Some(PolicyOverrides {
+        delayed_delivery_enabled: delayed.map(|p| p.active),
+        tick: delayed
+            .filter(|p| p.tick_time > 0)
+            .map(|p| Duration::from_millis(p.tick_time)),
+        max_redeliver_count: dead_letter.map(|p| p.max_redeliver_count),
+        dead_letter_topic: dead_letter.and_then(|p| p.dead_letter_topic.clone()),
+        redelivery_backoff: backoff.map(|b| {
+            (b.max_delay_ms > 0).then(|| RedeliveryBackoff {
+                min_delay: Duration::from_millis(b.min_delay_ms),
+                max_delay: Duration::from_millis(b.max_delay_ms),
+                multiplier: if b.multiplier == 0 { 2 } else { b.multiplier },
+            })
+        }),
+    })
 }
 
 /// Policies loaded with the topic.

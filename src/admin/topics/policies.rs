@@ -6,7 +6,10 @@
 
 use actix_web::{guard, web, HttpResponse};
 use geminga_actors::{
-    metadata::{DispatchRate, NamespaceName, Policies, PublishRate, SchemaCompatibilityStrategy},
+    metadata::{
+        DeadLetterPolicy, DelayedDeliveryPolicies, DispatchRate, NamespaceName, Policies,
+        PublishRate, RedeliveryBackoffPolicy, SchemaCompatibilityStrategy,
+    },
     topic::{
         policies::{load_document, store_document, TopicPolicies},
         ApplyPolicies,
@@ -36,6 +39,12 @@ enum Kind {
     PublishRate,
     /// A schema compatibility strategy name (a JSON string).
     Strategy,
+    /// A `DelayedDeliveryPolicies` object.
+    DelayedDelivery,
+    /// A `DeadLetterPolicy` object.
+    DeadLetter,
+    /// A `RedeliveryBackoffPolicy` object.
+    Backoff,
 }
 
 /// One policy: its path segment, its field in the `TopicPolicies` document and its type.
@@ -81,6 +90,17 @@ const POLICIES: &[Policy] = &[
         Kind::DispatchRate,
     ),
     policy("publishRate", "publishRate", Kind::PublishRate),
+    policy(
+        "delayedDelivery",
+        "delayedDeliveryPolicies",
+        Kind::DelayedDelivery,
+    ),
+    policy("deadLetterPolicy", "deadLetterPolicy", Kind::DeadLetter),
+    policy(
+        "redeliveryBackoff",
+        "redeliveryBackoffPolicy",
+        Kind::Backoff,
+    ),
     policy(
         "schemaCompatibilityStrategy",
         "schemaCompatibilityStrategy",
@@ -197,6 +217,9 @@ fn namespace_value(context: &BrokerContext, policies: &Policies, policy: &Policy
         "dispatchRate" => to_json(policies.topic_dispatch_rate.get(cluster)),
         "subscriptionDispatchRate" => to_json(policies.subscription_dispatch_rate.get(cluster)),
         "publishRate" => to_json(policies.publish_max_message_rate.get(cluster)),
+        "delayedDeliveryPolicies" => to_json(policies.delayed_delivery_policies.as_ref()),
+        "deadLetterPolicy" => to_json(policies.dead_letter_policy.as_ref()),
+        "redeliveryBackoffPolicy" => to_json(policies.redelivery_backoff_policy.as_ref()),
         "schemaCompatibilityStrategy" => match policies.schema_compatibility_strategy {
             SchemaCompatibilityStrategy::Undefined => None,
             strategy => Some(strategy.as_str().into()),
@@ -237,6 +260,12 @@ fn broker_default(context: &BrokerContext, policy: &Policy) -> Option<Value> {
         "deduplicationEnabled" => Some(config.broker_deduplication_enabled.into()),
         "maxConsumerPerTopic" => Some(config.max_consumers_per_topic.into()),
         "schemaCompatibilityStrategy" => Some(config.schema_compatibility_strategy.as_str().into()),
+        "delayedDeliveryPolicies" => serde_json::to_value(DelayedDeliveryPolicies {
+            active: config.delayed_delivery_enabled,
+            tick_time: u64::try_from(config.delayed_delivery_tick.as_millis()).unwrap_or(u64::MAX),
+            max_delivery_delay_in_millis: 0,
+        })
+        .ok(),
         _ => None,
     }
 }
@@ -283,6 +312,17 @@ fn validate(policy: &Policy, value: Value) -> Result<Value, RequestError> {
         }
         Kind::PublishRate => {
             value.is_object() && serde_json::from_value::<PublishRate>(value.clone()).is_ok()
+        }
+        Kind::DelayedDelivery => {
+            value.is_object()
+                && serde_json::from_value::<DelayedDeliveryPolicies>(value.clone()).is_ok()
+        }
+        Kind::DeadLetter => {
+            value.is_object() && serde_json::from_value::<DeadLetterPolicy>(value.clone()).is_ok()
+        }
+        Kind::Backoff => {
+            value.is_object()
+                && serde_json::from_value::<RedeliveryBackoffPolicy>(value.clone()).is_ok()
         }
         Kind::Strategy => {
             // Stored by its canonical name, whatever case it was given in.
