@@ -68,6 +68,7 @@ fn quick() -> ConnectOptions {
     ConnectOptions {
         connect_timeout: Duration::from_millis(500),
         operation_timeout: Duration::from_millis(300),
+        auth: None,
     }
 }
 

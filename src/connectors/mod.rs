@@ -34,6 +34,7 @@ pub mod store;
 
 use std::{sync::Arc, time::Duration};
 
+use crate::config::BrokerClientAuth;
 use geminga_actors::{metadata::StorageMetadata, supervision::ActorKind, ActorSystem};
 
 pub use api::{ConnectorError, Sink, Source};
@@ -57,6 +58,9 @@ pub struct RuntimeSettings {
     pub stop_timeout: Duration,
     /// How often a sink with a topics pattern looks for new topics.
     pub pattern_refresh: Duration,
+    /// Credentials of the instances' client (`brokerClientAuthentication*`); `None` connects
+    /// without, which a broker with authentication on refuses.
+    pub client_auth: Option<BrokerClientAuth>,
 }
 
 impl Default for RuntimeSettings {
@@ -68,6 +72,7 @@ impl Default for RuntimeSettings {
             sink_batch: 100,
             stop_timeout: Duration::from_secs(10),
             pattern_refresh: Duration::from_secs(5),
+            client_auth: None,
         }
     }
 }

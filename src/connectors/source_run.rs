@@ -27,7 +27,8 @@ use super::{
     ConnectorError,
 };
 use crate::client::{
-    Client, ClientError, ConnectOptions, OutgoingMessage, Producer, ProducerOptions, SendFuture,
+    Authentication, Client, ClientError, ConnectOptions, OutgoingMessage, Producer,
+    ProducerOptions, SendFuture,
 };
 
 /// Property naming the record's partition, on effectively-once sources' messages.
@@ -44,7 +45,17 @@ pub fn producer_prefix(id: &ConnectorId) -> String {
 
 /// Connects the native client to the broker's own listener.
 pub async fn connect(env: &RuntimeEnv) -> Result<Client, ConnectorError> {
-    Client::connect(&env.service_url, ConnectOptions::default())
+    let auth = match &env.settings.client_auth {
+        Some(auth) => Some(Authentication::token(
+            &auth.token().map_err(ConnectorError::broker)?,
+        )),
+        None => None,
+    };
+    let options = ConnectOptions {
+        auth,
+        ..ConnectOptions::default()
+    };
+    Client::connect(&env.service_url, options)
         .await
         .map_err(ConnectorError::broker)
 }
