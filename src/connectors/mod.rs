@@ -24,7 +24,6 @@ pub mod catalog;
 pub mod config;
 mod instance;
 pub mod metrics;
-mod recovery;
 pub mod runtime;
 pub mod service;
 mod sink_run;
