@@ -114,7 +114,8 @@ struct Publisher {
 }
 
 /// One producer per (source partition, destination partition), named
-/// `{producer_prefix}{source partition}`, publishing with the record offsets as sequence ids.
+/// `{producer_prefix}partition:{source partition}` (apart from the instances' plain producers,
+/// `{producer_prefix}{instance}`), publishing with the record offsets as sequence ids.
 struct DedupProducers {
     client: Client,
     prefix: String,
@@ -131,7 +132,7 @@ impl DedupProducers {
     ) -> Result<&Producer, ConnectorError> {
         let slot = (partition.to_owned(), index);
         if !self.producers.contains_key(&slot) {
-            let name = format!("{}{partition}", self.prefix);
+            let name = format!("{}partition:{partition}", self.prefix);
             let producer = create_producer(&self.client, topic, &name, &mut self.stop).await?;
             self.producers.insert(slot.clone(), producer);
         }
