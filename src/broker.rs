@@ -405,6 +405,7 @@ fn actor_config(config: &BrokerConfig) -> ActorConfig {
         max_pending_publish_per_connection: config.max_pending_publish_requests_per_connection,
         max_producers_per_topic: config.max_producers_per_topic,
         max_consumers_per_subscription: config.max_consumers_per_subscription,
+        storage_policies: config.storage_policies.to_actor_config(),
         delayed_delivery_enabled: config.delayed_delivery_enabled,
         delayed_delivery_tick: Duration::from_millis(config.delayed_delivery_tick_ms),
         dead_letter_max_redeliver_count: config.dead_letter_max_redeliver_count,

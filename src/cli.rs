@@ -10,6 +10,7 @@ use crate::config::{parse_host_port, BrokerConfig, ConfigError};
 pub mod admin;
 pub mod admin_connectors;
 pub mod admin_http;
+pub mod admin_ns_policies;
 pub mod admin_partitioned;
 pub mod admin_tenancy;
 pub mod client_cmd;
@@ -21,6 +22,7 @@ pub mod topics;
 pub mod topics_admission;
 pub mod topics_http;
 pub mod topics_policies;
+pub mod topics_storage;
 use crate::perf::PerfArgs;
 
 /// The parsed command line. Without a subcommand the top-level flags run `standalone`.

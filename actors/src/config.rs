@@ -64,6 +64,44 @@ pub struct ActorConfig {
     pub redelivery_backoff_min: Duration,
     /// Longest redelivery delay (zero = no backoff).
     pub redelivery_backoff_max: Duration,
+    /// Retention, TTL, backlog quota and compaction defaults and check periods.
+    pub storage_policies: StoragePolicyConfig,
+}
+
+/// Broker-wide settings of the storage policies (retention, TTL, backlog quotas, compaction).
+#[derive(Clone, Debug)]
+pub struct StoragePolicyConfig {
+    /// Values a topic gets when neither it nor its namespace sets one.
+    pub defaults: crate::metadata::PolicyDefaults,
+    /// How often messages past their TTL are expired (`messageExpiryCheckIntervalInMinutes`
+    /// or `messageExpiryCheckIntervalInSeconds`; 5 s unless set).
+    pub message_expiry_check_interval: Duration,
+    /// How often a topic re-checks retention, backlog quotas and the compaction threshold
+    /// when nothing else makes it (time bounds move with the clock). Acks, publishes and
+    /// policy changes trigger a check at once (`retentionCheckIntervalInSeconds`).
+    pub retention_check_interval: Duration,
+    /// Entries younger than this are never trimmed, even when nothing holds them, so a
+    /// reader started right after publishing still finds them (Pulsar keeps them at least
+    /// until its ledger rolls over, `managedLedgerMinLedgerRolloverTimeInMinutes`). Geminga
+    /// key `retentionGracePeriodSeconds`; 0 trims as soon as nothing holds an entry.
+    pub retention_grace: Duration,
+    /// Whether backlog quotas are enforced (`backlogQuotaCheckEnabled`).
+    pub backlog_quota_check_enabled: bool,
+    /// Whether compaction keeps messages without a key (`topicCompactionRetainNullKey`).
+    pub compaction_retain_null_key: bool,
+}
+
+impl Default for StoragePolicyConfig {
+    fn default() -> Self {
+        Self {
+            defaults: crate::metadata::PolicyDefaults::default(),
+            message_expiry_check_interval: Duration::from_secs(5),
+            retention_check_interval: Duration::from_secs(60),
+            retention_grace: Duration::from_secs(60),
+            backlog_quota_check_enabled: true,
+            compaction_retain_null_key: false,
+        }
+    }
 }
 
 impl ActorConfig {
@@ -95,6 +133,7 @@ impl Default for ActorConfig {
             max_producers_per_topic: 0,
             max_consumers_per_subscription: 0,
             server_version: concat!("Geminga ", env!("CARGO_PKG_VERSION")).to_owned(),
+            storage_policies: StoragePolicyConfig::default(),
             broker_deduplication_enabled: false,
             max_consumers_per_topic: 0,
             dispatch_rate_per_topic: (0, 0),

@@ -109,6 +109,26 @@ pub enum RequestError {
         /// What exists (for example `subscription s on persistent://t/n/x`).
         what: String,
     },
+    /// A backlog quota of the topic is exceeded and its policy refuses producers: with
+    /// `producer_request_hold` the client retries until the backlog drops
+    /// (`ProducerBlockedQuotaExceededError`), with `producer_exception` its pending sends fail
+    /// (`ProducerBlockedQuotaExceededException`).
+    #[error("Cannot create producer on topic {topic} with backlog quota exceeded ({quota})")]
+    BacklogQuotaExceeded {
+        /// Full topic name.
+        topic: String,
+        /// Which quota (`destination_storage` or `message_age`).
+        quota: String,
+        /// `producer_exception` rather than `producer_request_hold`.
+        exception: bool,
+    },
+    /// The request conflicts with an operation in progress (a compaction already running);
+    /// retry once it is done.
+    #[error("{reason}")]
+    Conflict {
+        /// What is in progress.
+        reason: String,
+    },
     /// The client's role may not do this (authorization is on and grants it nothing here).
     #[error("{role} is not authorized: {reason}")]
     NotAuthorized {
@@ -169,8 +189,14 @@ impl RequestError {
             RequestError::MessageTooLarge { .. } => ServerError::NotAllowedError,
             RequestError::Malformed { .. } => ServerError::UnknownError,
             RequestError::TopicTerminated { .. } => ServerError::TopicTerminatedError,
-            RequestError::AlreadyExists { .. } | RequestError::PreconditionFailed { .. } => {
-                ServerError::NotAllowedError
+            RequestError::AlreadyExists { .. }
+            | RequestError::PreconditionFailed { .. }
+            | RequestError::Conflict { .. } => ServerError::NotAllowedError,
+            RequestError::BacklogQuotaExceeded {
+                exception: true, ..
+            } => ServerError::ProducerBlockedQuotaExceededException,
+            RequestError::BacklogQuotaExceeded { .. } => {
+                ServerError::ProducerBlockedQuotaExceededError
             }
             RequestError::NotAuthorized { .. } => ServerError::AuthorizationError,
             RequestError::TooManyRequests { .. } => ServerError::TooManyRequests,

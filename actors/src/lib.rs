@@ -41,7 +41,7 @@ pub mod topic;
 use actix::{Arbiter, ArbiterHandle};
 use geminga_storage::Storage;
 
-pub use config::ActorConfig;
+pub use config::{ActorConfig, StoragePolicyConfig};
 pub use context::{Advertised, BrokerContext};
 pub use error::RequestError;
 

@@ -80,6 +80,7 @@ pub fn status_of(error: &RequestError) -> StatusCode {
             StatusCode::BAD_REQUEST
         }
         RequestError::AlreadyExists { .. }
+        | RequestError::Conflict { .. }
         | RequestError::IncompatibleSchema { .. }
         | RequestError::ProducerFenced { .. } => StatusCode::CONFLICT,
         RequestError::PreconditionFailed { .. }

@@ -12,6 +12,7 @@ mod lookup;
 mod metrics;
 mod multipart;
 mod namespace_policies;
+mod namespace_storage;
 mod namespaces;
 mod partitioned;
 mod schemas;
@@ -106,6 +107,7 @@ pub fn serve_all(
             .configure(status::routes)
             .configure(clusters::routes)
             .configure(tenants::routes)
+            .configure(namespace_storage::routes)
             .configure(namespaces::routes)
             .configure(namespace_policies::routes)
             .configure(schemas::routes)

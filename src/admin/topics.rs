@@ -8,6 +8,7 @@ mod policies;
 
 pub(crate) use policies::set_topic_policy;
 mod stats;
+mod storage;
 mod subscriptions;
 
 use actix::Addr;
@@ -52,6 +53,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     subscriptions::routes(cfg, &topic);
     messages::routes(cfg, &topic);
     policies::routes(cfg, &topic);
+    storage::routes(cfg, &topic);
     permissions::routes(cfg, &topic);
 }
 

@@ -221,6 +221,9 @@ pub enum NamespacesCommand {
         /// `tenant/namespace`.
         namespace: String,
     },
+    /// Retention, message TTL, backlog quotas, compaction threshold.
+    #[command(flatten)]
+    StoragePolicy(super::admin_ns_policies::NamespacePolicyCommand),
     /// Deduplication, rates, limits, schema strategy and permissions.
     #[command(flatten)]
     Policy(NsPolicyCommand),
@@ -311,6 +314,7 @@ impl NamespacesCommand {
             Self::RemoveAutoTopicCreation { namespace } => client
                 .delete(&format!("{}/autoTopicCreation", ns_path(&namespace)?))
                 .map(drop),
+            Self::StoragePolicy(command) => command.run(client, out),
             Self::Policy(command) => command.run(client, out),
         }
     }

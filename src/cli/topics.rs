@@ -184,6 +184,9 @@ pub enum TopicsCommand {
     /// Topic policies (set-/get-/remove-...).
     #[command(flatten)]
     Policy(PolicyCommand),
+    /// Backlog quotas, compaction and storage holds.
+    #[command(flatten)]
+    Storage(super::topics_storage::StorageCommand),
     /// Deduplication, rates, schema strategy and permissions.
     #[command(flatten)]
     Admission(AdmissionCommand),
@@ -256,6 +259,7 @@ pub fn run(admin_url: &str, args: TopicsArgs, out: &mut impl Write) -> Result<()
             print_message(&reply, out, u64::MAX).map(drop)
         }
         TopicsCommand::Policy(command) => command.run(&http, out),
+        TopicsCommand::Storage(command) => command.run(&http, out),
         TopicsCommand::Admission(command) => command.run(&http, out),
         other => run_subscription_command(&http, other, out),
     }

@@ -4,6 +4,7 @@ mod client_auth;
 mod parse;
 mod policy;
 mod security;
+mod storage_policies;
 #[cfg(test)]
 mod tests;
 
@@ -13,6 +14,7 @@ pub use client_auth::BrokerClientAuth;
 pub use parse::{parse_host_port, KNOWN_KEYS};
 pub use policy::{PolicyConfig, POLICY_KEYS};
 pub use security::{ProviderKind, SecurityConfig, SECURITY_KEYS};
+pub use storage_policies::StoragePolicyConfig;
 
 /// Default Pulsar binary-protocol port.
 pub const DEFAULT_BROKER_PORT: u16 = 6650;
@@ -80,6 +82,8 @@ pub struct BrokerConfig {
     pub fault_injection_enabled: bool,
     /// Log filter used when `RUST_LOG` is unset (geminga key `logLevel`).
     pub log_level: Option<String>,
+    /// Retention, TTL, backlog quota and compaction defaults and periods.
+    pub storage_policies: StoragePolicyConfig,
     /// Broker-wide defaults of deduplication, rates, consumer limits and schemas.
     pub policy: PolicyConfig,
     /// Whether messages with a delivery time are held back on Shared and Key_Shared
@@ -130,6 +134,7 @@ impl Default for BrokerConfig {
             max_pending_publish_requests_per_connection: 1000,
             fault_injection_enabled: false,
             log_level: None,
+            storage_policies: StoragePolicyConfig::default(),
             policy: PolicyConfig::default(),
             delayed_delivery_enabled: true,
             delayed_delivery_tick_ms: 1000,

@@ -88,7 +88,10 @@ pub(super) fn parse(text: &str) -> Result<(BrokerConfig, Vec<String>), ConfigErr
             }
             continue;
         }
-        if !KNOWN_KEYS.contains(&key) && !super::policy::POLICY_KEYS.contains(&key) {
+        if !KNOWN_KEYS.contains(&key)
+            && !super::policy::POLICY_KEYS.contains(&key)
+            && !super::storage_policies::KEYS.contains(&key)
+        {
             if !unknown.iter().any(|k| k == key) {
                 unknown.push(key.to_owned());
             }
@@ -191,6 +194,9 @@ fn apply(c: &mut BrokerConfig, l: &mut Listeners, key: &str, v: &str) -> Result<
         }
         "redeliveryBackoffMinMillis" => c.redelivery_backoff_min_ms = number(v, 0, 86_400_000)?,
         "redeliveryBackoffMaxMillis" => c.redelivery_backoff_max_ms = number(v, 0, 86_400_000)?,
+        key if super::storage_policies::KEYS.contains(&key) => {
+            super::storage_policies::apply(&mut c.storage_policies, key, v)?
+        }
         // Only keys listed in KNOWN_KEYS reach this function.
         _ => return Err("key is not handled".to_owned()),
     }

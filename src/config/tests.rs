@@ -103,7 +103,6 @@ fn standalone_excerpt_sets_known_keys_and_lists_unknown_ones() {
             "zooKeeperSessionTimeoutMillis",
             "zooKeeperOperationTimeoutSeconds",
             "brokerShutdownTimeoutMs",
-            "backlogQuotaCheckEnabled",
             "backlogQuotaDefaultLimitGB",
             "brokerDeleteInactiveTopicsEnabled",
             "bookkeeperClientTimeoutInSeconds",

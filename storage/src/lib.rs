@@ -65,4 +65,4 @@ pub use entry::{Entry, EntryMeta};
 pub use error::StorageError;
 pub use faults::StorageFaults;
 pub use metadata::{MetadataStore, Versioned};
-pub use store::{DelayedKey, DueDelayed, LogBounds, Storage, TopicRecord, WriteOp};
+pub use store::{DelayedKey, DueDelayed, EntryPosition, LogBounds, Storage, TopicRecord, WriteOp};

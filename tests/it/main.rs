@@ -29,6 +29,7 @@ mod retries;
 mod round_trip;
 mod security;
 mod seek;
+mod storage_policies;
 mod subscription;
 mod subscriptions;
 mod supervisor_crash;

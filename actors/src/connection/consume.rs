@@ -61,6 +61,7 @@ impl Connection {
             sub_type: c.sub_type(),
             priority_level: c.priority_level(),
             key_shared: c.key_shared_meta.clone(),
+            read_compacted: c.read_compacted(),
             protocol_version: self.protocol_version,
             schema: c.schema.clone(),
         };

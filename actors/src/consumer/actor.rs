@@ -109,6 +109,7 @@ impl Handler<Join> for Consumer {
             sub_type: msg.sub_type,
             priority_level: msg.priority_level,
             key_shared: msg.key_shared,
+            read_compacted: msg.read_compacted,
             addr: self.lifecycle.address().unwrap_or_else(|| ctx.address()),
         };
         let subscribe = topic.send(Subscribe {

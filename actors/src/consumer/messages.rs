@@ -41,6 +41,8 @@ pub struct JoinRequest {
     pub priority_level: i32,
     /// Key_Shared settings.
     pub key_shared: Option<KeySharedMeta>,
+    /// Read the compacted log below the compaction horizon.
+    pub read_compacted: bool,
     /// Protocol version negotiated on the connection; ACTIVE_CONSUMER_CHANGE needs >= 12.
     pub protocol_version: i32,
     /// The consumer's schema (`None`: bytes).

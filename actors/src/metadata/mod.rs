@@ -6,11 +6,13 @@
 //!
 //! [`MetadataService`] is plain blocking code: actors call it on the blocking pool.
 
+mod effective;
 mod error;
 mod model;
 mod names;
 mod namespaces;
 mod permissions;
+mod policies;
 mod policy_types;
 mod schemas;
 mod service;
@@ -21,6 +23,7 @@ mod topics;
 #[cfg(test)]
 mod tests;
 
+pub use effective::{EffectivePolicies, PolicyDefaults, PolicySource, Sourced};
 pub use error::MetadataError;
 pub use model::{
     AutoTopicCreation, AutoTopicCreationOverride, BundlesData, ClusterData,
@@ -28,6 +31,7 @@ pub use model::{
     TOPIC_TYPE_PARTITIONED,
 };
 pub use names::{check_name, NamespaceName};
+pub use policies::{BacklogQuota, BacklogQuotaMap, BacklogQuotaPolicy, BacklogQuotaType};
 pub use policy_types::{
     AuthAction, AuthPolicies, DispatchRate, Grants, PublishRate, RateLimit,
     SchemaCompatibilityStrategy,

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::policies::BacklogQuotaMap;
 use super::policy_types::{AuthPolicies, DispatchRate, PublishRate, SchemaCompatibilityStrategy};
+use super::topic_policies::RetentionPolicies;
 
 /// A cluster's service addresses (`/admin/clusters/{cluster}`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -86,6 +88,18 @@ pub struct Policies {
     pub auto_topic_creation_override: Option<AutoTopicCreationOverride>,
     /// Set while the namespace is being deleted.
     pub deleted: bool,
+    /// Backlog quotas of the namespace's topics, by type (may be empty).
+    pub backlog_quota_map: BacklogQuotaMap,
+    /// Retention of acknowledged messages of the namespace's topics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_policies: Option<RetentionPolicies>,
+    /// Message TTL of the namespace's topics, in seconds (0: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_ttl_in_seconds: Option<u32>,
+    /// Compaction-cursor backlog bytes that trigger a compaction (0: never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compaction_threshold: Option<i64>,
+    /// Fields not modelled yet, kept as sent.
     /// Grants on the namespace and its topics.
     pub auth_policies: AuthPolicies,
     /// Drop re-sent messages by producer name and sequence id (topics may override).
@@ -128,7 +142,7 @@ pub struct Policies {
     pub is_allow_auto_update_schema: Option<bool>,
     /// Refuse producers and consumers without a schema on a topic that has one.
     pub schema_validation_enforced: bool,
-    /// Fields not modelled yet (retention, TTL, backlog quotas...), kept as sent.
+    /// Fields not modelled yet, kept as sent.
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }

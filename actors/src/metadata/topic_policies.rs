@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::policies::BacklogQuotaMap;
 use super::policy_types::{DispatchRate, PublishRate, SchemaCompatibilityStrategy};
 
 /// Retention of acknowledged messages (Pulsar's `RetentionPolicies`).
@@ -61,6 +62,12 @@ pub struct TopicPolicies {
     /// How new schemas must relate to the stored ones.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_compatibility_strategy: Option<SchemaCompatibilityStrategy>,
+    /// Backlog quotas (Pulsar spells this field `backLogQuotaMap`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub back_log_quota_map: Option<BacklogQuotaMap>,
+    /// Backlog bytes of the compaction cursor that trigger a compaction (0: never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compaction_threshold: Option<i64>,
     /// Fields not modelled, kept as stored.
     #[serde(flatten)]
     pub other: Map<String, Value>,

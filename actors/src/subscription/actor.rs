@@ -6,7 +6,7 @@ use actix::{
     fut::wrap_future, Actor, ActorContext, ActorFutureExt, Addr, Arbiter, AsyncContext, Context,
     Handler, ResponseActFuture, ResponseFuture, SpawnHandle, Supervised,
 };
-use geminga_protocol::proto::MessageIdData;
+use geminga_protocol::proto::{command_subscribe::SubType, MessageIdData};
 use geminga_storage::{Cursor, Entry, StorageError, TopicRecord, WriteOp};
 use tokio::sync::oneshot;
 use tracing::{info_span, warn, Span};
@@ -253,6 +253,8 @@ impl Subscription {
             for waiter in waiters {
                 let _ = waiter.send(Ok(()));
             }
+            // Nothing to write: the floor is as durable as it gets (readers keep it in memory).
+            self.report_floor();
             return;
         };
         self.persist_in_flight = true;
@@ -271,6 +273,7 @@ impl Subscription {
             }
             match result {
                 Ok(()) => {
+                    act.report_floor();
                     act.persist(ctx);
                     // Index keys just became visible: some may be due already.
                     act.read_next(ctx);
@@ -307,6 +310,9 @@ impl Subscription {
             let Some((from, max)) = state.next_read() else {
                 return self.on_read_idle();
             };
+            if let Some(view) = self.compacted_source(from) {
+                return self.read_compacted(from, max, view, ctx);
+            }
             let hit = match self.cache.read(from, max, MAX_READ_BYTES) {
                 CacheRead::Hit(entries) if entries.first().map(|e| e.entry_id) == Some(from) => {
                     Some(entries)
@@ -497,6 +503,16 @@ impl Handler<AddConsumer> for Subscription {
             return Box::pin(actix::fut::ready(Err(unavailable())));
         };
         let spec = msg.spec;
+        let compactable = matches!(spec.sub_type, SubType::Exclusive | SubType::Failover)
+            && !nonpersistent::is_non_persistent(&self.record.name);
+        if spec.read_compacted && !compactable {
+            return Box::pin(actix::fut::ready(Err(RequestError::NotAllowed {
+                reason: "Read compacted can only be used with exclusive or failover persistent \
+                         subscriptions"
+                    .into(),
+            })));
+        }
+        let first = state.consumers().is_empty();
         let attach = state.add_consumer(AttachedConsumer {
             key: spec.key,
             name: spec.name.clone(),
@@ -506,6 +522,7 @@ impl Handler<AddConsumer> for Subscription {
             return Box::pin(actix::fut::ready(Err(e)));
         }
         self.admin.on_consumer_added(spec.key, spec.sub_type);
+        self.admin.read_compacted = spec.read_compacted || (!first && self.admin.read_compacted);
         let key = spec.key;
         self.consumers.insert(key, spec.addr.clone());
         if state.refresh_delays() {
@@ -622,6 +639,7 @@ impl Handler<Ack> for Subscription {
         }
         self.tell_end_of_topic();
         if !self.durable {
+            self.report_floor();
             return Box::pin(async { Ok(()) });
         }
         let waiter = msg.wait_durable.then(|| {
@@ -768,7 +786,13 @@ impl Handler<ReadIds> for Subscription {
     fn handle(&mut self, msg: ReadIds, ctx: &mut Context<Self>) {
         let mut found = Vec::new();
         let mut missing = Vec::new();
+        // Read-compacted consumers get entries below the horizon from the compacted log.
+        let mut compacted = Vec::new();
         for id in msg.ids {
+            if let Some(view) = self.compacted_source(id) {
+                compacted.push((view.ledger_id, id));
+                continue;
+            }
             match self.cache.get(id) {
                 Some(entry) => found.push(entry),
                 None => missing.push(id),
@@ -776,21 +800,30 @@ impl Handler<ReadIds> for Subscription {
         }
         let storage = self.broker.storage().clone();
         let ledger_id = self.record.ledger_id;
-        let read = actix_rt::task::spawn_blocking(move || -> Result<Vec<Entry>, StorageError> {
+        let read = actix_rt::task::spawn_blocking(move || -> Result<_, StorageError> {
             for id in missing {
                 if let Some(entry) = storage.read_entry(ledger_id, id)? {
                     found.push(entry);
                 }
             }
+            let mut from_compacted = Vec::new();
+            for (compacted_ledger, id) in compacted {
+                if let Some(entry) = storage.read_entry(compacted_ledger, id)? {
+                    from_compacted.push(entry);
+                }
+            }
+            let (from_compacted, masks) = super::log_upkeep::with_masks(from_compacted);
+            found.extend(from_compacted);
             found.sort_by_key(|e| e.entry_id);
-            Ok(found)
+            Ok((found, masks))
         });
         let fut = wrap_future::<_, Self>(read).map(move |joined, act, ctx| match flatten(joined) {
-            Ok(entries) => {
+            Ok((entries, masks)) => {
                 let Some(state) = act.state.as_ref() else {
                     return;
                 };
-                let entries = state.filter_unacked(entries);
+                let mut entries = state.filter_unacked(entries);
+                super::log_upkeep::apply_masks(&mut entries, &masks);
                 act.admin
                     .on_handed_over(entries.iter().map(|r| &r.entry), true);
                 if let Some(dispatcher) = &act.dispatcher {

@@ -65,6 +65,13 @@ pub struct SubscriptionAdmin {
     /// The topic's shared dispatch rate limiter.
     pub(super) topic_dispatch: Option<Arc<RateLimiter>>,
     pub(super) loaded_at_ms: u64,
+    /// The ack floor last reported to the topic (its upkeep trims below the lowest floor).
+    pub(super) reported_floor: Option<u64>,
+    /// The topic's compacted log, if it is compacted.
+    pub(super) compacted_view: Option<crate::topic::compaction::CompactedView>,
+    /// A read-compacted consumer is attached: below the compaction horizon, read the
+    /// compacted log.
+    pub(super) read_compacted: bool,
 }
 
 impl SubscriptionAdmin {
@@ -201,7 +208,7 @@ impl Subscription {
 
     /// Tells the dispatcher which entries an admin operation acknowledged and persists the
     /// cursor; the receiver answers once the change is durable.
-    fn commit_admin_acks(
+    pub(super) fn commit_admin_acks(
         &mut self,
         outcome: AckOutcome,
         ctx: &mut Context<Self>,

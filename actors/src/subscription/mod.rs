@@ -10,6 +10,7 @@ mod delayed;
 mod delayed_state;
 #[cfg(test)]
 mod delayed_tests;
+mod log_upkeep;
 mod messages;
 mod policy;
 mod recovery;
@@ -26,6 +27,7 @@ pub use admin::{
 };
 pub use dead_letter_message::{dead_letter_copy, Origin, ORIGIN_MESSAGE_ID, REAL_TOPIC};
 pub use delayed_state::{DelayedScan, DueRead, MAX_DUE_BATCH, MAX_READ_AHEAD};
+pub use log_upkeep::{CommitCompaction, EvictBacklog, SetCompactedView};
 pub use messages::{
     Ack, AddConsumer, DeadLetters, Demand, DispatcherExited, DispatcherRestarted, EntriesAvailable,
     GetDeliveryStats, GetLastMessageId, GetSubscriptionCounters, LastMessageId, ReadIds,

@@ -276,13 +276,26 @@ impl SubscriptionState {
     /// partial batch acks and redelivery counts, advances the read position and consumes
     /// demand.
     pub fn on_read(&mut self, from: u64, entries: Vec<Entry>, now_ms: u64) -> Vec<ReadEntry> {
+        let end = self.durable_next;
+        self.on_read_until(from, entries, end, now_ms)
+    }
+
+    /// Like [`Self::on_read`] for a read of a log that ends at `skip_to` (a compacted log up to
+    /// its horizon): an empty read moves the read position to `skip_to`.
+    pub fn on_read_until(
+        &mut self,
+        from: u64,
+        entries: Vec<Entry>,
+        skip_to: u64,
+        now_ms: u64,
+    ) -> Vec<ReadEntry> {
         if from != self.read_position {
             return Vec::new(); // a rewind happened while reading
         }
-        // Nothing stored from here to the durable end (trimmed): skip ahead.
+        // Nothing stored from here to the end (trimmed, or compacted away): skip ahead.
         let mut next = entries
             .last()
-            .map_or(self.durable_next, |last| last.entry_id + 1);
+            .map_or(skip_to.min(self.durable_next), |last| last.entry_id + 1);
         let now = self.tick_clock(now_ms);
         let mut out = Vec::new();
         let mut deferred = 0usize;

@@ -14,11 +14,13 @@ use super::{
     access::ProducerAccess,
     admin::TopicAdmin,
     cache::EntryCache,
+    compaction::{view_of, CompactedView, CompactionState},
     dedup::{last_batch_sequence, Verdict},
     messages::{DurableEnd, Publish, Subscribe, SubscriptionRetired, DUPLICATE_ENTRY},
     policies::{self, TopicPolicies},
     policy_state::{load_policy_state, LoadedPolicies, TopicPolicyState},
     state::TopicState,
+    upkeep::{Upkeep, COMPACTION_SUBSCRIPTION},
 };
 use crate::{
     context::BrokerContext,
@@ -45,6 +47,7 @@ struct Loaded {
     cursors: Vec<Cursor>,
     storage_size: u64,
     policies: TopicPolicies,
+    compacted: Option<CompactedView>,
     terminated: bool,
     extra: LoadedPolicies,
 }
@@ -81,6 +84,10 @@ pub struct Topic {
     pub(super) non_persistent: bool,
     /// Counters, termination, closing and policies for the admin API.
     pub(super) admin: TopicAdmin,
+    /// Retention, backlog quotas and the cursor floors that hold the log.
+    pub(super) upkeep: Upkeep,
+    /// The compacted log and the compaction status.
+    pub(super) compaction: CompactionState,
     /// Namespace policies, deduplication, producer access and rate limiters.
     pub(super) policy: TopicPolicyState,
 }
@@ -107,6 +114,8 @@ impl Topic {
             span,
             non_persistent,
             admin: TopicAdmin::default(),
+            upkeep: Upkeep::default(),
+            compaction: CompactionState::default(),
             policy: TopicPolicyState::default(),
         }
     }
@@ -147,6 +156,7 @@ impl Topic {
                         cursors: Vec::new(),
                         storage_size: 0,
                         policies,
+                        compacted: None,
                         terminated: false,
                         extra,
                     });
@@ -160,6 +170,7 @@ impl Topic {
                 let trimmed = storage.trimmed_before(ledger_id)?;
                 let next_entry = bounds.map_or(0, |b| b.last + 1).max(floors).max(trimmed);
                 let first_entry = bounds.map_or(next_entry, |b| b.first);
+                let compacted = compacted_view(&storage, ledger_id, &cursors)?;
                 let storage_size = storage.log_size_bytes(ledger_id)?;
                 Ok(Loaded {
                     first_entry,
@@ -167,6 +178,7 @@ impl Topic {
                     cursors,
                     storage_size,
                     policies,
+                    compacted,
                     terminated,
                     extra,
                 })
@@ -204,9 +216,11 @@ impl Topic {
         } else if stored_sequences {
             self.clear_stored_sequences(ctx);
         }
+        self.compaction.restore(loaded.compacted);
         for cursor in loaded.cursors {
             self.start_subscription(cursor, true, ctx);
         }
+        self.policies_changed(ctx);
         info!(parent: &self.span, next_entry = loaded.next_entry, "topic loaded");
     }
 
@@ -217,6 +231,7 @@ impl Topic {
         ctx: &mut Context<Self>,
     ) -> Addr<Subscription> {
         let name = cursor.name().to_owned();
+        self.upkeep.add_hold(&name, durable, cursor.ack_floor());
         let instance = self.broker.next_id();
         let topic = self.me(ctx);
         let mut spec = self.broker.spec(
@@ -284,17 +299,23 @@ impl Topic {
     /// Where a new subscription's cursor starts.
     pub(super) fn start_floor(&self, msg: &Subscribe) -> u64 {
         let durable_next = self.state.as_ref().map_or(0, TopicState::durable_next);
+        // Read-compacted consumers start with the compacted log, which may reach below the
+        // first entry still stored.
+        let earliest = match self.compaction.view() {
+            Some(_) if msg.consumer.read_compacted => 0,
+            _ => self.first_entry,
+        };
         let by_position = match msg.initial_position {
             // Non-persistent consumers only get what is published after they attach.
             _ if self.non_persistent => return durable_next,
-            InitialPosition::Earliest => self.first_entry,
+            InitialPosition::Earliest => earliest,
             InitialPosition::Latest => durable_next,
         };
         match msg.start_message_id.filter(|_| !msg.durable) {
             None => by_position,
-            Some(id) if id.is_earliest() => self.first_entry,
+            Some(id) if id.is_earliest() => earliest,
             Some(id) if id.is_latest() => durable_next,
-            Some(id) => id.entry_id.clamp(self.first_entry, durable_next),
+            Some(id) => id.entry_id.clamp(earliest, durable_next),
         }
     }
 
@@ -326,6 +347,14 @@ impl Topic {
                 if !ready.is_empty() {
                     self.cache.push(ready);
                     self.notify_subscriptions();
+                    let quotas = self
+                        .broker
+                        .config()
+                        .storage_policies
+                        .backlog_quota_check_enabled;
+                    if self.upkeep.publish_matters(quotas) {
+                        self.request_upkeep(ctx);
+                    }
                 }
             }
             Err(e) => {
@@ -401,6 +430,7 @@ impl Actor for Topic {
         // Hold every message until the log end is known.
         ctx.wait(fut);
         self.start_ttl_timer(ctx);
+        self.start_upkeep_timer(ctx);
     }
 }
 
@@ -418,6 +448,7 @@ impl Supervised for Topic {
             .producers
             .store(0, std::sync::atomic::Ordering::Relaxed);
         self.admin.forget_producers();
+        self.upkeep.clear_holds();
         self.policy.waiting.clear();
         self.state = None;
         self.recovering = false;
@@ -516,6 +547,7 @@ impl Handler<SubscriptionRetired> for Topic {
         match msg.reason {
             ExitReason::Retired | ExitReason::Unreferenced => {
                 self.stats.remove_subscription(&msg.name);
+                self.release_hold(&msg.name, ctx);
             }
             // Escalation: the subscription keeps failing, so restart the whole topic (within
             // the topic's own budget), which reloads every cursor from storage.
@@ -525,7 +557,7 @@ impl Handler<SubscriptionRetired> for Topic {
             }
             // Lost (mailbox dropped): replace it from its stored cursor.
             _ if slot.durable => self.replace_subscription(msg.name, ctx),
-            _ => {}
+            _ => self.release_hold(&msg.name, ctx),
         }
     }
 }
@@ -536,6 +568,25 @@ impl Handler<DurableEnd> for Topic {
     fn handle(&mut self, _msg: DurableEnd, _ctx: &mut Context<Self>) -> u64 {
         self.state.as_ref().map_or(0, TopicState::durable_next)
     }
+}
+
+/// The compacted log recorded in the `__compaction` cursor, if any; deletes compacted ledgers
+/// a crash left behind (written but never committed, or replaced but not yet deleted).
+fn compacted_view(
+    storage: &geminga_storage::Storage,
+    ledger_id: u64,
+    cursors: &[Cursor],
+) -> Result<Option<CompactedView>, StorageError> {
+    let view = cursors
+        .iter()
+        .find(|c| c.name() == COMPACTION_SUBSCRIPTION)
+        .and_then(view_of);
+    for orphan in storage.owned_ledgers(ledger_id)? {
+        if view.map(|v| v.ledger_id) != Some(orphan) {
+            storage.delete_ledger(ledger_id, orphan)?;
+        }
+    }
+    Ok(view)
 }
 
 mod unload;

@@ -22,13 +22,10 @@ use crate::{
     error::RequestError,
     producer::TopicClosing,
     subscription::{
-        now_ms, DeleteCursor, ExpireMessages, FlushCursor, ShutdownSubscription, Subscription,
-        TopicTerminated,
+        now_ms, DeleteCursor, ExpireMessages, FlushCursor, SetCompactedView, ShutdownSubscription,
+        Subscription, TopicTerminated,
     },
 };
-
-/// How often a topic with a message TTL expires old messages.
-const TTL_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// One attached producer, as the stats show it.
 #[derive(Debug)]
@@ -210,33 +207,40 @@ pub struct ApplyPolicies {
 
 impl Topic {
     /// Starts the periodic message expiry of the topic's TTL policy (call from `started`).
+    /// The period is `messageExpiryCheckIntervalInMinutes` (see `StoragePolicyConfig`).
     pub(super) fn start_ttl_timer(&self, ctx: &mut Context<Self>) {
-        ctx.run_interval(TTL_CHECK_INTERVAL, |act, _ctx| act.expire_by_ttl());
+        let every = self
+            .broker
+            .config()
+            .storage_policies
+            .message_expiry_check_interval
+            .max(Duration::from_millis(100));
+        ctx.run_interval(every, |act, _ctx| act.expire_by_ttl());
     }
 
+    /// Expires, on every subscription but the compaction cursor (as Pulsar does), the
+    /// messages older than the TTL in effect (topic, else namespace, else broker).
     fn expire_by_ttl(&self) {
-        let Some(ttl) = self
-            .admin
-            .policies
-            .message_ttl_in_seconds
-            .filter(|t| *t > 0)
-        else {
-            return;
-        };
-        if self.non_persistent {
+        let ttl = self.upkeep.effective.message_ttl_seconds.value;
+        if ttl == 0 || self.non_persistent {
             return;
         }
         let cutoff = now_ms().saturating_sub(u64::from(ttl) * 1000);
-        for slot in self.subscriptions.values() {
-            slot.addr.do_send(ExpireMessages {
-                publish_time_ms: cutoff,
-            });
+        for (name, slot) in &self.subscriptions {
+            if name != super::upkeep::COMPACTION_SUBSCRIPTION {
+                slot.addr.do_send(ExpireMessages {
+                    publish_time_ms: cutoff,
+                });
+            }
         }
     }
 
     /// Tells a new subscription the topic's policies and termination.
     pub(super) fn brief_subscription(&self, addr: &Addr<Subscription>) {
         addr.do_send(self.subscription_policies());
+        addr.do_send(SetCompactedView {
+            view: self.compaction.view(),
+        });
         if self.admin.terminated {
             let end = self
                 .state
@@ -359,7 +363,7 @@ impl Handler<DeleteSubscription> for Topic {
         };
         let (instance, name) = (slot.instance, msg.name);
         let request = slot.addr.send(DeleteCursor { force: msg.force });
-        Box::pin(wrap_future::<_, Self>(request).map(move |sent, act, _ctx| {
+        Box::pin(wrap_future::<_, Self>(request).map(move |sent, act, ctx| {
             sent.unwrap_or_else(|e| Err(RequestError::from(e)))?;
             if act
                 .subscriptions
@@ -367,6 +371,9 @@ impl Handler<DeleteSubscription> for Topic {
                 .is_some_and(|s| s.instance == instance)
             {
                 act.subscriptions.remove(&name);
+                if act.upkeep.remove_hold(&name) {
+                    act.request_upkeep(ctx);
+                }
             }
             Ok(())
         }))
@@ -480,5 +487,6 @@ impl Handler<ApplyPolicies> for Topic {
     fn handle(&mut self, msg: ApplyPolicies, ctx: &mut Context<Self>) {
         self.admin.policies = msg.policies;
         self.apply_effective(ctx);
+        self.policies_changed(ctx);
     }
 }

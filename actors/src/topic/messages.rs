@@ -132,6 +132,8 @@ pub struct ConsumerSpec {
     pub priority_level: i32,
     /// Key_Shared settings, if any.
     pub key_shared: Option<KeySharedMeta>,
+    /// Below the compaction horizon, read the compacted log (Exclusive/Failover only).
+    pub read_compacted: bool,
     /// The consumer actor that delivers to the client.
     pub addr: Addr<Consumer>,
 }

@@ -6,6 +6,7 @@ mod admin;
 mod admin_report;
 pub mod admin_stats;
 mod cache;
+pub mod compaction;
 mod dedup;
 pub mod effective;
 mod initial_subscription;
@@ -17,6 +18,7 @@ pub mod rate;
 mod recovery;
 mod state;
 mod subscribe;
+pub mod upkeep;
 
 pub use access::{AccessDecision, ProducerAccess};
 pub use actor::{Topic, Unload};
@@ -34,3 +36,4 @@ pub use messages::{
 pub use policy_state::{forget_epoch, load_epoch, store_epoch, ApplyNamespacePolicies};
 pub use rate::RateLimiter;
 pub use state::TopicState;
+pub use upkeep::{FloorMoved, GetStorageHolds, StorageHoldsReport};

@@ -242,5 +242,7 @@ impl actix::Handler<ApplyNamespacePolicies> for Topic {
     fn handle(&mut self, msg: ApplyNamespacePolicies, ctx: &mut Context<Self>) {
         self.policy.namespace = msg.policies;
         self.apply_effective(ctx);
+        // Retention, TTL, backlog quotas and the compaction threshold too.
+        self.policies_changed(ctx);
     }
 }

@@ -117,6 +117,9 @@ impl Topic {
         if let Some(refused) = self.admin.refusal(&self.record.name) {
             return Err(refused);
         }
+        if let Some(refused) = self.quota_refusal() {
+            return Err(refused);
+        }
         if self.state.is_none() {
             return Err(RequestError::unavailable("the topic"));
         }

@@ -28,7 +28,8 @@ impl Topic {
                     act.start_subscription(cursor, true, ctx);
                 }
             }
-            Ok(Ok(None)) => {} // unsubscribed meanwhile
+            // Unsubscribed meanwhile: nothing holds the log for it any more.
+            Ok(Ok(None)) => act.release_hold(&name, ctx),
             _ => {
                 warn!(parent: &act.span, subscription = %name, "reloading a lost subscription failed; restarting the topic");
                 ctx.stop();

@@ -28,6 +28,8 @@ enum Kind {
     Flag,
     /// A `RetentionPolicies` object.
     Retention,
+    /// A non-negative byte count (may exceed 4 GiB).
+    Bytes,
     /// A `DispatchRate` object.
     DispatchRate,
     /// A `PublishRate` object.
@@ -71,6 +73,7 @@ const POLICIES: &[Policy] = &[
         Kind::Count,
     ),
     policy("deduplicationEnabled", "deduplicationEnabled", Kind::Flag),
+    policy("compactionThreshold", "compactionThreshold", Kind::Bytes),
     policy("dispatchRate", "dispatchRate", Kind::DispatchRate),
     policy(
         "subscriptionDispatchRate",
@@ -129,7 +132,7 @@ struct PolicyQuery {
 }
 
 /// The topic of a policy path; 404 when it does not exist.
-async fn existing_topic(
+pub(super) async fn existing_topic(
     context: &BrokerContext,
     path: &TopicPath,
 ) -> Result<TopicName, RequestError> {
@@ -142,7 +145,7 @@ async fn existing_topic(
     Ok(topic)
 }
 
-async fn read_document(
+pub(super) async fn read_document(
     context: &BrokerContext,
     topic: &TopicName,
 ) -> Result<Map<String, Value>, RequestError> {
@@ -154,7 +157,7 @@ async fn read_document(
 }
 
 /// Stores the changed document and hands the policies to the loaded topic and partitions.
-async fn write_document(
+pub(super) async fn write_document(
     context: &BrokerContext,
     topic: &TopicName,
     document: Map<String, Value>,
@@ -204,6 +207,9 @@ pub(crate) async fn set_topic_policy(
 fn namespace_value(context: &BrokerContext, policies: &Policies, policy: &Policy) -> Option<Value> {
     let cluster = &context.config().cluster_name;
     match policy.field {
+        "messageTTLInSeconds" => policies.message_ttl_in_seconds.map(Value::from),
+        "retentionPolicies" => to_json(policies.retention_policies.as_ref()),
+        "compactionThreshold" => policies.compaction_threshold.map(Value::from),
         "deduplicationEnabled" => policies.deduplication_enabled.map(Value::from),
         "maxProducerPerTopic" => policies.max_producers_per_topic.map(Value::from),
         "maxConsumerPerTopic" => policies.max_consumers_per_topic.map(Value::from),
@@ -238,13 +244,16 @@ async fn namespace_policies(
 /// The broker-wide value a policy falls back to, for `?applied=true`.
 fn broker_default(context: &BrokerContext, policy: &Policy) -> Option<Value> {
     let config = context.config();
+    let defaults = &config.storage_policies.defaults;
     match policy.field {
         "maxUnackedMessagesOnConsumer" => Some(config.max_unacked_per_consumer.into()),
         "maxUnackedMessagesOnSubscription" => Some(config.max_unacked_per_subscription.into()),
         "maxProducerPerTopic" => Some(config.max_producers_per_topic.into()),
         "maxConsumersPerSubscription" => Some(config.max_consumers_per_subscription.into()),
         "maxMessageSize" => u64::try_from(config.max_message_size).ok().map(Value::from),
-        "messageTTLInSeconds" => Some(0.into()),
+        "messageTTLInSeconds" => Some(defaults.message_ttl_seconds.into()),
+        "retentionPolicies" => serde_json::to_value(defaults.retention).ok(),
+        "compactionThreshold" => Some(defaults.compaction_threshold_bytes.into()),
         "deduplicationEnabled" => Some(config.broker_deduplication_enabled.into()),
         "maxConsumerPerTopic" => Some(config.max_consumers_per_topic.into()),
         "schemaCompatibilityStrategy" => Some(config.schema_compatibility_strategy.as_str().into()),
@@ -280,6 +289,7 @@ async fn get(
 fn validate(policy: &Policy, value: Value) -> Result<Value, RequestError> {
     let valid = match policy.kind {
         Kind::Count => value.as_u64().is_some_and(|v| v <= u64::from(u32::MAX)),
+        Kind::Bytes => value.as_i64().is_some_and(|v| v >= 0),
         Kind::Flag => value.is_boolean(),
         Kind::Retention => {
             value.is_object()

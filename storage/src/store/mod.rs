@@ -2,7 +2,9 @@
 
 mod cursors;
 mod delayed;
+mod ledgers;
 mod log;
+mod offsets;
 mod purge;
 mod reclaim;
 mod sequences;
@@ -25,6 +27,7 @@ use reclaim::Reclaimer;
 
 pub use delayed::{DelayedKey, DueDelayed};
 pub use log::LogBounds;
+pub use offsets::EntryPosition;
 pub use topics::TopicRecord;
 pub use write::WriteOp;
 
@@ -178,3 +181,5 @@ impl Storage {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ledgers;

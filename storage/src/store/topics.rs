@@ -11,9 +11,9 @@ use crate::error::StorageError;
 use crate::keys::{check_key, entry_key, ledger_cursors_prefix};
 
 /// System key of the next ledger id to hand out.
-const NEXT_LEDGER_KEY: &[u8] = b"next_ledger_id";
+pub(super) const NEXT_LEDGER_KEY: &[u8] = b"next_ledger_id";
 /// System key prefix of ledgers whose entries are still being purged after a delete.
-const PURGE_PREFIX: &[u8] = b"purge/";
+pub(super) const PURGE_PREFIX: &[u8] = b"purge/";
 /// System key prefix of trim watermarks (see `Storage::trimmed_before`).
 pub(super) const TRIM_PREFIX: &[u8] = b"trim/";
 /// Entry tombstones per batch when purging a deleted topic's log.
@@ -116,7 +116,8 @@ impl Storage {
     }
 
     /// Deletes topic `name`: its record, its cursors, its delayed index (purged in the
-    /// background) and its whole log. Durable on return.
+    /// background), its whole log and the ledgers it owns (see
+    /// [`Storage::create_owned_ledger`]). Durable on return.
     ///
     /// The record and cursors go in one atomic step together with a "purge pending" marker
     /// and a trim watermark of `u64::MAX`, which hides the whole log at once; the log is then
@@ -151,6 +152,7 @@ impl Storage {
         for guard in self.inner.system.prefix(&sequences) {
             batch.remove(&self.inner.system, guard.key()?);
         }
+        let owned = self.stage_owned_purges(ledger_id, &mut batch)?;
         // Every subscription's delayed index goes too, in the background.
         let delayed = ledger_cursors_prefix(ledger_id).to_vec();
         self.stage_delayed_purge(&mut batch, &delayed);
@@ -159,13 +161,17 @@ impl Storage {
         self.inner.purger.request(delayed);
         self.set_trim_floor(ledger_id, u64::MAX);
         self.purge_log(ledger_id)?;
+        for child in owned {
+            self.set_trim_floor(child, u64::MAX);
+            self.purge_log(child)?;
+        }
         tracing::info!(topic = name, ledger_id, "topic deleted");
         Ok(())
     }
 
     /// Removes every entry of a deleted ledger, then its purge marker. Its trim watermark
     /// stays at `u64::MAX` (16 bytes per deleted topic) so nothing of it can ever reappear.
-    fn purge_log(&self, ledger_id: u64) -> Result<(), StorageError> {
+    pub(super) fn purge_log(&self, ledger_id: u64) -> Result<(), StorageError> {
         if let Some(bounds) = self.bounds_from(ledger_id, 0)? {
             // Ids are contiguous, so tombstoning first..=last needs no scan of the values.
             let mut next = bounds.first;

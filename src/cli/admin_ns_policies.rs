@@ -1,0 +1,210 @@
+//! `geminga admin namespaces` storage policy commands (pulsar-admin's names): retention,
+//! message TTL, backlog quotas and the compaction threshold.
+
+use std::io::Write;
+
+use clap::Subcommand;
+use serde_json::{json, Value};
+
+use super::{
+    admin::print_json,
+    admin_http::{AdminClient, AdminError},
+    ns_policies::ns_path,
+    topics_http::{parse_seconds, parse_size_mb},
+    topics_storage::{parse_size_bytes, quota_body},
+};
+
+/// The storage policy commands of a namespace.
+#[derive(Debug, Subcommand)]
+#[non_exhaustive]
+pub enum NamespacePolicyCommand {
+    /// Set the retention of acknowledged messages.
+    SetRetention {
+        /// `tenant/namespace`.
+        namespace: String,
+        /// Retention time: minutes, or 10m, 3h, 2d, 1w; -1 for infinite.
+        #[arg(short = 't', long = "time", allow_hyphen_values = true)]
+        time: String,
+        /// Retention size: 10M, 1G...; -1 for infinite.
+        #[arg(short = 's', long = "size", allow_hyphen_values = true)]
+        size: String,
+    },
+    /// Get the retention (nothing when unset).
+    GetRetention {
+        /// `tenant/namespace`.
+        namespace: String,
+    },
+    /// Remove the retention.
+    RemoveRetention {
+        /// `tenant/namespace`.
+        namespace: String,
+    },
+    /// Set the message TTL.
+    SetMessageTtl {
+        /// `tenant/namespace`.
+        namespace: String,
+        /// Seconds, or 10m, 3h, 2d, 1w.
+        #[arg(long = "messageTTL", visible_alias = "ttl")]
+        ttl: String,
+    },
+    /// Get the message TTL (nothing when unset).
+    GetMessageTtl {
+        /// `tenant/namespace`.
+        namespace: String,
+    },
+    /// Remove the message TTL.
+    RemoveMessageTtl {
+        /// `tenant/namespace`.
+        namespace: String,
+    },
+    /// Set a backlog quota.
+    SetBacklogQuota {
+        /// `tenant/namespace`.
+        namespace: String,
+        /// Size limit: bytes, or 10K, 10M, 1G...; -1 for none.
+        #[arg(short = 'l', long = "limit", allow_hyphen_values = true)]
+        limit: Option<String>,
+        /// Age limit of the oldest unacknowledged message: seconds, or 10m, 3h...; -1 for none.
+        #[arg(
+            long = "limitTime",
+            visible_alias = "limit-time",
+            allow_hyphen_values = true
+        )]
+        limit_time: Option<String>,
+        /// producer_request_hold, producer_exception or consumer_backlog_eviction.
+        #[arg(short = 'p', long = "policy")]
+        policy: String,
+        /// destination_storage or message_age.
+        #[arg(short = 't', long = "type", default_value = "destination_storage")]
+        quota_type: String,
+    },
+    /// Get the backlog quotas.
+    GetBacklogQuotas {
+        /// `tenant/namespace`.
+        namespace: String,
+    },
+    /// Remove a backlog quota.
+    RemoveBacklogQuota {
+        /// `tenant/namespace`.
+        namespace: String,
+        /// destination_storage or message_age.
+        #[arg(short = 't', long = "type", default_value = "destination_storage")]
+        quota_type: String,
+    },
+    /// Set the compaction threshold (uncompacted bytes that trigger a compaction).
+    SetCompactionThreshold {
+        /// `tenant/namespace`.
+        namespace: String,
+        /// Bytes, or 10K, 10M, 1G...; 0 switches automatic compaction off.
+        #[arg(short = 't', long = "threshold")]
+        threshold: String,
+    },
+    /// Get the compaction threshold (nothing when unset).
+    GetCompactionThreshold {
+        /// `tenant/namespace`.
+        namespace: String,
+    },
+    /// Remove the compaction threshold.
+    RemoveCompactionThreshold {
+        /// `tenant/namespace`.
+        namespace: String,
+    },
+}
+
+fn usage(e: impl std::fmt::Display) -> AdminError {
+    AdminError::Usage(e.to_string())
+}
+
+impl NamespacePolicyCommand {
+    /// Runs the command, printing the values of `get-` commands.
+    ///
+    /// # Errors
+    /// See [`AdminError`].
+    pub fn run(self, client: &AdminClient, out: &mut impl Write) -> Result<(), AdminError> {
+        use NamespacePolicyCommand as C;
+        let at = |ns: &str, policy: &str| ns_path(ns).map(|p| format!("{p}/{policy}"));
+        match self {
+            C::SetRetention {
+                namespace,
+                time,
+                size,
+            } => {
+                let minutes = if time.trim() == "-1" {
+                    -1
+                } else {
+                    i64::try_from(parse_seconds(&time).map_err(usage)? / 60).unwrap_or(i64::MAX)
+                };
+                let body = json!({
+                    "retentionTimeInMinutes": minutes,
+                    "retentionSizeInMB": parse_size_mb(&size).map_err(usage)?,
+                });
+                client
+                    .post(&at(&namespace, "retention")?, Some(&body))
+                    .map(drop)
+            }
+            C::GetRetention { namespace } => {
+                print_json(out, &client.get(&at(&namespace, "retention")?)?)
+            }
+            C::RemoveRetention { namespace } => {
+                client.delete(&at(&namespace, "retention")?).map(drop)
+            }
+            C::SetMessageTtl { namespace, ttl } => {
+                let seconds = parse_seconds(&ttl).map_err(usage)?;
+                let body = Value::from(seconds);
+                client
+                    .post(&at(&namespace, "messageTTL")?, Some(&body))
+                    .map(drop)
+            }
+            C::GetMessageTtl { namespace } => {
+                print_json(out, &client.get(&at(&namespace, "messageTTL")?)?)
+            }
+            C::RemoveMessageTtl { namespace } => {
+                client.delete(&at(&namespace, "messageTTL")?).map(drop)
+            }
+            C::SetBacklogQuota {
+                namespace,
+                limit,
+                limit_time,
+                policy,
+                quota_type,
+            } => {
+                let body =
+                    quota_body(limit.as_deref(), limit_time.as_deref(), &policy).map_err(usage)?;
+                let path = format!(
+                    "{}?backlogQuotaType={quota_type}",
+                    at(&namespace, "backlogQuota")?
+                );
+                client.post(&path, Some(&body)).map(drop)
+            }
+            C::GetBacklogQuotas { namespace } => {
+                print_json(out, &client.get(&at(&namespace, "backlogQuotaMap")?)?)
+            }
+            C::RemoveBacklogQuota {
+                namespace,
+                quota_type,
+            } => {
+                let path = format!(
+                    "{}?backlogQuotaType={quota_type}",
+                    at(&namespace, "backlogQuota")?
+                );
+                client.delete(&path).map(drop)
+            }
+            C::SetCompactionThreshold {
+                namespace,
+                threshold,
+            } => {
+                let bytes = parse_size_bytes(&threshold).map_err(usage)?.max(0);
+                let body = Value::from(bytes);
+                client
+                    .put(&at(&namespace, "compactionThreshold")?, Some(&body))
+                    .map(drop)
+            }
+            C::GetCompactionThreshold { namespace } => {
+                print_json(out, &client.get(&at(&namespace, "compactionThreshold")?)?)
+            }
+            C::RemoveCompactionThreshold { namespace } => client
+                .delete(&at(&namespace, "compactionThreshold")?)
+                .map(drop),
+        }
+    }
+}
