@@ -260,7 +260,10 @@ async fn boot(config: BrokerConfig) -> Result<Running, BrokerError> {
     crate::connectors::start(
         &system,
         &service_url,
-        crate::connectors::RuntimeSettings::default(),
+        crate::connectors::RuntimeSettings {
+            client_auth: config.security.broker_client_auth().cloned(),
+            ..crate::connectors::RuntimeSettings::default()
+        },
     );
     let admin_tls = admin_tls_listener.zip(security.tls.clone());
     admin::serve_all(admin_listener, admin_tls, &config, context.clone())?;

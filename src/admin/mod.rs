@@ -20,6 +20,8 @@ mod status;
 mod tenants;
 mod topics;
 
+pub(crate) use topics::set_topic_policy;
+
 use std::{net::SocketAddr, sync::Arc};
 
 use actix_web::{web, App, HttpServer};

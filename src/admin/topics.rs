@@ -5,6 +5,8 @@
 mod messages;
 mod permissions;
 mod policies;
+
+pub(crate) use policies::set_topic_policy;
 mod stats;
 mod storage;
 mod subscriptions;

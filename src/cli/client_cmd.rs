@@ -227,6 +227,7 @@ async fn produce(url: &str, args: ProduceArgs, out: &mut impl Write) -> Result<(
                 key: args.key.clone(),
                 properties: properties.clone(),
                 event_time: None,
+                sequence_id: None,
             };
             // Round robin over the partitions, as the Java client's default router does.
             let Some(producer) = producers.get(next % producers.len().max(1)) else {

@@ -28,13 +28,44 @@ const WRITE_BUFFER: usize = 256 * 1024;
 /// Frames written between explicit flushes, so a steady stream still gets flushed promptly.
 const MAX_FRAMES_PER_FLUSH: usize = 1024;
 
-/// Timeouts of a connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Timeouts and credentials of a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectOptions {
     /// How long TCP connect plus CONNECT/CONNECTED may take.
     pub connect_timeout: Duration,
     /// How long a request waits for its response.
     pub operation_timeout: Duration,
+    /// Credentials sent in CONNECT; `None` connects without.
+    pub auth: Option<Authentication>,
+}
+
+/// Credentials of CONNECT: the method (`token`, `basic`) and its data.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Authentication {
+    /// `auth_method_name`.
+    pub method: String,
+    /// `auth_data`.
+    pub data: Vec<u8>,
+}
+
+impl Authentication {
+    /// A JWT, as Pulsar's `AuthenticationToken` sends it.
+    #[must_use]
+    pub fn token(token: &str) -> Self {
+        Self {
+            method: "token".to_owned(),
+            data: token.as_bytes().to_vec(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Authentication {
+    // The data is a secret; it stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authentication")
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ConnectOptions {
@@ -42,6 +73,7 @@ impl Default for ConnectOptions {
         ConnectOptions {
             connect_timeout: Duration::from_secs(10),
             operation_timeout: Duration::from_secs(30),
+            auth: None,
         }
     }
 }
@@ -90,11 +122,12 @@ impl Connection {
     /// is too slow, [`ClientError::Server`] when the broker answers ERROR, and
     /// [`ClientError::Handshake`] for any other first frame.
     pub async fn connect(addr: &str, options: ConnectOptions) -> Result<Connection, ClientError> {
-        tokio::time::timeout(options.connect_timeout, Self::handshake(addr, options))
+        let after = options.connect_timeout;
+        tokio::time::timeout(after, Self::handshake(addr, options))
             .await
             .map_err(|_| ClientError::Timeout {
                 operation: "connect",
-                after: options.connect_timeout,
+                after,
             })?
     }
 
@@ -112,6 +145,8 @@ impl Connection {
         let connect = CommandConnect {
             client_version: CLIENT_VERSION.to_owned(),
             protocol_version: Some(PROTOCOL_VERSION),
+            auth_method_name: options.auth.as_ref().map(|a| a.method.clone()),
+            auth_data: options.auth.as_ref().map(|a| a.data.clone()),
             ..Default::default()
         };
         writer.send(Frame::new(connect)).await?;

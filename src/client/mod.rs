@@ -22,7 +22,7 @@ use geminga_protocol::proto::{CommandLookupTopic, CommandPartitionedTopicMetadat
 use tokio::sync::Mutex;
 
 pub use batcher::BatchingOptions;
-pub use connection::{ConnectOptions, Connection};
+pub use connection::{Authentication, ConnectOptions, Connection};
 pub use consumer::{Consumer, Message, SubscribeOptions};
 pub use error::ClientError;
 pub use geminga_protocol::message_id::MessageId;
@@ -61,7 +61,7 @@ impl Client {
         options: ConnectOptions,
     ) -> Result<Client, ClientError> {
         let addr = socket_address(service_url)?;
-        let service = Connection::connect(&addr, options).await?;
+        let service = Connection::connect(&addr, options.clone()).await?;
         let pool = HashMap::from([(addr, service.clone())]);
         Ok(Client {
             service,
@@ -169,7 +169,7 @@ impl Client {
                 return Ok(conn.clone());
             }
         }
-        let conn = Connection::connect(&addr, self.options).await?;
+        let conn = Connection::connect(&addr, self.options.clone()).await?;
         pool.insert(addr, conn.clone());
         Ok(conn)
     }

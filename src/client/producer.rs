@@ -39,6 +39,11 @@ pub struct OutgoingMessage {
     pub properties: Vec<(String, String)>,
     /// Application event time, epoch ms.
     pub event_time: Option<u64>,
+    /// An explicit sequence id (deduplication: a publisher derives it from its own position,
+    /// so a resend after a crash carries the same id); `None` takes the producer's next one.
+    /// Ids must grow per producer; later automatic ids continue after the highest given.
+    /// A batching producer sends the batch under its first message's id.
+    pub sequence_id: Option<u64>,
 }
 
 impl From<Bytes> for OutgoingMessage {
@@ -111,6 +116,7 @@ struct Shared {
     producer_id: u64,
     topic: String,
     name: String,
+    last_sequence_id: Option<u64>,
     batching: Option<BatchingOptions>,
     /// Held while a SEND is queued so SENDs leave in sequence-id order.
     state: Mutex<State>,
@@ -160,10 +166,10 @@ impl Producer {
             });
         };
         // Continue after the last id the broker has seen (-1, the default, means none).
-        let next_sequence_id = success
+        let last_sequence_id = success
             .last_sequence_id
-            .and_then(|last| u64::try_from(last.saturating_add(1)).ok())
-            .unwrap_or(0);
+            .and_then(|last| u64::try_from(last).ok());
+        let next_sequence_id = last_sequence_id.map_or(0, |last| last.saturating_add(1));
         // A batch must still fit the broker's limit; leave room for the per-message headers.
         let max_batch_bytes = (conn.max_message_size() / 10 * 9).max(1);
         let batching = options.batching.map(|batching| BatchingOptions {
@@ -175,6 +181,7 @@ impl Producer {
             producer_id,
             topic: topic.to_owned(),
             name: success.producer_name,
+            last_sequence_id,
             batching,
             state: Mutex::new(State {
                 next_sequence_id,
@@ -197,6 +204,13 @@ impl Producer {
     #[must_use]
     pub fn name(&self) -> &str {
         &self.shared.name
+    }
+
+    /// The highest sequence id the broker had stored for this producer's name when it was
+    /// created (PRODUCER_SUCCESS `last_sequence_id`, kept with deduplication); `None` if none.
+    #[must_use]
+    pub fn last_sequence_id(&self) -> Option<u64> {
+        self.shared.last_sequence_id
     }
 
     /// The topic as given at creation.
@@ -230,8 +244,8 @@ impl Producer {
                 producer_id: self.shared.producer_id,
             });
         }
-        let sequence_id = state.next_sequence_id;
-        state.next_sequence_id = sequence_id.wrapping_add(1);
+        let sequence_id = message.sequence_id.unwrap_or(state.next_sequence_id);
+        state.next_sequence_id = state.next_sequence_id.max(sequence_id.wrapping_add(1));
         match &self.shared.batching {
             None => self.shared.send_single(sequence_id, message, tx).await?,
             Some(batching) => {

@@ -68,6 +68,7 @@ fn quick() -> ConnectOptions {
     ConnectOptions {
         connect_timeout: Duration::from_millis(500),
         operation_timeout: Duration::from_millis(300),
+        auth: None,
     }
 }
 
@@ -215,6 +216,49 @@ async fn receipts_match_by_sequence_id() {
             "{b:?}"
         );
         assert_eq!(a.await.unwrap().message_id.entry_id, 1);
+    })
+    .await;
+}
+
+/// Goal: explicit sequence ids go out as given (SEND and metadata), later automatic ids
+/// continue after the highest, and the broker's last_sequence_id is reported.
+#[tokio::test]
+async fn explicit_sequence_ids_are_sent_as_given() {
+    let addr = fake(|mut wire| async move {
+        handshake(&mut wire).await;
+        let producer_id = accept_producer(&mut wire, 7).await;
+        let mut sends = Vec::new();
+        for _ in 0..3 {
+            let frame = next(&mut wire).await;
+            let metadata = frame.payload.expect("payload").metadata().unwrap();
+            let send = frame.command.send.expect("SEND");
+            assert_eq!(metadata.sequence_id, send.sequence_id);
+            sends.push(send.sequence_id);
+        }
+        assert_eq!(sends, [100, 250, 251]);
+        for id in sends {
+            reply(&mut wire, commands::send_receipt(producer_id, id, id, 1, 1)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    })
+    .await;
+    within(async {
+        let conn = Connection::connect(&addr, quick()).await.unwrap();
+        let producer = conn
+            .create_producer("t", ProducerOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(producer.last_sequence_id(), Some(7));
+        let with_id = |id| OutgoingMessage {
+            sequence_id: Some(id),
+            ..OutgoingMessage::from("x")
+        };
+        let a = producer.send(with_id(100)).await.unwrap();
+        let b = producer.send(with_id(250)).await.unwrap();
+        let c = producer.send("auto").await.unwrap();
+        assert_eq!(a.await.unwrap().sequence_id, 100);
+        assert_eq!(b.await.unwrap().sequence_id, 250);
+        assert_eq!(c.await.unwrap().sequence_id, 251);
     })
     .await;
 }

@@ -1,5 +1,6 @@
 //! Broker configuration: defaults, Pulsar-style `key=value` files, and validation.
 
+mod client_auth;
 mod parse;
 mod policy;
 mod security;
@@ -9,6 +10,7 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
+pub use client_auth::BrokerClientAuth;
 pub use parse::{parse_host_port, KNOWN_KEYS};
 pub use policy::{PolicyConfig, POLICY_KEYS};
 pub use security::{ProviderKind, SecurityConfig, SECURITY_KEYS};

@@ -3,6 +3,8 @@
 
 use std::{collections::BTreeSet, path::PathBuf};
 
+use super::client_auth::BrokerClientAuth;
+
 /// Every security key Geminga reads (Pulsar's names; `maxPendingLookupRequestsPerConnection`
 /// and `maxPendingSendsPerProducer` are Geminga's own).
 pub const SECURITY_KEYS: &[&str] = &[
@@ -34,6 +36,8 @@ pub const SECURITY_KEYS: &[&str] = &[
     "maxConcurrentLookupRequest",
     "maxPendingLookupRequestsPerConnection",
     "maxPendingSendsPerProducer",
+    "brokerClientAuthenticationPlugin",
+    "brokerClientAuthenticationParameters",
 ];
 
 /// The authentication provider behind a name in `authenticationProviders`.
@@ -115,6 +119,10 @@ pub struct SecurityConfig {
     pub max_lookups_per_connection: usize,
     /// `maxPendingSendsPerProducer` (0 = unlimited).
     pub max_pending_sends_per_producer: usize,
+    /// `brokerClientAuthenticationPlugin` is set (to the token plugin).
+    pub broker_client_plugin: bool,
+    /// `brokerClientAuthenticationParameters`, parsed for the token plugin.
+    pub broker_client_parameters: Option<BrokerClientAuth>,
 }
 
 impl Default for SecurityConfig {
@@ -146,6 +154,8 @@ impl Default for SecurityConfig {
             max_concurrent_lookups: 50_000,
             max_lookups_per_connection: 5_000,
             max_pending_sends_per_producer: 1_000,
+            broker_client_plugin: false,
+            broker_client_parameters: None,
         }
     }
 }
@@ -203,6 +213,13 @@ pub(super) fn apply(c: &mut SecurityConfig, key: &str, v: &str) -> Result<(), St
         "maxPendingSendsPerProducer" => {
             c.max_pending_sends_per_producer = super::parse::number(v, 0, 10_000_000)?;
         }
+        "brokerClientAuthenticationPlugin" => {
+            super::client_auth::plugin(v)?;
+            c.broker_client_plugin = true;
+        }
+        "brokerClientAuthenticationParameters" => {
+            c.broker_client_parameters = Some(super::client_auth::parameters(v)?);
+        }
         _ => return Err("key is not handled".to_owned()),
     }
     Ok(())
@@ -256,6 +273,14 @@ fn public_alg(v: &str) -> Result<(), String> {
 }
 
 impl SecurityConfig {
+    /// The credentials of the broker's internal client (connectors), when a plugin is set.
+    #[must_use]
+    pub fn broker_client_auth(&self) -> Option<&BrokerClientAuth> {
+        self.broker_client_parameters
+            .as_ref()
+            .filter(|_| self.broker_client_plugin)
+    }
+
     /// Cross-key checks, once the whole file is read.
     ///
     /// # Errors
@@ -284,6 +309,13 @@ impl SecurityConfig {
             return Err((
                 "basicAuthConf",
                 "AuthenticationProviderBasic needs basicAuthConf".to_owned(),
+            ));
+        }
+        if self.broker_client_plugin && self.broker_client_parameters.is_none() {
+            return Err((
+                "brokerClientAuthenticationParameters",
+                "brokerClientAuthenticationPlugin needs brokerClientAuthenticationParameters"
+                    .to_owned(),
             ));
         }
         let tls_wanted =

@@ -24,7 +24,6 @@ pub mod catalog;
 pub mod config;
 mod instance;
 pub mod metrics;
-mod recovery;
 pub mod runtime;
 pub mod service;
 mod sink_run;
@@ -34,6 +33,7 @@ pub mod store;
 
 use std::{sync::Arc, time::Duration};
 
+use crate::config::BrokerClientAuth;
 use geminga_actors::{metadata::StorageMetadata, supervision::ActorKind, ActorSystem};
 
 pub use api::{ConnectorError, Sink, Source};
@@ -57,6 +57,9 @@ pub struct RuntimeSettings {
     pub stop_timeout: Duration,
     /// How often a sink with a topics pattern looks for new topics.
     pub pattern_refresh: Duration,
+    /// Credentials of the instances' client (`brokerClientAuthentication*`); `None` connects
+    /// without, which a broker with authentication on refuses.
+    pub client_auth: Option<BrokerClientAuth>,
 }
 
 impl Default for RuntimeSettings {
@@ -68,6 +71,7 @@ impl Default for RuntimeSettings {
             sink_batch: 100,
             stop_timeout: Duration::from_secs(10),
             pattern_refresh: Duration::from_secs(5),
+            client_auth: None,
         }
     }
 }

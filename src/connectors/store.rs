@@ -3,10 +3,7 @@
 //! stopped instances, `/admin/connector-positions/sources/...` a source's committed offsets.
 //! Every call blocks (the store fsyncs each write): run it on the blocking pool.
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    sync::Arc,
-};
+use std::{collections::BTreeSet, sync::Arc};
 
 use geminga_storage::{MetadataStore, StorageError};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -50,43 +47,18 @@ impl ConnectorRecord {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SourcePositions {
-    /// Highest committed offset per partition of the external system.
+    /// Highest committed offset per partition of the external system. (Documents written
+    /// before deduplication also hold `scanFrom`, the recovery scan's starts; it is ignored.)
     pub offsets: SourceOffsets,
-    /// Per instance, per destination topic: the entry id after the last entry this instance
-    /// knows is covered by `offsets`. An effectively-once recovery scans the topic from the
-    /// lowest of them for records published but not yet committed.
-    pub scan_from: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 impl SourcePositions {
-    /// Raises offsets to `offsets` (never lowers one) and sets `instance`'s scan starts.
-    pub fn advance(
-        &mut self,
-        offsets: &SourceOffsets,
-        instance: u32,
-        scan_from: &BTreeMap<String, u64>,
-    ) {
+    /// Raises offsets to `offsets` (never lowers one).
+    pub fn advance(&mut self, offsets: &SourceOffsets) {
         for (partition, offset) in offsets {
             let slot = self.offsets.entry(partition.clone()).or_insert(*offset);
             *slot = (*slot).max(*offset);
         }
-        if !scan_from.is_empty() {
-            let mine = self.scan_from.entry(instance.to_string()).or_default();
-            for (topic, entry) in scan_from {
-                mine.insert(topic.clone(), *entry);
-            }
-        }
-    }
-
-    /// Where a recovery scan of `topic` starts: the lowest start any instance recorded, or
-    /// the log's beginning when none did.
-    pub fn scan_start(&self, topic: &str) -> u64 {
-        self.scan_from
-            .values()
-            .filter_map(|topics| topics.get(topic))
-            .min()
-            .copied()
-            .unwrap_or(0)
     }
 }
 
@@ -259,24 +231,18 @@ impl ConnectorStore {
         }
     }
 
-    /// Commits offsets and scan starts of one instance (merged with the other instances').
+    /// Commits offsets of one instance (merged with the other instances').
     ///
     /// # Errors
     /// Store failures, or a document contended past the retries.
-    pub fn commit(
-        &self,
-        id: &ConnectorId,
-        instance: u32,
-        offsets: &SourceOffsets,
-        scan_from: &BTreeMap<String, u64>,
-    ) -> Result<(), ConnectorError> {
+    pub fn commit(&self, id: &ConnectorId, offsets: &SourceOffsets) -> Result<(), ConnectorError> {
         let key = positions_key(id);
         for _ in 0..CAS_ATTEMPTS {
             let (mut positions, version) = match self.store.get(&key).map_err(store_error)? {
                 Some(v) => (decode::<SourcePositions>(&key, &v.value)?, v.version),
                 None => (SourcePositions::default(), 0),
             };
-            positions.advance(offsets, instance, scan_from);
+            positions.advance(offsets);
             match self.store.put(&key, &encode(&positions)?, Some(version)) {
                 Ok(_) => return Ok(()),
                 Err(StorageError::BadVersion { .. }) => continue,
@@ -336,22 +302,13 @@ mod tests {
         let store = store();
         let c = id("s");
         let offsets = |p: &str, o: i64| SourceOffsets::from([(p.to_owned(), o)]);
-        let scan = |t: &str, e: u64| BTreeMap::from([(t.to_owned(), e)]);
-        store
-            .commit(&c, 0, &offsets("f1", 10), &scan("t", 5))
-            .unwrap();
-        store
-            .commit(&c, 1, &offsets("f2", 7), &scan("t", 3))
-            .unwrap();
-        store
-            .commit(&c, 0, &offsets("f1", 4), &BTreeMap::new())
-            .unwrap();
+        store.commit(&c, &offsets("f1", 10)).unwrap();
+        store.commit(&c, &offsets("f2", 7)).unwrap();
+        store.commit(&c, &offsets("f1", 4)).unwrap();
         let positions = store.positions(&c).unwrap();
         assert_eq!(
             positions.offsets,
             SourceOffsets::from([("f1".into(), 10), ("f2".into(), 7)])
         );
-        assert_eq!(positions.scan_start("t"), 3);
-        assert_eq!(positions.scan_start("other"), 0);
     }
 }

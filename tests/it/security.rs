@@ -29,7 +29,7 @@ const SECRET: [u8; 32] = [7; 32];
 
 /// Runs a test body on its own thread and runtime: several `pulsar` futures held at once
 /// overflow the default test thread's stack in debug builds.
-fn on_a_large_stack<F: std::future::Future<Output = ()> + 'static>(body: fn() -> F) {
+pub(crate) fn on_a_large_stack<F: std::future::Future<Output = ()> + 'static>(body: fn() -> F) {
     std::thread::Builder::new()
         .stack_size(16 * 1024 * 1024)
         .spawn(move || {
@@ -45,7 +45,7 @@ fn on_a_large_stack<F: std::future::Future<Output = ()> + 'static>(body: fn() ->
         .unwrap();
 }
 
-fn secured(c: &mut BrokerConfig) {
+pub(crate) fn secured(c: &mut BrokerConfig) {
     c.security.authentication_enabled = true;
     c.security.providers = vec![ProviderKind::Token];
     c.security.token_secret_key = Some(format!(
@@ -57,7 +57,7 @@ fn secured(c: &mut BrokerConfig) {
 }
 
 /// An HS256 token for `sub`, expiring `ttl_secs` from now (negative: already expired).
-fn token(sub: &str, ttl_secs: Option<i64>) -> String {
+pub(crate) fn token(sub: &str, ttl_secs: Option<i64>) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -75,7 +75,7 @@ fn token(sub: &str, ttl_secs: Option<i64>) -> String {
 }
 
 /// A client presenting `token` (none: no credentials), failing fast.
-async fn client_as(url: &str, token: Option<&str>) -> Result<Client, pulsar::Error> {
+pub(crate) async fn client_as(url: &str, token: Option<&str>) -> Result<Client, pulsar::Error> {
     let mut builder = Pulsar::builder(url, TokioExecutor)
         .with_operation_retry_options(OperationRetryOptions {
             operation_timeout: Duration::from_secs(10),
@@ -99,7 +99,12 @@ async fn client_as(url: &str, token: Option<&str>) -> Result<Client, pulsar::Err
 }
 
 /// `method` on the admin API as the superuser `admin`, with a JSON body: the status.
-async fn as_admin(broker: &TestBroker, method: &'static str, path: &str, body: &str) -> u16 {
+pub(crate) async fn as_admin(
+    broker: &TestBroker,
+    method: &'static str,
+    path: &str,
+    body: &str,
+) -> u16 {
     let url = format!("{}{path}", broker.admin_url);
     let (body, bearer) = (
         body.to_owned(),

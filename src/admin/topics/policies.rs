@@ -202,6 +202,26 @@ pub(super) async fn write_document(
     Ok(())
 }
 
+/// Sets one field of `topic`'s policy document (the topic need not exist yet) and hands the
+/// policies to its loaded partitions, as `POST .../{topic}/<policy>` does; for the broker's
+/// own services (connectors turn on deduplication of their destination).
+///
+/// # Errors
+/// Metadata store failures.
+pub(crate) async fn set_topic_policy(
+    context: &BrokerContext,
+    topic: &TopicName,
+    field: &str,
+    value: Value,
+) -> Result<(), RequestError> {
+    let mut document = read_document(context, topic).await?;
+    if document.get(field) == Some(&value) {
+        return Ok(());
+    }
+    document.insert(field.to_owned(), value);
+    write_document(context, topic, document).await
+}
+
 /// The namespace's value of a policy, for `?applied=true` when the topic sets none (rates are
 /// kept per cluster, as Pulsar does).
 fn namespace_value(context: &BrokerContext, policies: &Policies, policy: &Policy) -> Option<Value> {

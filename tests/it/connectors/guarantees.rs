@@ -65,6 +65,18 @@ async fn source_run(guarantee: &str, disruption: Disruption) {
     }
     let outputs = drain_topic(&broker, &topic, &format!("rec-{}", N - 1)).await;
     check_outputs(guarantee, N, &outputs, SOURCE_BATCH);
+    // Effectively-once rests on broker deduplication, which the source turned on for its
+    // destination (a topic-level policy); the other guarantees leave it alone.
+    let policy = call(
+        "GET",
+        &broker.admin_url,
+        &format!("/admin/v2/persistent/public/default/{topic}/deduplicationEnabled"),
+        None,
+    )
+    .await;
+    assert!(matches!(policy.status, 200 | 204), "{policy:?}");
+    let enabled = policy.json() == json!(true);
+    assert_eq!(enabled, guarantee == "EFFECTIVELY_ONCE", "{policy:?}");
     if let Disruption::Kill = disruption {
         let s = status(&broker.admin_url, "sources", &name).await;
         assert!(

@@ -5,6 +5,7 @@ mod admin;
 mod guarantees;
 mod pg_server;
 mod postgres;
+mod secured;
 
 use std::path::Path;
 use std::time::Duration;
