@@ -7,7 +7,7 @@ use bytes::Bytes;
 use super::topics::{system_key, TRIM_PREFIX};
 use super::Storage;
 use crate::codec::Reader;
-use crate::entry::{decode_entry, decode_header, Entry, HEADER_LEN};
+use crate::entry::{decode_entry, decode_header, Entry, Header, HEADER_LEN};
 use crate::error::StorageError;
 use crate::keys::{decode_entry_key, entry_key, entry_range};
 
@@ -112,6 +112,19 @@ impl Storage {
         ledger_id: u64,
         publish_time_ms: u64,
     ) -> Result<Option<u64>, StorageError> {
+        self.first_reaching(ledger_id, publish_time_ms, |header| {
+            header.meta.publish_time_ms
+        })
+    }
+
+    /// The first entry id whose `field` (a header value that does not decrease along the log)
+    /// is `>= target`. Binary search over ids, O(log n) seeks.
+    pub(super) fn first_reaching(
+        &self,
+        ledger_id: u64,
+        target: u64,
+        field: fn(&Header) -> u64,
+    ) -> Result<Option<u64>, StorageError> {
         let Some(bounds) = self.log_bounds(ledger_id)? else {
             return Ok(None);
         };
@@ -120,8 +133,8 @@ impl Storage {
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             // Seek to the first stored id >= mid, which also copes with holes in the log.
-            match self.first_in(ledger_id, mid, hi)? {
-                Some((id, time)) if time >= publish_time_ms => {
+            match self.first_in(ledger_id, mid, hi, field)? {
+                Some((id, value)) if value >= target => {
                     answer = Some(id);
                     hi = mid;
                 }
@@ -132,12 +145,13 @@ impl Storage {
         Ok(answer)
     }
 
-    /// (id, publish time) of the first stored entry with id in `from..to`.
+    /// (id, `field` of its header) of the first stored entry with id in `from..to`.
     fn first_in(
         &self,
         ledger_id: u64,
         from: u64,
         to: u64,
+        field: fn(&Header) -> u64,
     ) -> Result<Option<(u64, u64)>, StorageError> {
         let range = entry_key(ledger_id, from)..entry_key(ledger_id, to);
         let Some(guard) = self.inner.entries.range(range).next() else {
@@ -145,7 +159,7 @@ impl Storage {
         };
         let (key, value) = guard.into_inner()?;
         let id = decode_entry_key(&key)?.1;
-        Ok(Some((id, decode_header(&value)?.meta.publish_time_ms)))
+        Ok(Some((id, field(&decode_header(&value)?))))
     }
 
     /// Data bytes stored in the log of `ledger_id` (entry headers and fjall overhead

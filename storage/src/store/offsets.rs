@@ -4,7 +4,7 @@
 use super::Storage;
 use crate::entry::{decode_header, HEADER_LEN};
 use crate::error::StorageError;
-use crate::keys::{decode_entry_key, entry_key, entry_range};
+use crate::keys::{decode_entry_key, entry_range};
 
 /// Where one stored entry sits in its log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,41 +71,7 @@ impl Storage {
     /// # Errors
     /// Storage failure or a corrupt entry.
     pub fn find_by_offset(&self, ledger_id: u64, offset: u64) -> Result<Option<u64>, StorageError> {
-        let Some(bounds) = self.log_bounds(ledger_id)? else {
-            return Ok(None);
-        };
-        let (mut lo, mut hi) = (bounds.first, bounds.last.saturating_add(1));
-        let mut answer = None;
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            match self.first_offset_in(ledger_id, mid, hi)? {
-                Some((id, at)) if at >= offset => {
-                    answer = Some(id);
-                    hi = mid;
-                }
-                Some((id, _)) => lo = id + 1,
-                None => hi = mid,
-            }
-        }
-        Ok(answer)
-    }
-
-    /// (id, offset) of the first stored entry with id in `from..to`.
-    fn first_offset_in(
-        &self,
-        ledger_id: u64,
-        from: u64,
-        to: u64,
-    ) -> Result<Option<(u64, u64)>, StorageError> {
-        let range = entry_key(ledger_id, from)..entry_key(ledger_id, to);
-        let Some(guard) = self.inner.entries.range(range).next() else {
-            return Ok(None);
-        };
-        let (key, value) = guard.into_inner()?;
-        Ok(Some((
-            decode_entry_key(&key)?.1,
-            decode_header(&value)?.offset,
-        )))
+        self.first_reaching(ledger_id, offset, |header| header.offset)
     }
 
     /// Bytes the entries keyspace occupies on disk (tables and blobs, not the journal): what
