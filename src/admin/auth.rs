@@ -199,7 +199,11 @@ pub fn requirement(method: &Method, path: &str) -> Requirement {
     let segments: Vec<String> = path
         .trim_matches('/')
         .split('/')
-        .map(percent_decode)
+        .map(|segment| {
+            percent_encoding::percent_decode_str(segment)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .collect();
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
     let read = method == Method::GET || method == Method::HEAD;
@@ -296,29 +300,6 @@ fn topic_requirement(
         Ok(topic) => Requirement::Topic(topic, op),
         Err(_) => Requirement::TenantAdmin(tenant.to_owned()),
     }
-}
-
-fn percent_decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (b, hex) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ fn data_url(rest: &str) -> Result<Vec<u8>, KeyError> {
             reason: "the data: URL's base64 does not decode".to_owned(),
         })
     } else {
-        Ok(percent_decode(data))
+        Ok(percent_encoding::percent_decode_str(data).collect())
     }
 }
 
@@ -82,29 +82,6 @@ pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
         .or_else(|_| general_purpose::URL_SAFE.decode(&text))
         .or_else(|_| general_purpose::URL_SAFE_NO_PAD.decode(&text))
         .ok()
-}
-
-fn percent_decode(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (b, hex) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    out
 }
 
 /// `bytes` as PEM with `label`, unless they already are PEM text.
