@@ -223,7 +223,7 @@ impl BrokerCollector {
         let rows = |f: &dyn Fn(&SubscriptionStats) -> f64| -> Vec<(Labels, f64)> {
             subs.iter().map(|(l, s)| (l.clone(), f(s))).collect()
         };
-        let families: [Family; 6] = [
+        let families: [Family; 8] = [
             (
                 "pulsar_subscription_back_log",
                 "Entries not yet acknowledged",
@@ -238,6 +238,16 @@ impl BrokerCollector {
                 "pulsar_subscription_delayed",
                 "Messages waiting for their deliver-at time",
                 rows(&|s| s.delayed.load(Relaxed) as f64),
+            ),
+            (
+                "geminga_subscription_dead_lettered",
+                "Messages the broker moved to the dead-letter topic since the subscription loaded",
+                rows(&|s| s.dead_lettered.load(Relaxed) as f64),
+            ),
+            (
+                "geminga_subscription_redeliveries",
+                "Redeliveries counted since the subscription loaded",
+                rows(&|s| s.redeliveries.load(Relaxed) as f64),
             ),
             (
                 "pulsar_subscription_msg_rate_out",

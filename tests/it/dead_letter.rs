@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use geminga::config::BrokerConfig;
-use geminga_actors::subscription::PolicyOverrides;
 use pulsar::consumer::{InitialPosition, Message};
 use pulsar::{producer, ConsumerOptions, SubType};
 
+use crate::admin_http::{expect, topic_path};
 use crate::common::*;
 use crate::delayed::{delivery_stats, send_message};
 use crate::subscriptions::typed_consumer;
@@ -76,25 +76,22 @@ async fn the_broker_dead_letters_a_message_redelivered_too_often() {
     assert_eq!(stats.dead_letter_topic, dlq);
 }
 
-/// Goal: a topic policy set through the Rust API picks the threshold and the dead-letter topic.
-/// Method: override `maxRedeliverCount = 1` and the topic; one nack sends it there.
+/// Goal: a topic policy set through the admin API picks the threshold and the dead-letter
+/// topic. Method: POST `deadLetterPolicy` (`maxRedeliverCount = 1` and a topic); one nack
+/// sends the message there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_topic_policy_sets_threshold_and_dead_letter_topic() {
     let broker = TestBroker::start();
     let client = broker.client().await;
     let topic = unique_topic("policy-dlq");
     let target = full_name(&unique_topic("custom-dead"));
-    let policy = PolicyOverrides {
-        max_redeliver_count: Some(1),
-        dead_letter_topic: Some(target.clone()),
-        ..PolicyOverrides::default()
-    };
-    broker
-        .context()
-        .subscription_policies()
-        .set_topic(&full_name(&topic), Some(policy));
     let opts = ConsumerOptions::default();
     let mut consumer = typed_consumer(&client, &topic, SubType::Shared, "c", 100, opts).await;
+    let body = format!(r#"{{"maxRedeliverCount": 1, "deadLetterTopic": "{target}"}}"#);
+    let path = format!("{}/deadLetterPolicy", topic_path(&topic));
+    expect("POST", &broker.admin_url, &path, Some(&body), 204).await;
+    // Subscriptions pick policy changes up on their next tick (1 s by default).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut producer = producer(&client, &topic, "policy-producer").await;
     send_all(&mut producer, vec![b"once".to_vec()]).await;
     let msg = receive(&mut consumer).await;

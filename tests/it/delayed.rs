@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use geminga::config::BrokerConfig;
 use geminga_actors::registry::GetTopic;
-use geminga_actors::subscription::{DeliveryStats, GetDeliveryStats, PolicyOverrides};
+use geminga_actors::subscription::{DeliveryStats, GetDeliveryStats};
 use geminga_actors::topic::GetSubscription;
 use pulsar::{producer, ConsumerOptions, Producer, SubType, TokioExecutor};
 
+use crate::admin_http::{expect, topic_path};
 use crate::common::*;
 use crate::subscriptions::typed_consumer;
 
@@ -202,7 +203,8 @@ async fn the_broker_switch_turns_delayed_delivery_off() {
 }
 
 /// Goal: a topic policy switching delayed delivery off releases messages already held back.
-/// Method: two messages due in 60 s, then the topic override; both arrive within seconds.
+/// Method: two messages due in 60 s, then `delayedDelivery` off for the topic through the admin
+/// API; both arrive within seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_topic_policy_switching_delays_off_releases_held_messages() {
     let broker = TestBroker::start();
@@ -215,14 +217,9 @@ async fn a_topic_policy_switching_delays_off_releases_held_messages() {
     send_at(&mut producer, "a", far).await;
     send_at(&mut producer, "b", far).await;
     assert_no_message(&mut consumer, "held back").await;
-    let off = PolicyOverrides {
-        delayed_delivery_enabled: Some(false),
-        ..PolicyOverrides::default()
-    };
-    broker
-        .context()
-        .subscription_policies()
-        .set_topic(&full_name(&topic), Some(off));
+    let path = format!("{}/delayedDelivery", topic_path(&topic));
+    let off = Some(r#"{"active": false}"#);
+    expect("POST", &broker.admin_url, &path, off, 204).await;
     let mut got = HashMap::new();
     for _ in 0..2 {
         let msg = receive(&mut consumer).await;

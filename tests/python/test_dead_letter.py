@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from datetime import timedelta
 
 import pulsar
@@ -183,6 +184,11 @@ def test_namespace_and_topic_dead_letter_policies(broker, client, topic):
     assert_quiet(consumer)
     dead = client.subscribe(full(f"{topic}-letters"), "inspect", initial_position=EARLIEST)
     assert dead.receive(timeout_millis=10_000).data() == b"poison"
+    metrics = urllib.request.urlopen(admin + "/metrics", timeout=10).read().decode()
+    counted = [line for line in metrics.splitlines()
+               if line.startswith("geminga_subscription_dead_lettered{")
+               and f"/{topic}\"" in line and 'subscription="sub"' in line]
+    assert len(counted) == 1 and float(counted[0].rsplit(" ", 1)[1]) == 1.0, counted
     request(admin, "DELETE", topic_path)
     request(admin, "DELETE", ns)
     assert request(admin, "GET", ns) is None

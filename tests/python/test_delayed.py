@@ -3,6 +3,7 @@ immediate on Exclusive, kept on disk across a restart, nackable, switchable off.
 
 import random
 import time
+import urllib.request
 from datetime import timedelta
 
 import pulsar
@@ -168,6 +169,13 @@ def test_namespace_and_topic_policies_switch_delayed_delivery(broker, client, to
     time.sleep(1.5)
     producer.send(b"held", deliver_after=timedelta(seconds=60))
     assert_quiet(consumer)
+    stats = request(admin, "GET", f"/admin/v2/persistent/public/default/{topic}/stats")
+    assert stats["subscriptions"]["sub"]["msgDelayed"] == 1, stats
+    assert stats["subscriptions"]["sub"]["msgBacklogNoDelayed"] == 0, stats
+    metrics = urllib.request.urlopen(admin + "/metrics", timeout=10).read().decode()
+    delayed = [line for line in metrics.splitlines()
+               if line.startswith("pulsar_subscription_delayed{") and f"/{topic}\"" in line]
+    assert len(delayed) == 1 and float(delayed[0].rsplit(" ", 1)[1]) == 1.0, delayed
 
     with pytest.raises(AdminError) as bad:
         request(admin, "POST", topic_path, "[1, 2]")

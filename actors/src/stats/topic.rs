@@ -40,9 +40,12 @@ pub struct SubscriptionStats {
     pub backlog: AtomicU64,
     /// Entries handed to consumers and not yet acknowledged.
     pub unacked: AtomicU64,
-    /// Messages held back until their deliver-at time (delayed delivery is not implemented
-    /// yet, so this stays 0).
+    /// Messages held back until their deliver-at time.
     pub delayed: AtomicU64,
+    /// Messages the broker moved to the dead-letter topic (since the subscription loaded).
+    pub dead_lettered: AtomicU64,
+    /// Redeliveries counted (since the subscription loaded).
+    pub redeliveries: AtomicU64,
     /// Consumers attached now.
     pub consumers: AtomicU64,
     /// Index into [`SUB_TYPES`] plus one; 0 until a consumer attached.
@@ -163,6 +166,8 @@ impl SubscriptionStats {
             backlog: AtomicU64::new(0),
             unacked: AtomicU64::new(0),
             delayed: AtomicU64::new(0),
+            dead_lettered: AtomicU64::new(0),
+            redeliveries: AtomicU64::new(0),
             consumers: AtomicU64::new(0),
             sub_type: AtomicU8::new(0),
         }

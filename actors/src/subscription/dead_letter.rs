@@ -202,6 +202,7 @@ impl Subscription {
         };
         acked.retain(|id| state.cursor_mut().ack(*id));
         self.counters.set_delayed(state.delayed_messages());
+        self.publish_stats();
         debug!(parent: &self.span, count = acked.len(), "dead letters written and acked");
         if let (false, Some(dispatcher)) = (acked.is_empty(), &self.dispatcher) {
             dispatcher.do_send(EntriesAcked {

@@ -196,6 +196,10 @@ impl Handler<RedeliveriesCounted> for Subscription {
             return;
         };
         self.counters.add_redeliveries(msg.counts.len() as u64);
+        self.stats.redeliveries.store(
+            self.counters.redeliveries(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let mut changed = false;
         for (id, count) in msg.counts {
             changed |= state.cursor_mut().set_redelivery_count(id, count);

@@ -13,7 +13,7 @@ impl Subscription {
         self.lifecycle.address().unwrap_or_else(|| ctx.address())
     }
 
-    /// Copies backlog, unacked and consumer figures into the shared stats (cheap: a few
+    /// Copies backlog, unacked, consumer, delayed and dead-letter figures into the shared stats (cheap: a few
     /// bitmap range counts), so metrics never have to ask the actor.
     pub(super) fn publish_stats(&self) {
         use std::sync::atomic::Ordering::Relaxed;
@@ -27,6 +27,13 @@ impl Subscription {
         self.stats
             .consumers
             .store(state.consumers().len() as u64, Relaxed);
+        self.stats.delayed.store(state.delayed_messages(), Relaxed);
+        self.stats
+            .dead_lettered
+            .store(self.counters.dead_lettered_messages(), Relaxed);
+        self.stats
+            .redeliveries
+            .store(self.counters.redeliveries(), Relaxed);
         self.stats.set_sub_type(state.sub_type().map(sub_type_name));
     }
 
