@@ -473,3 +473,30 @@ async fn terminate_refuses_publishes_and_ends_consumers() {
     assert_eq!(internal["state"], "Terminated");
     let _ = call("GET", admin, "/admin/v2/brokers/health", None).await;
 }
+
+/// Goal: a SUBSCRIBE that may create a topic is not answered with the "not found" of an admin
+/// read of the same topic loading at that moment. Method: ask the registry for a new topic
+/// without and with `create` back to back: the first is not found, the second gets the topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_creating_lookup_is_not_answered_by_a_concurrent_read() {
+    use geminga_actors::registry::GetTopic;
+    let broker = TestBroker::start();
+    let registry = broker.context().registry().expect("registry");
+    for round in 0..20 {
+        let name = full_name(&unique_topic(&format!("race-{round}")));
+        let read = registry.send(GetTopic {
+            name: name.clone(),
+            create: false,
+        });
+        let create = registry.send(GetTopic { name, create: true });
+        let (read, create) = within("both answered", async { (read.await, create.await) }).await;
+        assert!(
+            matches!(
+                read,
+                Ok(Err(geminga_actors::RequestError::TopicNotFound { .. }))
+            ),
+            "{read:?}"
+        );
+        assert!(matches!(create, Ok(Ok(_))), "round {round}: {create:?}");
+    }
+}

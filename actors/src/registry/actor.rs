@@ -34,8 +34,9 @@ pub struct TopicRegistry {
     pub(super) broker: BrokerContext,
     pub(super) lifecycle: Lifecycle,
     pub(super) topics: TopicTable,
-    /// Callers waiting for a topic being loaded, by name.
-    pub(super) loading: HashMap<String, Vec<Waiter>>,
+    /// Callers waiting for a topic being loaded, by name, with their `create` flag: a caller
+    /// that may create the topic must not get the "not found" of a load that could not.
+    pub(super) loading: HashMap<String, Vec<(Waiter, bool)>>,
     /// Topics being unloaded or deleted, with the callers (and their `create` flag) waiting
     /// for it to finish, so a new instance never loads while the old one still writes.
     pub(super) closing: HashMap<String, Vec<(Waiter, bool)>>,
@@ -99,7 +100,7 @@ impl TopicRegistry {
                     topic: name.clone(),
                 })
             };
-            for waiter in self.loading.remove(&name).unwrap_or_default() {
+            for (waiter, _) in self.loading.remove(&name).unwrap_or_default() {
                 let _ = waiter.send(result.clone());
             }
             return;
@@ -127,7 +128,11 @@ impl TopicRegistry {
                 Ok(Some((storage.create_topic(&lookup)?, true)))
             },
         );
-        let fut = wrap_future::<_, Self>(work).map(move |joined, act, _ctx| {
+        let fut = wrap_future::<_, Self>(work).map(move |joined, act, ctx| {
+            if !create && matches!(joined, Ok(Ok(None))) && act.load_again_for_creators(&name) {
+                act.load(name, true, ctx);
+                return;
+            }
             let result = match joined {
                 Ok(Ok(Some((record, created)))) => {
                     info!(topic = %name, ledger_id = record.ledger_id, "loading topic");
@@ -143,11 +148,29 @@ impl TopicRegistry {
                 Ok(Err(e)) => Err(e),
                 Err(_) => Err(RequestError::unavailable("topic loading")),
             };
-            for waiter in act.loading.remove(&name).unwrap_or_default() {
+            for (waiter, _) in act.loading.remove(&name).unwrap_or_default() {
                 let _ = waiter.send(result.clone());
             }
         });
         ctx.spawn(fut);
+    }
+
+    /// A load that could not create `name` found nothing: answers "not found" to the callers
+    /// that could not create it either, and keeps the ones that may create it waiting.
+    /// Returns whether any are left, so the caller loads again with `create`.
+    fn load_again_for_creators(&mut self, name: &str) -> bool {
+        let waiters = self.loading.remove(name).unwrap_or_default();
+        let (creators, others): (Vec<_>, Vec<_>) = waiters.into_iter().partition(|(_, c)| *c);
+        for (waiter, _) in others {
+            let _ = waiter.send(Err(RequestError::TopicNotFound {
+                topic: name.to_owned(),
+            }));
+        }
+        if creators.is_empty() {
+            return false;
+        }
+        self.loading.insert(name.to_owned(), creators);
+        true
     }
 
     /// Ends an unload or delete of `name`: callers that asked for it meanwhile load it afresh.
@@ -161,7 +184,7 @@ impl TopicRegistry {
         self.loading
             .entry(name.to_owned())
             .or_default()
-            .extend(waiters.into_iter().map(|(waiter, _)| waiter));
+            .extend(waiters);
         if first {
             self.load(name.to_owned(), create, ctx);
         }
@@ -199,7 +222,10 @@ impl Handler<GetTopic> for TopicRegistry {
             });
         }
         let first = !self.loading.contains_key(&msg.name);
-        self.loading.entry(msg.name.clone()).or_default().push(tx);
+        self.loading
+            .entry(msg.name.clone())
+            .or_default()
+            .push((tx, msg.create));
         if first {
             self.load(msg.name, msg.create, ctx);
         }
