@@ -36,6 +36,7 @@ pub use placement::Deliveries;
 pub use redelivery::{DeadLetter, DispatchPolicy};
 pub use state::{Delivery, DispatchLimits, DispatcherState, ReadEntry, ReadRequest};
 pub use stats::{
-    BlockedHash, BlockedReason, ConsumerDispatchStats, DispatcherStats, HashBlockReason, HashRange,
+    sub_type_name, BlockedHash, BlockedReason, ConsumerDispatchStats, DispatcherStats,
+    HashBlockReason, HashRange,
 };
 pub use throttle::{SetDispatchThrottle, Throttle};

@@ -132,10 +132,11 @@ pub enum HashBlockReason {
     OwnerCannotTake,
 }
 
-fn sub_type_name(sub_type: SubType) -> String {
+/// Pulsar's spelling of a subscription type in stats (`Key_Shared`, not `KeyShared`).
+pub fn sub_type_name(sub_type: SubType) -> &'static str {
     match sub_type {
-        SubType::KeyShared => "Key_Shared".to_owned(),
-        other => other.as_str_name().to_owned(),
+        SubType::KeyShared => "Key_Shared",
+        other => other.as_str_name(),
     }
 }
 
@@ -183,7 +184,7 @@ impl DispatcherState {
             .collect();
         let (blocked_hashes, blocked_hashes_truncated) = self.blocked_hashes();
         DispatcherStats {
-            sub_type: self.sub_type().map(sub_type_name),
+            sub_type: self.sub_type().map(|t| sub_type_name(t).to_owned()),
             key_shared_mode: self
                 .key_shared
                 .as_ref()

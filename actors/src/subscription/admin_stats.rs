@@ -11,7 +11,7 @@ use super::{
     state::SubscriptionState,
 };
 use crate::{
-    dispatcher::{BlockedReason, DispatcherStats, GetDispatcherStats},
+    dispatcher::{sub_type_name, BlockedReason, DispatcherStats, GetDispatcherStats},
     error::RequestError,
     nonpersistent,
     topic::admin_stats::{
@@ -70,7 +70,7 @@ impl Subscription {
             msg_backlog_no_delayed: backlog.saturating_sub(state.delayed_messages()),
             msg_delayed: state.delayed_messages(),
             unacked_messages: unacked,
-            sub_type: sub_type.map(sub_type_name),
+            sub_type: sub_type.map(|t| sub_type_name(t).to_owned()),
             active_consumer_name,
             msg_rate_expired: admin.expired.rate(now),
             total_msg_expired: admin.expired.total(),
@@ -107,14 +107,6 @@ impl Subscription {
             stats,
             cursor: cursor_report,
         })
-    }
-}
-
-/// Pulsar's names of subscription types.
-pub(crate) fn sub_type_name(sub_type: SubType) -> String {
-    match sub_type {
-        SubType::KeyShared => "Key_Shared".to_owned(),
-        other => other.as_str_name().to_owned(),
     }
 }
 

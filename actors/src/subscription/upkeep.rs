@@ -5,7 +5,7 @@ use actix::{Addr, AsyncContext, Context};
 use geminga_storage::WriteOp;
 
 use super::actor::Subscription;
-use crate::storage_writer::persist;
+use crate::{dispatcher::sub_type_name, storage_writer::persist};
 
 impl Subscription {
     /// The address to hand out (see [`crate::supervision::Lifecycle::address`]).
@@ -53,16 +53,5 @@ impl Subscription {
                 vec![WriteOp::Cursor { ledger_id, update }],
             ));
         }
-    }
-}
-
-/// Pulsar's spelling of a subscription type in stats.
-fn sub_type_name(sub_type: geminga_protocol::proto::command_subscribe::SubType) -> &'static str {
-    use geminga_protocol::proto::command_subscribe::SubType;
-    match sub_type {
-        SubType::Exclusive => "Exclusive",
-        SubType::Shared => "Shared",
-        SubType::Failover => "Failover",
-        SubType::KeyShared => "Key_Shared",
     }
 }
