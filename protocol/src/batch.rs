@@ -1,4 +1,5 @@
-//! Batch payloads: `[u32 size][SingleMessageMetadata][payload]` repeated, uncompressed.
+//! Batch payloads: `[u32 size][SingleMessageMetadata][payload]` repeated, uncompressed (see
+//! [`crate::compression`] for compressed ones).
 //!
 //! The broker never needs to open a batch on its data path (it stores and forwards entries);
 //! this exists for tests, tools and features that must look inside (e.g. per-message keys).

@@ -125,7 +125,8 @@ pub mod schema {
 }
 
 proto_enum! {
-    /// Payload compression codec; the broker never (de)compresses, it only forwards.
+    /// Payload compression codec; the data path forwards payloads as stored and only compaction,
+    /// deduplication and dead-lettering open them (see `crate::compression`).
     pub enum CompressionType {
         None = 0 => "NONE",
         Lz4 = 1 => "LZ4",
