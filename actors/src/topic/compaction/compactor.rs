@@ -5,12 +5,21 @@
 //! A batch keeps its shape so batch indexes (and with them message ids) stay valid: a removed
 //! message stays in place marked `compacted_out` with an empty payload, as Pulsar's
 //! `RawBatchConverter` does, and [`retained_mask`] tells dispatch which indexes remain.
+//!
+//! Compressed batches are decompressed to be read. One that loses messages is written back
+//! *uncompressed* (compression NONE), where Pulsar recompresses with the producer's codec:
+//! clients decompress by the metadata either way, but [`retained_mask`] runs on every read of
+//! the compacted log and must stay cheap, and no client can then fail on a codec it lacks
+//! (pulsar-rs writes framed snappy, which the other clients cannot read). The body stays under
+//! the broker's max message size, the limit a batch must fit to be opened at all. A batch that
+//! keeps all its messages is kept as stored, compressed.
 
 use std::collections::HashMap;
 
 use bytes::Bytes;
 use geminga_protocol::{
     batch::{encode_batch, parse_batch, BatchMessage},
+    compression::decompress_body,
     frame::{Checksum, Payload},
     proto::{CompressionType, MessageMetadata, SingleMessageMetadata},
 };
@@ -27,14 +36,14 @@ enum Parsed {
         key: Option<String>,
         tombstone: bool,
     },
-    /// An uncompressed batch.
+    /// A batch, decompressed if it was compressed.
     Batch {
         /// Boxed: far larger than the other variants.
         metadata: Box<MessageMetadata>,
         messages: Vec<BatchMessage>,
     },
-    /// Nothing compaction can look into (a compressed batch, or bytes that do not parse):
-    /// kept as it is.
+    /// Nothing compaction can look into (an encrypted batch, one too large or corrupt to
+    /// decompress, or bytes that do not parse): kept as it is.
     Opaque,
 }
 
@@ -46,7 +55,8 @@ fn split(data: &Bytes) -> Option<(MessageMetadata, Bytes)> {
     Some((metadata, data.slice(end..)))
 }
 
-fn parse(entry: &Entry) -> Parsed {
+/// `limit`: the largest uncompressed batch body opened (the broker's max message size).
+fn parse(entry: &Entry, limit: usize) -> Parsed {
     let Some((metadata, body)) = split(&entry.data) else {
         return Parsed::Opaque;
     };
@@ -63,9 +73,13 @@ fn parse(entry: &Entry) -> Parsed {
                 tombstone: null_value || empty,
             }
         }
-        Some(_) if metadata.compression() != CompressionType::None => Parsed::Opaque,
+        // The client compressed, then encrypted: the broker cannot read the body.
+        Some(_) if !metadata.encryption_keys.is_empty() => Parsed::Opaque,
         Some(count) => {
             let count = usize::try_from(count.max(0)).unwrap_or(0);
+            let Ok(body) = decompress_body(&metadata, &body, limit) else {
+                return Parsed::Opaque;
+            };
             match parse_batch(&body, count) {
                 Ok(messages) => Parsed::Batch {
                     metadata: Box::new(metadata),
@@ -95,26 +109,35 @@ pub struct CompactionCounts {
 pub struct Compactor {
     latest: HashMap<String, Position>,
     retain_null_key: bool,
+    /// The largest uncompressed batch body opened; a larger one is kept whole.
+    max_batch_bytes: usize,
     /// Totals of phase two so far.
     pub counts: CompactionCounts,
 }
 
 impl Compactor {
     /// A compactor; `retain_null_key` keeps messages without a key (Pulsar's
-    /// `topicCompactionRetainNullKey`).
-    pub fn new(retain_null_key: bool) -> Self {
+    /// `topicCompactionRetainNullKey`); compressed batches are opened when they decompress to
+    /// at most `max_batch_bytes` (the broker's max message size) and kept whole otherwise.
+    pub fn new(retain_null_key: bool, max_batch_bytes: usize) -> Self {
         Self {
             retain_null_key,
+            max_batch_bytes,
             ..Self::default()
         }
     }
 
     /// Phase one: records the entry's keys.
     pub fn observe(&mut self, entry: &Entry) {
-        match parse(entry) {
+        match parse(entry, self.max_batch_bytes) {
             Parsed::Single { key, tombstone } => self.record(key, tombstone, (entry.entry_id, 0)),
             Parsed::Batch { messages, .. } => {
                 for (index, message) in (0u32..).zip(&messages) {
+                    if message.metadata.compacted_out() {
+                        // Removed by an earlier compaction (this entry comes from its log):
+                        // not a tombstone of its key.
+                        continue;
+                    }
                     let key = message.metadata.partition_key.clone();
                     self.record(key, batch_tombstone(message), (entry.entry_id, index));
                 }
@@ -141,7 +164,7 @@ impl Compactor {
 
     /// Phase two: the entry as the compacted log keeps it, or `None` when nothing of it stays.
     pub fn rewrite(&mut self, entry: Entry) -> Option<Entry> {
-        match parse(&entry) {
+        match parse(&entry, self.max_batch_bytes) {
             Parsed::Single { key, tombstone } => {
                 let keep = !tombstone && self.keeps(key.as_ref(), (entry.entry_id, 0));
                 self.count(u64::from(keep), u64::from(!keep));
@@ -169,7 +192,12 @@ impl Compactor {
             })
             .collect();
         let kept = keep.iter().filter(|k| **k).count() as u64;
-        self.count(kept, messages.len() as u64 - kept);
+        // Messages an earlier compaction removed were counted by that run.
+        let earlier = messages
+            .iter()
+            .filter(|m| m.metadata.compacted_out())
+            .count() as u64;
+        self.count(kept, (messages.len() as u64 - kept).saturating_sub(earlier));
         if kept == 0 {
             return None;
         }
@@ -190,6 +218,8 @@ impl Compactor {
             })
             .collect();
         let body = encode_batch(&parts);
+        // Written back uncompressed (see the module doc); clients read NONE bodies as is.
+        metadata.compression = None;
         metadata.uncompressed_size = u32::try_from(body.len()).ok();
         let payload = Payload::new(&metadata, &body);
         let mut meta = entry.meta;

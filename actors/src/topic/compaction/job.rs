@@ -34,6 +34,9 @@ pub struct CompactionJob {
     pub horizon: u64,
     /// Keep messages without a key.
     pub retain_null_key: bool,
+    /// The largest uncompressed batch opened (the broker's max message size); larger
+    /// compressed batches are kept whole.
+    pub max_batch_bytes: usize,
 }
 
 /// What a run produced.
@@ -51,7 +54,7 @@ pub struct CompactionOutcome {
 /// # Errors
 /// Storage failure.
 pub fn run(storage: &Storage, job: &CompactionJob) -> Result<CompactionOutcome, StorageError> {
-    let mut compactor = Compactor::new(job.retain_null_key);
+    let mut compactor = Compactor::new(job.retain_null_key, job.max_batch_bytes);
     scan(storage, job, |entry| {
         compactor.observe(&entry);
         Ok(())

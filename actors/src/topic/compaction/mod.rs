@@ -169,6 +169,7 @@ impl Topic {
                 .config()
                 .storage_policies
                 .compaction_retain_null_key,
+            max_batch_bytes: self.broker.config().max_message_size,
         };
         info!(parent: &self.span, horizon, "compaction started");
         let storage = self.broker.storage().clone();

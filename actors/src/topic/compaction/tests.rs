@@ -3,8 +3,9 @@
 use bytes::Bytes;
 use geminga_protocol::{
     batch::{encode_batch, parse_batch},
+    compression::compress,
     frame::Payload,
-    proto::{MessageMetadata, SingleMessageMetadata},
+    proto::{CompressionType, EncryptionKeys, MessageMetadata, SingleMessageMetadata},
 };
 use geminga_storage::{Entry, EntryMeta, Storage, StorageConfig, WriteOp};
 use prost::Message as _;
@@ -69,6 +70,22 @@ fn batch(id: u64, messages: &[(&str, &str)]) -> Entry {
     }
 }
 
+/// The largest batch body opened in these tests.
+const LIMIT: usize = 64 * 1024;
+
+/// [`batch`] with its body compressed by `codec`, as a producer with compression sends it.
+fn compressed_batch(id: u64, codec: CompressionType, messages: &[(&str, &str)]) -> Entry {
+    let plain = batch(id, messages);
+    let (mut md, body) = body_of(&plain);
+    md.compression = Some(codec as i32);
+    md.uncompressed_size = Some(u32::try_from(body.len()).unwrap());
+    let compressed = compress(codec, &body).unwrap();
+    Entry {
+        data: Payload::new(&md, &compressed).data,
+        ..plain
+    }
+}
+
 fn body_of(entry: &Entry) -> (MessageMetadata, Bytes) {
     let size = u32::from_be_bytes(entry.data[..4].try_into().unwrap()) as usize;
     let md = MessageMetadata::decode(&entry.data[4..4 + size]).unwrap();
@@ -76,7 +93,7 @@ fn body_of(entry: &Entry) -> (MessageMetadata, Bytes) {
 }
 
 fn compact(entries: &[Entry], retain_null_key: bool) -> (Compactor, Vec<Entry>) {
-    let mut compactor = Compactor::new(retain_null_key);
+    let mut compactor = Compactor::new(retain_null_key, LIMIT);
     for e in entries {
         compactor.observe(e);
     }
@@ -210,6 +227,7 @@ fn a_run_writes_an_owned_ledger_and_builds_on_the_previous_one() {
             previous: None,
             horizon: 2,
             retain_null_key: false,
+            max_batch_bytes: LIMIT,
         },
     )
     .unwrap();
@@ -240,6 +258,7 @@ fn a_run_writes_an_owned_ledger_and_builds_on_the_previous_one() {
             previous,
             horizon: 4,
             retain_null_key: false,
+            max_batch_bytes: LIMIT,
         },
     )
     .unwrap();
@@ -249,4 +268,88 @@ fn a_run_writes_an_owned_ledger_and_builds_on_the_previous_one() {
     );
     assert_eq!(second.counts.kept, 2);
     assert_eq!(second.counts.removed, 2, "b1 and its tombstone");
+}
+
+#[test]
+fn compressed_batches_are_opened_and_rewritten_uncompressed() {
+    for codec in [
+        CompressionType::Lz4,
+        CompressionType::Zlib,
+        CompressionType::Zstd,
+        CompressionType::Snappy,
+    ] {
+        let entries = vec![
+            compressed_batch(0, codec, &[("a", "a1"), ("b", "b1"), ("c", "c1")]),
+            compressed_batch(1, codec, &[("a", "a2"), ("c", "")]),
+            compressed_batch(2, codec, &[("d", "d1")]),
+        ];
+        let (compactor, kept) = compact(&entries, false);
+        let ids: Vec<u64> = kept.iter().map(|e| e.entry_id).collect();
+        assert_eq!(ids, vec![0, 1, 2], "{codec:?}");
+        let (md, body) = body_of(&kept[0]);
+        assert_eq!(md.compression, None, "{codec:?}: written back uncompressed");
+        assert_eq!(
+            md.uncompressed_size,
+            Some(u32::try_from(body.len()).unwrap())
+        );
+        let messages = parse_batch(&body, 3).unwrap();
+        let payloads: Vec<&[u8]> = messages.iter().map(|m| &m.payload[..]).collect();
+        assert_eq!(
+            payloads,
+            vec![&b""[..], b"b1", b""],
+            "{codec:?}: a1 and c1 superseded"
+        );
+        assert_eq!(kept[0].meta.checksum, crc32c::crc32c(&kept[0].data));
+        assert_eq!(retained_mask(&kept[0].data), Some(vec![0b010]), "{codec:?}");
+        assert_eq!(retained_mask(&kept[1].data), Some(vec![0b01]), "{codec:?}");
+        assert_eq!(
+            kept[2], entries[2],
+            "{codec:?}: a batch kept whole stays compressed"
+        );
+        assert_eq!(compactor.counts.kept, 3);
+        assert_eq!(compactor.counts.removed, 3);
+    }
+}
+
+#[test]
+fn batches_that_cannot_be_opened_are_kept_whole() {
+    let big = compressed_batch(0, CompressionType::Lz4, &[("a", "a1"), ("a", "a2")]);
+    let mut corrupt = compressed_batch(1, CompressionType::Zstd, &[("b", "b1"), ("b", "b2")]);
+    let cut = corrupt.data.len() - 3;
+    corrupt.data = corrupt.data.slice(..cut);
+    let mut md = metadata(None);
+    md.num_messages_in_batch = Some(2);
+    md.encryption_keys = vec![EncryptionKeys {
+        key: "k".into(),
+        value: vec![1],
+        metadata: vec![],
+    }];
+    let encrypted = Entry {
+        data: Payload::new(&md, b"ciphertext").data,
+        ..batch(2, &[("c", "c1"), ("c", "c2")])
+    };
+    let mut compactor = Compactor::new(false, 8);
+    let entries = [big, corrupt, encrypted];
+    for e in &entries {
+        compactor.observe(e);
+    }
+    for e in &entries {
+        let kept = compactor.rewrite(e.clone());
+        assert_eq!(kept.as_ref(), Some(e), "entry {} changed", e.entry_id);
+    }
+    assert_eq!(compactor.counts.kept, 6);
+}
+
+#[test]
+fn messages_an_earlier_compaction_removed_are_neither_tombstones_nor_counted_again() {
+    let (_, first) = compact(&[batch(0, &[("a", "a1"), ("b", "b1"), ("a", "a2")])], false);
+    assert_eq!(retained_mask(&first[0].data), Some(vec![0b110]));
+    let (compactor, kept) = compact(&[first[0].clone(), single(1, Some("b"), "")], false);
+    assert_eq!(kept.len(), 1);
+    assert_eq!(retained_mask(&kept[0].data), Some(vec![0b100]), "a2 only");
+    assert_eq!(compactor.counts.kept, 1);
+    assert_eq!(
+        compactor.counts.removed, 2,
+        "b1 and its tombstone, not a1 again"
+    );
 }
