@@ -477,7 +477,8 @@ impl Handler<Publish> for Topic {
         let mut sequence = None;
         if let Some(name) = &producer {
             if highest <= lowest && msg.meta.num_messages > 1 {
-                highest = last_batch_sequence(&msg.data, msg.meta.num_messages)
+                let limit = self.broker.config().max_message_size;
+                highest = last_batch_sequence(&msg.data, msg.meta.num_messages, limit)
                     .map_or(lowest, |last| last.max(lowest));
             }
             match self.policy.dedup.check(name, lowest, highest) {

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
-use geminga_protocol::{batch::parse_batch, proto::MessageMetadata};
+use geminga_protocol::{batch::parse_batch, compression::decompress_body, proto::MessageMetadata};
 use prost::Message as _;
 use tokio::sync::oneshot;
 
@@ -178,18 +178,20 @@ impl Dedup {
     }
 }
 
-/// The sequence id of the last message of an uncompressed batch
-/// (`[metadataSize][metadata][body]`), when its messages carry their own ids. The C++ client
-/// (and Python) numbers batched messages one by one but sends only the first id, so this is
-/// the highest id such a batch covers; pulsar-rs gives one id per batch and none inside.
-pub fn last_batch_sequence(data: &Bytes, num_messages: u32) -> Option<i64> {
+/// The sequence id of the last message of a batch (`[metadataSize][metadata][body]`), when its
+/// messages carry their own ids. The C++ client (and Python) numbers batched messages one by
+/// one but sends only the first id (its `Commands::newSend` sets no `highest_sequence_id`), so this is
+/// the highest id such a batch covers; pulsar-rs gives one id per batch and none inside. A
+/// compressed batch is decompressed when its body is at most `limit` bytes (the broker's max
+/// message size); `None` for an encrypted, oversized or corrupt one.
+pub fn last_batch_sequence(data: &Bytes, num_messages: u32, limit: usize) -> Option<i64> {
     let size = usize::try_from(u32::from_be_bytes(*data.first_chunk::<4>()?)).ok()?;
     let end = size.checked_add(4)?;
     let metadata = MessageMetadata::decode(data.get(4..end)?).ok()?;
-    if metadata.compression.is_some_and(|c| c != 0) {
+    if !metadata.encryption_keys.is_empty() {
         return None;
     }
-    let body = data.slice(end..);
+    let body = decompress_body(&metadata, &data.slice(end..), limit).ok()?;
     let messages = parse_batch(&body, usize::try_from(num_messages).ok()?).ok()?;
     let last = messages.last()?.metadata.sequence_id?;
     i64::try_from(last).ok()
@@ -234,6 +236,8 @@ mod tests {
         );
     }
 
+    const LIMIT: usize = 1 << 20;
+
     #[test]
     fn the_last_id_of_an_uncompressed_batch_is_read() {
         use geminga_protocol::{batch::encode_batch, frame::Payload, proto::SingleMessageMetadata};
@@ -247,18 +251,57 @@ mod tests {
             ..Default::default()
         };
         let data = Payload::new(&metadata, &body).data;
-        assert_eq!(last_batch_sequence(&data, 2), Some(6));
+        assert_eq!(last_batch_sequence(&data, 2, LIMIT), Some(6));
         let keyless = encode_batch(&[(single(None), b"a"), (single(None), b"b")]);
         assert_eq!(
-            last_batch_sequence(&Payload::new(&metadata, &keyless).data, 2),
+            last_batch_sequence(&Payload::new(&metadata, &keyless).data, 2, LIMIT),
             None
         );
         metadata.compression = Some(1);
         assert_eq!(
-            last_batch_sequence(&Payload::new(&metadata, &body).data, 2),
+            last_batch_sequence(&Payload::new(&metadata, &body).data, 2, LIMIT),
+            None,
+            "a body that is not LZ4 is not read"
+        );
+        assert_eq!(
+            last_batch_sequence(&Bytes::from_static(b"\0\0"), 2, LIMIT),
             None
         );
-        assert_eq!(last_batch_sequence(&Bytes::from_static(b"\0\0"), 2), None);
+    }
+
+    #[test]
+    fn the_last_id_of_a_compressed_batch_is_read() {
+        use geminga_protocol::{
+            batch::encode_batch,
+            compression::compress,
+            frame::Payload,
+            proto::{CompressionType, SingleMessageMetadata},
+        };
+        let single = |id: u64| SingleMessageMetadata {
+            sequence_id: Some(id),
+            ..Default::default()
+        };
+        let body = encode_batch(&[(single(10), b"a"), (single(11), b"b"), (single(12), b"c")]);
+        for codec in [
+            CompressionType::Lz4,
+            CompressionType::Zlib,
+            CompressionType::Zstd,
+            CompressionType::Snappy,
+        ] {
+            let metadata = MessageMetadata {
+                num_messages_in_batch: Some(3),
+                compression: Some(codec as i32),
+                uncompressed_size: Some(u32::try_from(body.len()).unwrap()),
+                ..Default::default()
+            };
+            let data = Payload::new(&metadata, &compress(codec, &body).unwrap()).data;
+            assert_eq!(last_batch_sequence(&data, 3, LIMIT), Some(12), "{codec:?}");
+            assert_eq!(
+                last_batch_sequence(&data, 3, body.len() - 1),
+                None,
+                "{codec:?}: above the limit it is not opened"
+            );
+        }
     }
 
     #[test]
