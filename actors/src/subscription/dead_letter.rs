@@ -135,6 +135,7 @@ impl Subscription {
             letter.ack_set.as_deref(),
             &origin,
             epoch_ms(),
+            self.broker.config().max_message_size,
         )
         .unwrap_or_else(|e| {
             warn!(parent: &self.span, entry_id = letter.entry.entry_id, error = %e,

@@ -3,8 +3,9 @@
 
 use bytes::Bytes;
 use geminga_protocol::{
-    batch::{encode_batch, parse_batch},
-    proto::{CompressionType, KeyValue},
+    batch::{encode_batch, parse_batch, BatchMessage},
+    compression::decompress_body,
+    proto::{KeyValue, MessageMetadata},
     Payload, TopicName,
 };
 use geminga_storage::{Entry, EntryMeta};
@@ -36,9 +37,11 @@ impl Origin<'_> {
 }
 
 /// The dead-letter copy of `entry`: what to publish and its dispatch facts. A batch keeps only
-/// its still-unacked messages (per `ack_set`) when it is uncompressed, each with its own origin
-/// properties; a compressed or encrypted batch cannot be opened and is copied whole, with the
-/// origin in its outer metadata. The copy is never delayed again.
+/// its still-unacked messages (per `ack_set`), each with its own origin properties; a compressed
+/// batch is decompressed for that (when its body is at most `max_batch_bytes`, the broker's max
+/// message size) and the copy is written uncompressed, so no consumer depends on a codec. An
+/// encrypted batch, or a compressed one that cannot be opened, is copied whole with the origin
+/// in its outer metadata. The copy is never delayed again.
 ///
 /// # Errors
 /// [`RequestError::Malformed`] when the stored metadata or batch does not parse.
@@ -47,10 +50,8 @@ pub fn dead_letter_copy(
     ack_set: Option<&[i64]>,
     origin: &Origin<'_>,
     now_ms: u64,
+    max_batch_bytes: usize,
 ) -> Result<(EntryMeta, Bytes), RequestError> {
-    let malformed = |e: geminga_protocol::ProtocolError| RequestError::Malformed {
-        reason: e.to_string(),
-    };
     let stored = Payload::from_data(entry.data.clone());
     let mut metadata = stored.metadata().map_err(malformed)?;
     let mut body = stored.body().map_err(malformed)?;
@@ -60,18 +61,10 @@ pub fn dead_letter_copy(
         entry.entry_id,
         origin.partition()
     );
-    let batch_size = metadata.num_messages_in_batch;
-    let openable =
-        metadata.compression() == CompressionType::None && metadata.encryption_keys.is_empty();
-    match batch_size {
-        Some(n) if openable => {
-            let count = usize::try_from(n.max(0)).unwrap_or(0);
+    match open_batch(&metadata, &body, max_batch_bytes)? {
+        Some(messages) => {
             let mut kept = Vec::new();
-            for (index, mut message) in parse_batch(&body, count)
-                .map_err(malformed)?
-                .into_iter()
-                .enumerate()
-            {
+            for (index, mut message) in messages.into_iter().enumerate() {
                 if ack_set.is_some_and(|set| !bit_is_set(set, index)) {
                     continue; // acked already
                 }
@@ -86,9 +79,10 @@ pub fn dead_letter_copy(
                 .collect();
             body = encode_batch(&parts);
             metadata.num_messages_in_batch = Some(i32::try_from(kept.len()).unwrap_or(i32::MAX));
+            metadata.compression = None;
             metadata.uncompressed_size = Some(u32::try_from(body.len()).unwrap_or(u32::MAX));
         }
-        _ => {
+        None => {
             set_property(&mut metadata.properties, REAL_TOPIC, origin.topic);
             set_property(&mut metadata.properties, ORIGIN_MESSAGE_ID, &base_id);
         }
@@ -98,6 +92,33 @@ pub fn dead_letter_copy(
     let payload = Payload::new(&metadata, &body);
     let meta = entry_meta(&payload)?;
     Ok((meta, payload.data))
+}
+
+fn malformed(e: geminga_protocol::ProtocolError) -> RequestError {
+    RequestError::Malformed {
+        reason: e.to_string(),
+    }
+}
+
+/// The messages of a batch the broker can read; `None` for a single message, an encrypted
+/// batch or a compressed one that does not decompress within `max_batch_bytes` (all copied
+/// whole).
+fn open_batch(
+    metadata: &MessageMetadata,
+    body: &Bytes,
+    max_batch_bytes: usize,
+) -> Result<Option<Vec<BatchMessage>>, RequestError> {
+    let Some(count) = metadata.num_messages_in_batch else {
+        return Ok(None);
+    };
+    if !metadata.encryption_keys.is_empty() {
+        return Ok(None);
+    }
+    let Ok(body) = decompress_body(metadata, body, max_batch_bytes) else {
+        return Ok(None);
+    };
+    let count = usize::try_from(count.max(0)).unwrap_or(0);
+    parse_batch(&body, count).map(Some).map_err(malformed)
 }
 
 /// Whether bit `index` is set in a Java `BitSet` long-array (set = still unacked).
@@ -116,7 +137,10 @@ fn set_property(properties: &mut Vec<KeyValue>, key: &str, value: &str) {
 
 #[cfg(test)]
 mod tests {
-    use geminga_protocol::proto::{MessageMetadata, SingleMessageMetadata};
+    use geminga_protocol::{
+        compression::compress,
+        proto::{CompressionType, SingleMessageMetadata},
+    };
 
     use super::*;
 
@@ -151,6 +175,8 @@ mod tests {
             .map(|kv| kv.value.clone())
     }
 
+    const LIMIT: usize = 1 << 20;
+
     const ORIGIN: Origin<'static> = Origin {
         topic: "persistent://public/default/t-partition-2",
         ledger_id: 5,
@@ -159,7 +185,7 @@ mod tests {
     #[test]
     fn a_single_message_keeps_key_and_properties_and_gains_its_origin() {
         let original = entry(&metadata(), b"body");
-        let (meta, data) = dead_letter_copy(&original, None, &ORIGIN, 1_000).unwrap();
+        let (meta, data) = dead_letter_copy(&original, None, &ORIGIN, 1_000, LIMIT).unwrap();
         let copy = Payload::from_data(data.clone());
         let md = copy.metadata().unwrap();
         assert_eq!(&copy.body().unwrap()[..], b"body");
@@ -197,7 +223,7 @@ mod tests {
         };
         let original = entry(&md, &body);
         // Bits 0 and 2 still unacked; message 1 was acked.
-        let (meta, data) = dead_letter_copy(&original, Some(&[0b101]), &ORIGIN, 5).unwrap();
+        let (meta, data) = dead_letter_copy(&original, Some(&[0b101]), &ORIGIN, 5, LIMIT).unwrap();
         assert_eq!(meta.num_messages, 2);
         let copy = Payload::from_data(data);
         let messages = parse_batch(&copy.body().unwrap(), 2).unwrap();
@@ -210,14 +236,60 @@ mod tests {
     }
 
     #[test]
-    fn a_compressed_batch_is_copied_whole_with_the_origin_outside() {
+    fn a_compressed_batch_is_opened_and_copied_uncompressed() {
+        let single = |key: &str| SingleMessageMetadata {
+            partition_key: Some(key.into()),
+            ..Default::default()
+        };
+        let body = encode_batch(&[(single("a"), &b"m0"[..]), (single("b"), &b"m1"[..])]);
+        for codec in [
+            CompressionType::Lz4,
+            CompressionType::Zlib,
+            CompressionType::Zstd,
+            CompressionType::Snappy,
+        ] {
+            let md = MessageMetadata {
+                num_messages_in_batch: Some(2),
+                compression: Some(codec as i32),
+                uncompressed_size: Some(u32::try_from(body.len()).unwrap()),
+                ..metadata()
+            };
+            let original = entry(&md, &compress(codec, &body).unwrap());
+            // Message 0 was acked; only message 1 is dead-lettered.
+            let (meta, data) =
+                dead_letter_copy(&original, Some(&[0b10]), &ORIGIN, 5, LIMIT).unwrap();
+            assert_eq!(meta.num_messages, 1, "{codec:?}");
+            let copy = Payload::from_data(data);
+            let copy_md = copy.metadata().unwrap();
+            assert_eq!(copy_md.compression, None, "{codec:?}");
+            let copy_body = copy.body().unwrap();
+            assert_eq!(
+                copy_md.uncompressed_size,
+                Some(u32::try_from(copy_body.len()).unwrap())
+            );
+            let messages = parse_batch(&copy_body, 1).unwrap();
+            assert_eq!(&messages[0].payload[..], b"m1", "{codec:?}");
+            assert_eq!(
+                property(&messages[0].metadata.properties, ORIGIN_MESSAGE_ID).as_deref(),
+                Some("5:12:2:1")
+            );
+            // Above the limit the batch is not opened: copied whole, still compressed.
+            let (meta, data) = dead_letter_copy(&original, Some(&[0b10]), &ORIGIN, 5, 4).unwrap();
+            assert_eq!(meta.num_messages, 2, "{codec:?}");
+            let whole = Payload::from_data(data).metadata().unwrap();
+            assert_eq!(whole.compression, Some(codec as i32));
+        }
+    }
+
+    #[test]
+    fn a_compressed_batch_that_does_not_decompress_is_copied_whole_with_the_origin_outside() {
         let md = MessageMetadata {
             num_messages_in_batch: Some(4),
             compression: Some(CompressionType::Lz4 as i32),
             ..metadata()
         };
         let original = entry(&md, b"opaque");
-        let (meta, data) = dead_letter_copy(&original, None, &ORIGIN, 5).unwrap();
+        let (meta, data) = dead_letter_copy(&original, None, &ORIGIN, 5, LIMIT).unwrap();
         assert_eq!(meta.num_messages, 4);
         let copy = Payload::from_data(data);
         assert_eq!(&copy.body().unwrap()[..], b"opaque");
@@ -232,7 +304,7 @@ mod tests {
             data: Bytes::from_static(&[0, 0, 0, 9, 1]),
         };
         assert!(matches!(
-            dead_letter_copy(&bad, None, &ORIGIN, 0),
+            dead_letter_copy(&bad, None, &ORIGIN, 0, LIMIT),
             Err(RequestError::Malformed { .. })
         ));
     }
