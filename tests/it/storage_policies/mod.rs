@@ -3,6 +3,7 @@
 
 mod cli;
 mod compaction;
+mod compressed;
 mod quotas;
 mod retention;
 mod ttl;
