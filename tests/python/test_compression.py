@@ -80,6 +80,28 @@ def test_compaction_opens_compressed_batches(broker, client, topic, codec):
         b"a", b"b", b"c", b"d", b"", b"e"]
 
 
+def test_compaction_of_compressed_single_messages(broker, client, topic):
+    """Goal: unbatched compressed messages are compacted by their metadata key, and an empty
+    value (a non-empty compressed body) is a tombstone. Method: LZ4 without batching,
+    k1=a, k2=b, k1=c, k2=<empty>; compact: only k1=c remains; then k3=d. (k3=d keeps the
+    topic's last message readable: a read-compacted reader's has_message_available stays true
+    when the last message was compacted away, compressed or not.)"""
+    client.subscribe(topic, "keep", initial_position=EARLIEST)
+    producer = client.create_producer(topic, compression_type=CompressionType.LZ4,
+                                      batching_enabled=False)
+    for key, value in [("k1", b"a"), ("k2", b"b"), ("k1", b"c"), ("k2", b"")]:
+        producer.send(value, partition_key=key)
+    status = compact(broker, topic)
+    assert (status["keptMessages"], status["removedMessages"]) == (1, 3), status
+    producer.send(b"d", partition_key="k3")
+    reader = client.create_reader(topic, pulsar.MessageId.earliest, is_read_compacted=True)
+    got = []
+    while reader.has_message_available():
+        msg = reader.read_next(timeout_millis=RECEIVE_TIMEOUT_MS)
+        got.append((msg.partition_key(), msg.data()))
+    assert got == [("k1", b"c"), ("k3", b"d")]
+
+
 def test_a_second_compaction_builds_on_a_rewritten_compressed_batch(broker, client, topic):
     """Goal: the batch compaction wrote back (uncompressed) is read again by the next
     compaction. Method: ZSTD batch k1=a, k2=b, k1=c; compact; ZSTD batch k2=<empty>, k4=f;

@@ -353,3 +353,27 @@ fn messages_an_earlier_compaction_removed_are_neither_tombstones_nor_counted_aga
         "b1 and its tombstone, not a1 again"
     );
 }
+
+#[test]
+fn compressed_single_messages_take_their_key_from_the_metadata() {
+    let compressed = |id: u64, key: &str, value: &str| {
+        let mut md = metadata(Some(key));
+        md.compression = Some(CompressionType::Lz4 as i32);
+        md.uncompressed_size = Some(u32::try_from(value.len()).unwrap());
+        let body = compress(CompressionType::Lz4, value.as_bytes()).unwrap();
+        Entry {
+            data: Payload::new(&md, &body).data,
+            ..single(id, Some(key), value)
+        }
+    };
+    // An empty value compresses to a non-empty body: uncompressed_size says it is a tombstone.
+    let entries = [
+        compressed(0, "a", "a1"),
+        compressed(1, "b", "b1"),
+        compressed(2, "a", "a2"),
+        compressed(3, "b", ""),
+    ];
+    assert!(!body_of(&entries[3]).1.is_empty());
+    let (_, kept) = compact(&entries, false);
+    assert_eq!(kept, vec![entries[2].clone()]);
+}
