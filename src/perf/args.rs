@@ -45,6 +45,10 @@ pub struct ProduceArgs {
     /// Message size in bytes.
     #[arg(short = 's', long, default_value_t = 1024)]
     pub size: usize,
+    /// Send the same run of `x`s every time instead of distinct random letters per message
+    /// (compresses to almost nothing, so it overstates what the disk can take).
+    #[arg(long)]
+    pub compressible_payload: bool,
     /// Producers per topic.
     #[arg(short = 'n', long, default_value_t = 1)]
     pub num_producers: usize,
@@ -187,6 +191,7 @@ impl ProduceArgs {
             topics: self.topics.clone(),
             rate: self.rate,
             message_size: self.size,
+            compressible_payload: self.compressible_payload,
             producers_per_topic: self.num_producers,
             num_messages: self.num_messages,
             duration: secs(self.test_duration),

@@ -5,6 +5,7 @@
 
 mod args;
 mod consume;
+mod payload;
 mod produce;
 mod stats;
 pub mod suite;
@@ -33,6 +34,8 @@ pub struct ProduceOptions {
     pub rate: u64,
     /// Payload size in bytes.
     pub message_size: usize,
+    /// The same compressible payload every time instead of distinct random letters.
+    pub compressible_payload: bool,
     /// Producers per topic (per partition for partitioned topics).
     pub producers_per_topic: usize,
     /// Messages to publish in total; 0 means no limit.
@@ -56,6 +59,7 @@ impl ProduceOptions {
             topics: vec![topic.into()],
             rate: 0,
             message_size: 1024,
+            compressible_payload: false,
             producers_per_topic: 1,
             num_messages: 0,
             duration: None,

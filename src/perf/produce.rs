@@ -3,12 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::FutureExt;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::payload::Payloads;
 use super::stats::{Report, Stats};
 use super::{print_progress, stop_after, PerfError, ProduceOptions};
 use crate::client::{Client, ClientError, ConnectOptions, Producer, ProducerOptions};
@@ -81,13 +81,18 @@ pub(super) async fn run(
             stop.clone(),
         ));
     }
-    let payload = Bytes::from(vec![b'x'; options.message_size]);
     let tasks: Vec<_> = plans(options, producers.len())
         .into_iter()
         .zip(producers)
-        .map(|(plan, producer)| {
-            let (stats, stop, payload) = (stats.clone(), stop.clone(), payload.clone());
-            tokio::spawn(produce_loop(producer, plan, payload, stats, stop))
+        .enumerate()
+        .map(|(i, (plan, producer))| {
+            let payloads = Payloads::new(
+                options.message_size,
+                options.compressible_payload,
+                0x5eed_0000 + i as u64,
+            );
+            let (stats, stop) = (stats.clone(), stop.clone());
+            tokio::spawn(produce_loop(producer, plan, payloads, stats, stop))
         })
         .collect();
     let mut first_error = None;
@@ -115,7 +120,7 @@ type Inflight = FuturesUnordered<futures_util::future::BoxFuture<'static, ()>>;
 async fn produce_loop(
     producer: Producer,
     plan: Plan,
-    payload: Bytes,
+    mut payloads: Payloads,
     stats: Arc<Stats>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ClientError> {
@@ -141,6 +146,7 @@ async fn produce_loop(
                 }
             }
         }
+        let payload = payloads.next_payload();
         let started = std::time::Instant::now();
         let receipt = producer.send(payload.clone()).await?;
         sent += 1;

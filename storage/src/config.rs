@@ -20,6 +20,17 @@ pub struct StorageConfig {
     /// same disk footprint; 1 KiB entries are unaffected. Only takes effect when the
     /// `entries` keyspace is created (a new data dir); an existing dir keeps its layout.
     pub kv_separation: bool,
+    /// fjall background threads (flushes and compactions). Default 1: with more than one,
+    /// fjall's worker 0 hands every compaction request back to the queue and takes it again
+    /// while the others are busy, spinning a core; on 2 cores one worker gave the same
+    /// publish throughput with ~15% less broker CPU (`geminga perf`, 2026-11-25).
+    pub worker_threads: usize,
+    /// Memtable size of the `entries` keyspace. Each flush writes a memtable to disk in one
+    /// burst, and an fsync that lands in that burst waits for it; 16 MiB instead of fjall's
+    /// 64 MiB cut the durable publish p99 at 10k msg/s from ~12 ms to ~7 ms and p99.9 from
+    /// ~37 ms to ~19 ms for ~5% less peak throughput. Only takes effect when the keyspace is
+    /// created (fjall stores it with the keyspace).
+    pub entries_memtable_bytes: u64,
 }
 
 impl Default for StorageConfig {
@@ -28,6 +39,8 @@ impl Default for StorageConfig {
             fsync: true,
             cache_size_bytes: 64 * 1024 * 1024,
             kv_separation: true,
+            worker_threads: 1,
+            entries_memtable_bytes: 16 * 1024 * 1024,
         }
     }
 }
