@@ -164,7 +164,11 @@ async fn subscriptions_are_created_at_a_message_id_and_deleted() {
     assert_eq!(stats["subscriptions"]["latest"]["msgBacklog"], 0);
     assert_eq!(stats["subscriptions"]["first"]["msgBacklog"], 4);
 
-    let mut consumer = exclusive(&client, &topic, "at-id", InitialPosition::Earliest).await;
+    // A client of its own, dropped after the forced delete: pulsar-rs re-subscribes a
+    // consumer the broker disconnects, even after `close`, until its client is gone.
+    let consumer_client = broker.client().await;
+    let mut consumer =
+        exclusive(&consumer_client, &topic, "at-id", InitialPosition::Earliest).await;
     assert_eq!(receive_payloads(&mut consumer, 2).await, vec!["m-2", "m-3"]);
     let busy = expect(
         "DELETE",
@@ -185,10 +189,13 @@ async fn subscriptions_are_created_at_a_message_id_and_deleted() {
     )
     .await;
     within("close", consumer.close()).await.expect("close");
+    drop(consumer);
+    drop(consumer_client);
     // The client's re-subscribe may still land after its close returned and bring `at-id`
-    // back: delete until the subscription stays gone.
+    // back, with a consumer attached: delete (forced) until the subscription stays gone.
     eventually("at-id deleted after the client's re-subscribe", || async {
-        let cleanup = call("DELETE", admin, &format!("{path}/subscription/at-id"), None).await;
+        let at_id = format!("{path}/subscription/at-id?force=true");
+        let cleanup = call("DELETE", admin, &at_id, None).await;
         assert!(matches!(cleanup.status, 204 | 404), "{cleanup:?}");
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         let names = get_json(admin, &format!("{path}/subscriptions")).await;
