@@ -83,9 +83,7 @@ def test_compaction_opens_compressed_batches(broker, client, topic, codec):
 def test_compaction_of_compressed_single_messages(broker, client, topic):
     """Goal: unbatched compressed messages are compacted by their metadata key, and an empty
     value (a non-empty compressed body) is a tombstone. Method: LZ4 without batching,
-    k1=a, k2=b, k1=c, k2=<empty>; compact: only k1=c remains; then k3=d. (k3=d keeps the
-    topic's last message readable: a read-compacted reader's has_message_available stays true
-    when the last message was compacted away, compressed or not.)"""
+    k1=a, k2=b, k1=c, k2=<empty>; compact: only k1=c remains; then k3=d."""
     client.subscribe(topic, "keep", initial_position=EARLIEST)
     producer = client.create_producer(topic, compression_type=CompressionType.LZ4,
                                       batching_enabled=False)
@@ -100,6 +98,30 @@ def test_compaction_of_compressed_single_messages(broker, client, topic):
         msg = reader.read_next(timeout_millis=RECEIVE_TIMEOUT_MS)
         got.append((msg.partition_key(), msg.data()))
     assert got == [("k1", b"c"), ("k3", b"d")]
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["single", "batch"])
+def test_a_reader_stops_when_the_last_message_was_compacted_away(broker, client, topic, batched):
+    """Goal: when the topic's last message is a tombstone that compaction removed, a
+    read_compacted reader's has_message_available turns false after the last kept message
+    (the broker answers the compacted log's last message, batch index included) instead of
+    promising a message that will never come. Method: k1=a, k2=b, k1=c, k2=<empty> (one LZ4
+    batch, or four single messages), compact, read with has_message_available."""
+    client.subscribe(topic, "keep", initial_position=EARLIEST)
+    messages = [("k1", b"a"), ("k2", b"b"), ("k1", b"c"), ("k2", b"")]
+    if batched:
+        send_batch(batching_producer(client, topic, CompressionType.LZ4), messages)
+    else:
+        producer = client.create_producer(topic, batching_enabled=False)
+        for key, value in messages:
+            producer.send(value, partition_key=key)
+    assert compact(broker, topic)["keptMessages"] == 1
+    reader = client.create_reader(topic, pulsar.MessageId.earliest, is_read_compacted=True)
+    got = []
+    while reader.has_message_available():
+        msg = reader.read_next(timeout_millis=RECEIVE_TIMEOUT_MS)
+        got.append((msg.partition_key(), msg.data()))
+    assert got == [("k1", b"c")]
 
 
 def test_a_second_compaction_builds_on_a_rewritten_compressed_batch(broker, client, topic):

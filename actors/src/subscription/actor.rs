@@ -760,10 +760,32 @@ impl Handler<Unsubscribe> for Subscription {
 }
 
 impl Handler<GetLastMessageId> for Subscription {
-    type Result = Result<LastMessageId, RequestError>;
+    type Result = ResponseActFuture<Self, Result<LastMessageId, RequestError>>;
 
+    /// A read-compacted subscription whose whole log lies inside the compacted view gets the
+    /// last message compaction kept: the log's own last message may have been compacted
+    /// away, and a reader told it exists would wait for it forever.
     fn handle(&mut self, _msg: GetLastMessageId, _ctx: &mut Context<Self>) -> Self::Result {
-        self.last_message_id()
+        let answer = self.last_message_id();
+        let tail = answer.as_ref().map_or(u64::MAX, |a| a.last.entry_id);
+        let view = self
+            .admin
+            .compacted_view
+            .filter(|view| self.admin.read_compacted && tail <= view.horizon);
+        let Some(view) = view else {
+            return Box::pin(actix::fut::ready(answer));
+        };
+        let storage = self.broker.storage().clone();
+        let read = actix_rt::task::spawn_blocking(move || {
+            super::log_upkeep::compacted_last(&storage, view)
+        });
+        Box::pin(wrap_future::<_, Self>(read).map(move |joined, _act, _ctx| {
+            let mut answer = answer?;
+            let (entry_id, batch_index) = flatten(joined)?.unwrap_or((u64::MAX, -1));
+            answer.last.entry_id = entry_id;
+            answer.last.batch_index = Some(batch_index);
+            Ok(answer)
+        }))
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 use actix::{
     fut::wrap_future, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message,
 };
-use geminga_storage::{Entry, StorageError};
+use geminga_storage::{Entry, Storage, StorageError};
 use tracing::warn;
 
 use super::{actor::Subscription, admin::now_ms, state::AckOutcome};
@@ -138,6 +138,37 @@ impl Subscription {
     }
 }
 
+/// The last message the compacted log `view` holds: its entry id and batch index (-1 for an
+/// entry of one message); `None` when compaction kept nothing.
+pub(super) fn compacted_last(
+    storage: &Storage,
+    view: CompactedView,
+) -> Result<Option<(u64, i32)>, StorageError> {
+    let Some(bounds) = storage.log_bounds(view.ledger_id)? else {
+        return Ok(None);
+    };
+    let Some(entry) = storage.read_entry(view.ledger_id, bounds.last)? else {
+        return Ok(None);
+    };
+    let count = entry.meta.num_messages;
+    let batch_index = if count > 1 {
+        match retained_mask(&entry.data) {
+            Some(mask) => last_set_bit(&mask).unwrap_or(-1),
+            None => i32::try_from(count - 1).unwrap_or(-1),
+        }
+    } else {
+        -1
+    };
+    Ok(Some((entry.entry_id, batch_index)))
+}
+
+/// The highest set bit of a Java `BitSet` long array.
+fn last_set_bit(words: &[i64]) -> Option<i32> {
+    let (index, word) = words.iter().enumerate().rev().find(|(_, w)| **w != 0)?;
+    let top = 63 - i32::try_from(word.leading_zeros()).ok()?;
+    i32::try_from(index).ok()?.checked_mul(64)?.checked_add(top)
+}
+
 /// The entries and, for compacted batches, which of their messages remain.
 pub(super) fn with_masks(entries: Vec<Entry>) -> (Vec<Entry>, HashMap<u64, Vec<i64>>) {
     let masks = entries
@@ -227,5 +258,20 @@ impl Handler<CommitCompaction> for Subscription {
             rx.await
                 .unwrap_or_else(|_| Err(RequestError::unavailable("the subscription")))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_set_bit;
+
+    #[test]
+    fn last_set_bit_reads_java_bitset_words() {
+        assert_eq!(last_set_bit(&[]), None);
+        assert_eq!(last_set_bit(&[0, 0]), None);
+        assert_eq!(last_set_bit(&[0b101]), Some(2));
+        assert_eq!(last_set_bit(&[1, 0]), Some(0));
+        assert_eq!(last_set_bit(&[0, 1 << 3]), Some(67));
+        assert_eq!(last_set_bit(&[-1]), Some(63));
     }
 }
