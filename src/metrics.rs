@@ -77,7 +77,8 @@ impl Collector for BrokerCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
         self.encode_topics(&mut encoder)?;
         self.encode_subscriptions(&mut encoder)?;
-        self.encode_actors(&mut encoder)
+        self.encode_actors(&mut encoder)?;
+        self.encode_commits(&mut encoder)
     }
 }
 
@@ -321,6 +322,43 @@ impl BrokerCollector {
                 )?;
         }
         Ok(())
+    }
+}
+
+impl BrokerCollector {
+    /// The storage writer's group commits: where the time of a durable publish goes.
+    fn encode_commits(&self, encoder: &mut DescriptorEncoder) -> Result<(), fmt::Error> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let commits = self.tracker.commits();
+        let histograms = [
+            (
+                "geminga_storage_commit_write_seconds",
+                "Time to apply one group commit (journal write and memtable insert)",
+                &commits.write,
+            ),
+            (
+                "geminga_storage_commit_sync_seconds",
+                "Time to make one group commit durable (fsync of the journal)",
+                &commits.sync,
+            ),
+        ];
+        for (name, help, histogram) in histograms {
+            let h = histogram.snapshot();
+            encoder
+                .encode_descriptor(name, help, None, MetricType::Histogram)?
+                .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+                    h.sum_seconds,
+                    h.count,
+                    &h.buckets,
+                    None,
+                )?;
+        }
+        counter(
+            encoder,
+            "geminga_storage_committed_writes",
+            "Writes (log appends, cursor updates) committed by group commits",
+            &[(Vec::new(), commits.ops.load(Relaxed))],
+        )
     }
 }
 

@@ -114,6 +114,11 @@ async fn metrics_stats_and_actor_tree_describe_a_running_topic() {
             >= 40.0
     );
     assert!(sample(&text, "geminga_actor_mailbox_depth", &["kind=\"consumer\""]).is_some());
+    // Every acknowledged send went through a group commit, whose fsync was timed.
+    assert!(sample(&text, "geminga_storage_committed_writes_total", &[]).unwrap() >= 40.0);
+    let syncs = sample(&text, "geminga_storage_commit_sync_seconds_count", &[]).unwrap();
+    assert!(syncs >= 1.0, "{syncs}");
+    assert!(sample(&text, "geminga_storage_commit_write_seconds_sum", &[]).unwrap() > 0.0);
     assert_eq!(
         sample(&text, "geminga_actor_restarts_total", &["kind=\"topic\""]),
         Some(0.0)

@@ -1,6 +1,7 @@
 //! The StorageWriter actor: runs each group's write and fsync on the blocking pool.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{atomic::Ordering, Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use actix::{fut::wrap_future, Actor, ActorFutureExt, AsyncContext, Context, Handler, Supervised};
 use geminga_storage::Storage;
@@ -10,6 +11,7 @@ use tracing::{error, warn};
 use super::{
     messages::{Persist, Unfence},
     state::{CommitQueue, Group},
+    stats::CommitStats,
 };
 use crate::{error::RequestError, supervision::Lifecycle};
 
@@ -27,23 +29,25 @@ pub struct StorageWriter {
     /// replacement writers: a group of a previous incarnation may still be running on the
     /// blocking pool, and the next group must not overtake it.
     write_lock: Arc<Mutex<()>>,
+    stats: Arc<CommitStats>,
     _lifecycle: Lifecycle,
 }
 
 impl StorageWriter {
     /// A writer over `storage`.
     pub fn new(storage: Storage, lifecycle: Lifecycle) -> Self {
-        Self::with_lock(storage, lifecycle, Arc::default(), false)
+        Self::with_lock(storage, lifecycle, Arc::default(), false, Arc::default())
     }
 
     /// A writer sharing `write_lock` with its predecessors. A `replacement` writer (its
     /// predecessor's queued requests were lost) fences every ledger until its topic has
-    /// reloaded and unfences it.
+    /// reloaded and unfences it. Commit times are recorded into `stats`.
     pub fn with_lock(
         storage: Storage,
         lifecycle: Lifecycle,
         write_lock: Arc<Mutex<()>>,
         replacement: bool,
+        stats: Arc<CommitStats>,
     ) -> Self {
         let queue = if replacement {
             CommitQueue::all_fenced(MAX_GROUP_OPS)
@@ -54,6 +58,7 @@ impl StorageWriter {
             storage,
             queue,
             write_lock,
+            stats,
             _lifecycle: lifecycle,
         }
     }
@@ -70,10 +75,18 @@ impl StorageWriter {
         };
         let storage = self.storage.clone();
         let lock = self.write_lock.clone();
+        let stats = self.stats.clone();
         let work = actix_rt::task::spawn_blocking(move || {
             let _serialised = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            let count = ops.len() as u64;
+            let started = Instant::now();
             storage.write(ops)?;
-            storage.sync()
+            let written = Instant::now();
+            stats.write.record(written - started);
+            storage.sync()?;
+            stats.sync.record(written.elapsed());
+            stats.ops.fetch_add(count, Ordering::Relaxed);
+            Ok::<_, geminga_storage::StorageError>(())
         });
         let fut = wrap_future::<_, Self>(work).map(move |joined, act, ctx| {
             let result = match joined {

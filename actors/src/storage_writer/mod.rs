@@ -3,7 +3,9 @@
 mod actor;
 mod messages;
 mod state;
+mod stats;
 
 pub use actor::StorageWriter;
 pub use messages::{persist, Persist, Unfence};
 pub use state::{CommitQueue, Group, Rejected};
+pub use stats::CommitStats;

@@ -104,8 +104,9 @@ impl Root {
         });
         let storage = self.state.storage.clone();
         let lock = self.state.write_lock.clone();
+        let stats = self.state.tracker.commits().clone();
         supervise(&self.state.home, spec, move |_ctx, lifecycle| {
-            StorageWriter::with_lock(storage, lifecycle, lock, replacement)
+            StorageWriter::with_lock(storage, lifecycle, lock, replacement, stats.clone())
         })
     }
 

@@ -11,6 +11,7 @@ use std::{
 use serde::Serialize;
 
 use super::cell::{ActorCell, ActorSnapshot, KindCounters};
+use crate::storage_writer::CommitStats;
 
 /// The kinds of actor in the broker, used as the metric label and in the actor tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -81,6 +82,7 @@ pub struct ActorTracker {
     next_id: AtomicU64,
     actors: Mutex<BTreeMap<u64, Arc<ActorCell>>>,
     kinds: KindTable,
+    commits: Arc<CommitStats>,
 }
 
 /// One [`KindCounters`] per [`ActorKind`], addressed by a `match` so no index can be out of range.
@@ -102,6 +104,11 @@ impl ActorTracker {
     /// An empty tracker.
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// Group-commit figures of the storage writer (every incarnation records into them).
+    pub fn commits(&self) -> &Arc<CommitStats> {
+        &self.commits
     }
 
     /// Counters for one kind.
