@@ -9,7 +9,7 @@ use std::{fmt, sync::Arc, time::Duration};
 
 use geminga_actors::{
     stats::{BrokerStats, SubscriptionStats, TopicStats},
-    supervision::{ActorKind, ActorTracker},
+    supervision::{ActorKind, ActorTracker, HistogramSnapshot},
     BrokerContext,
 };
 use prometheus_client::{
@@ -103,6 +103,34 @@ fn gauge<V: EncodeGaugeValue>(
         metric.encode_family(labels)?.encode_gauge(value)?;
     }
     Ok(())
+}
+
+/// Encodes a latency histogram. `prometheus-client` sums the bucket counts itself, so the
+/// snapshot's cumulative counts go in as per-bucket counts.
+fn histogram(
+    mut metric: prometheus_client::encoding::MetricEncoder<'_>,
+    h: &HistogramSnapshot,
+) -> Result<(), fmt::Error> {
+    let per_bucket = per_bucket(&h.buckets);
+    metric.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+        h.sum_seconds,
+        h.count,
+        &per_bucket,
+        None,
+    )
+}
+
+/// Cumulative `(bound, count)` pairs to the count of each bucket alone.
+fn per_bucket(cumulative: &[(f64, u64)]) -> Vec<(f64, u64)> {
+    let mut below = 0;
+    cumulative
+        .iter()
+        .map(|&(bound, total)| {
+            let own = total.saturating_sub(below);
+            below = total;
+            (bound, own)
+        })
+        .collect()
 }
 
 fn counter<V: EncodeCounterValue>(
@@ -312,14 +340,7 @@ impl BrokerCollector {
         )?;
         for kind in ActorKind::ALL {
             let h = tracker.kind(kind).latency.snapshot();
-            metric
-                .encode_family(&labels(kind))?
-                .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
-                    h.sum_seconds,
-                    h.count,
-                    &h.buckets,
-                    None,
-                )?;
+            histogram(metric.encode_family(&labels(kind))?, &h)?;
         }
         Ok(())
     }
@@ -342,16 +363,9 @@ impl BrokerCollector {
                 &commits.sync,
             ),
         ];
-        for (name, help, histogram) in histograms {
-            let h = histogram.snapshot();
-            encoder
-                .encode_descriptor(name, help, None, MetricType::Histogram)?
-                .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
-                    h.sum_seconds,
-                    h.count,
-                    &h.buckets,
-                    None,
-                )?;
+        for (name, help, histogram_of) in histograms {
+            let metric = encoder.encode_descriptor(name, help, None, MetricType::Histogram)?;
+            histogram(metric, &histogram_of.snapshot())?;
         }
         counter(
             encoder,
@@ -365,6 +379,15 @@ impl BrokerCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cumulative_buckets_become_per_bucket_counts() {
+        let cumulative = [(0.001, 2), (0.01, 5), (0.1, 5), (f64::INFINITY, 6)];
+        assert_eq!(
+            per_bucket(&cumulative),
+            vec![(0.001, 2), (0.01, 3), (0.1, 0), (f64::INFINITY, 1)]
+        );
+    }
 
     #[test]
     fn namespace_is_tenant_and_namespace() {

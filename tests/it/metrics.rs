@@ -119,6 +119,22 @@ async fn metrics_stats_and_actor_tree_describe_a_running_topic() {
     let syncs = sample(&text, "geminga_storage_commit_sync_seconds_count", &[]).unwrap();
     assert!(syncs >= 1.0, "{syncs}");
     assert!(sample(&text, "geminga_storage_commit_write_seconds_sum", &[]).unwrap() > 0.0);
+    // Histogram buckets are cumulative once: the +Inf bucket holds exactly every observation.
+    for (name, labels) in [
+        ("geminga_storage_commit_sync_seconds", &[][..]),
+        (
+            "geminga_actor_handler_latency_seconds",
+            &["kind=\"producer\""][..],
+        ),
+    ] {
+        let mut inf = labels.to_vec();
+        inf.push("le=\"+Inf\"");
+        assert_eq!(
+            sample(&text, &format!("{name}_bucket"), &inf),
+            sample(&text, &format!("{name}_count"), labels),
+            "{name}"
+        );
+    }
     assert_eq!(
         sample(&text, "geminga_actor_restarts_total", &["kind=\"topic\""]),
         Some(0.0)
