@@ -1,5 +1,5 @@
 //! `geminga admin namespaces` storage policy commands (pulsar-admin's names): retention,
-//! message TTL, backlog quotas and the compaction threshold.
+//! message TTL, backlog quotas, the compaction threshold and delayed delivery.
 
 use std::io::Write;
 
@@ -109,6 +109,61 @@ pub enum NamespacePolicyCommand {
         /// `tenant/namespace`.
         namespace: String,
     },
+    /// Turn delayed delivery on or off and set its tick time.
+    SetDelayedDelivery {
+        /// `tenant/namespace`.
+        namespace: String,
+        /// The policy's flags.
+        #[command(flatten)]
+        flags: DelayedDeliveryFlags,
+    },
+    /// Get the delayed-delivery policy (nothing when unset).
+    GetDelayedDelivery {
+        /// `tenant/namespace`.
+        namespace: String,
+    },
+    /// Remove the delayed-delivery policy (the broker's settings apply again).
+    RemoveDelayedDelivery {
+        /// `tenant/namespace`.
+        namespace: String,
+    },
+}
+
+/// pulsar-admin's `set-delayed-delivery` flags, shared by namespaces and topics.
+#[derive(Debug, clap::Args)]
+pub struct DelayedDeliveryFlags {
+    /// Hold messages with a delivery time back until it comes.
+    #[arg(short = 'e', long = "enable", conflicts_with = "disable")]
+    pub enable: bool,
+    /// Deliver messages with a delivery time at once.
+    #[arg(short = 'd', long = "disable")]
+    pub disable: bool,
+    /// How often due messages are looked for: 1s, 10s, 1m...
+    #[arg(short = 't', long = "time", default_value = "1s")]
+    pub time: String,
+    /// Longest delay a producer may ask for (0: no limit): 1s, 10m, 1d...
+    #[arg(long = "maxDelay", visible_alias = "max-delay", default_value = "0")]
+    pub max_delay: String,
+}
+
+impl DelayedDeliveryFlags {
+    /// The `DelayedDeliveryPolicies` JSON body. Without `--enable` or `--disable` the policy
+    /// is off, as with pulsar-admin.
+    ///
+    /// # Errors
+    /// A time that does not parse.
+    pub fn body(&self) -> Result<Value, String> {
+        let millis = |text: &str| {
+            super::topics_http::parse_seconds(text)
+                .map(|s| s.saturating_mul(1000))
+                .map_err(|e| e.to_string())
+        };
+        Ok(json!({
+            "active": self.enable && !self.disable,
+            "tickTime": millis(&self.time)?,
+            "maxDeliveryDelayInMillis": millis(&self.max_delay)?,
+        }))
+    }
 }
 
 fn usage(e: impl std::fmt::Display) -> AdminError {
@@ -205,6 +260,18 @@ impl NamespacePolicyCommand {
             C::RemoveCompactionThreshold { namespace } => client
                 .delete(&at(&namespace, "compactionThreshold")?)
                 .map(drop),
+            C::SetDelayedDelivery { namespace, flags } => {
+                let body = flags.body().map_err(usage)?;
+                client
+                    .post(&at(&namespace, "delayedDelivery")?, Some(&body))
+                    .map(drop)
+            }
+            C::GetDelayedDelivery { namespace } => {
+                print_json(out, &client.get(&at(&namespace, "delayedDelivery")?)?)
+            }
+            C::RemoveDelayedDelivery { namespace } => {
+                client.delete(&at(&namespace, "delayedDelivery")?).map(drop)
+            }
         }
     }
 }

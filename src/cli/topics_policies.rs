@@ -116,6 +116,18 @@ pub enum PolicyCommand {
     GetMaxConsumersPerSubscription(GetPolicy),
     /// Remove the per-subscription consumer limit.
     RemoveMaxConsumersPerSubscription(PolicyTopic),
+    /// Turn delayed delivery on or off and set its tick time.
+    SetDelayedDelivery {
+        /// Topic name.
+        topic: String,
+        /// The policy's flags.
+        #[command(flatten)]
+        flags: super::admin_ns_policies::DelayedDeliveryFlags,
+    },
+    /// Get the delayed-delivery policy.
+    GetDelayedDelivery(GetPolicy),
+    /// Remove the delayed-delivery policy (the namespace's or broker's applies again).
+    RemoveDelayedDelivery(PolicyTopic),
 }
 
 /// What a policy command does over HTTP.
@@ -225,6 +237,12 @@ impl PolicyCommand {
             P::RemoveMaxConsumersPerSubscription(t) => {
                 (t.topic, "maxConsumersPerSubscription", Action::Remove)
             }
+            P::SetDelayedDelivery { topic, flags } => {
+                let body = flags.body().map_err(AdminCliError::InvalidArgument)?;
+                (topic, "delayedDelivery", set(body))
+            }
+            P::GetDelayedDelivery(g) => (g.topic.clone(), "delayedDelivery", get(&g)),
+            P::RemoveDelayedDelivery(t) => (t.topic, "delayedDelivery", Action::Remove),
         })
     }
 }
