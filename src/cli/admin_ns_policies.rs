@@ -1,5 +1,5 @@
 //! `geminga admin namespaces` storage policy commands (pulsar-admin's names): retention,
-//! message TTL, backlog quotas, the compaction threshold and delayed delivery.
+//! message TTL, backlog quotas, the compaction threshold, delayed delivery and dead letters.
 
 use std::io::Write;
 
@@ -127,6 +127,55 @@ pub enum NamespacePolicyCommand {
         /// `tenant/namespace`.
         namespace: String,
     },
+    /// Set the broker-side dead-letter policy (a Geminga extension of the namespace policies).
+    SetDeadLetterPolicy {
+        /// `tenant/namespace`.
+        namespace: String,
+        /// The policy's flags.
+        #[command(flatten)]
+        flags: DeadLetterFlags,
+    },
+    /// Get the dead-letter policy (nothing when unset).
+    GetDeadLetterPolicy {
+        /// `tenant/namespace`.
+        namespace: String,
+    },
+    /// Remove the dead-letter policy.
+    RemoveDeadLetterPolicy {
+        /// `tenant/namespace`.
+        namespace: String,
+    },
+}
+
+/// Flags of `set-dead-letter-policy`, named after the clients' `DeadLetterPolicy`.
+#[derive(Debug, clap::Args)]
+pub struct DeadLetterFlags {
+    /// Deliveries after which a message goes to the dead-letter topic (0: off).
+    #[arg(
+        short = 'm',
+        long = "maxRedeliverCount",
+        visible_alias = "max-redeliver-count"
+    )]
+    pub max_redeliver_count: u32,
+    /// The dead-letter topic (default `<topic>-<subscription>-DLQ`).
+    #[arg(
+        short = 't',
+        long = "deadLetterTopic",
+        visible_alias = "dead-letter-topic"
+    )]
+    pub dead_letter_topic: Option<String>,
+}
+
+impl DeadLetterFlags {
+    /// The `DeadLetterPolicy` JSON body.
+    #[must_use]
+    pub fn body(&self) -> Value {
+        let mut body = json!({ "maxRedeliverCount": self.max_redeliver_count });
+        if let (Some(topic), Some(map)) = (&self.dead_letter_topic, body.as_object_mut()) {
+            map.insert("deadLetterTopic".to_owned(), Value::from(topic.as_str()));
+        }
+        body
+    }
 }
 
 /// pulsar-admin's `set-delayed-delivery` flags, shared by namespaces and topics.
@@ -272,6 +321,15 @@ impl NamespacePolicyCommand {
             C::RemoveDelayedDelivery { namespace } => {
                 client.delete(&at(&namespace, "delayedDelivery")?).map(drop)
             }
+            C::SetDeadLetterPolicy { namespace, flags } => client
+                .post(&at(&namespace, "deadLetterPolicy")?, Some(&flags.body()))
+                .map(drop),
+            C::GetDeadLetterPolicy { namespace } => {
+                print_json(out, &client.get(&at(&namespace, "deadLetterPolicy")?)?)
+            }
+            C::RemoveDeadLetterPolicy { namespace } => client
+                .delete(&at(&namespace, "deadLetterPolicy")?)
+                .map(drop),
         }
     }
 }

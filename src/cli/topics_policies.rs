@@ -128,6 +128,18 @@ pub enum PolicyCommand {
     GetDelayedDelivery(GetPolicy),
     /// Remove the delayed-delivery policy (the namespace's or broker's applies again).
     RemoveDelayedDelivery(PolicyTopic),
+    /// Set the broker-side dead-letter policy (a Geminga extension of the topic policies).
+    SetDeadLetterPolicy {
+        /// Topic name.
+        topic: String,
+        /// The policy's flags.
+        #[command(flatten)]
+        flags: super::admin_ns_policies::DeadLetterFlags,
+    },
+    /// Get the dead-letter policy.
+    GetDeadLetterPolicy(GetPolicy),
+    /// Remove the dead-letter policy (the namespace's applies again).
+    RemoveDeadLetterPolicy(PolicyTopic),
 }
 
 /// What a policy command does over HTTP.
@@ -243,6 +255,11 @@ impl PolicyCommand {
             }
             P::GetDelayedDelivery(g) => (g.topic.clone(), "delayedDelivery", get(&g)),
             P::RemoveDelayedDelivery(t) => (t.topic, "delayedDelivery", Action::Remove),
+            P::SetDeadLetterPolicy { topic, flags } => {
+                (topic, "deadLetterPolicy", set(flags.body()))
+            }
+            P::GetDeadLetterPolicy(g) => (g.topic.clone(), "deadLetterPolicy", get(&g)),
+            P::RemoveDeadLetterPolicy(t) => (t.topic, "deadLetterPolicy", Action::Remove),
         })
     }
 }

@@ -280,3 +280,59 @@ fn delayed_delivery_commands() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid time"));
 }
+
+/// Goal: `set-/get-/remove-dead-letter-policy` work on namespaces and topics, and a topic
+/// without its own policy shows the namespace's with `--applied`. Method: set both levels
+/// with the binary, read back, remove both.
+#[test]
+fn dead_letter_policy_commands() {
+    let broker = TestBroker::start();
+    let ns = "public/default";
+    let topic = unique_topic("cli-dlq");
+    admin(&broker, &["topics", "create", &topic]);
+    let dlq = "persistent://public/default/cli-dlq-letters";
+    admin(
+        &broker,
+        &[
+            "namespaces",
+            "set-dead-letter-policy",
+            ns,
+            "-m",
+            "3",
+            "-t",
+            dlq,
+        ],
+    );
+    let policy = admin_json(&broker, &["namespaces", "get-dead-letter-policy", ns]);
+    assert_eq!(policy["maxRedeliverCount"], 3);
+    assert_eq!(policy["deadLetterTopic"], dlq);
+
+    admin(
+        &broker,
+        &[
+            "topics",
+            "set-dead-letter-policy",
+            &topic,
+            "--maxRedeliverCount",
+            "5",
+        ],
+    );
+    let own = admin_json(&broker, &["topics", "get-dead-letter-policy", &topic]);
+    assert_eq!(own["maxRedeliverCount"], 5);
+    assert!(own.get("deadLetterTopic").is_none(), "{own}");
+    admin(&broker, &["topics", "remove-dead-letter-policy", &topic]);
+    let applied = admin_json(
+        &broker,
+        &["topics", "get-dead-letter-policy", &topic, "--applied"],
+    );
+    assert_eq!(
+        applied["maxRedeliverCount"], 3,
+        "the namespace's policy applies"
+    );
+
+    admin(&broker, &["namespaces", "remove-dead-letter-policy", ns]);
+    assert_eq!(
+        admin(&broker, &["namespaces", "get-dead-letter-policy", ns]).trim(),
+        ""
+    );
+}
