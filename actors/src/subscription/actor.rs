@@ -362,10 +362,27 @@ impl Subscription {
         let delayed_before = state.delayed_messages();
         let out = state.on_read(from, entries, epoch_ms());
         let delayed = state.delayed_messages();
-        self.stats.unacked.store(
-            state.dispatched_unacked(),
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        let unacked = state.dispatched_unacked();
+        self.dispatch_read(epoch, unacked, out);
+        if delayed != delayed_before {
+            // Deferred entries and their index keys are made durable right away.
+            self.counters.set_delayed(delayed);
+            self.persist(ctx);
+            self.schedule_wake(ctx);
+        }
+    }
+
+    /// Hands entries read from a log (the topic's or the compacted one) to the dispatcher,
+    /// after noting them in the unacked gauge and the admin figures.
+    pub(super) fn dispatch_read(
+        &mut self,
+        epoch: u64,
+        unacked: u64,
+        out: Vec<crate::dispatcher::ReadEntry>,
+    ) {
+        self.stats
+            .unacked
+            .store(unacked, std::sync::atomic::Ordering::Relaxed);
         self.admin
             .on_handed_over(out.iter().map(|r| &r.entry), false);
         if let (false, Some(dispatcher)) = (out.is_empty(), &self.dispatcher) {
@@ -374,12 +391,6 @@ impl Subscription {
                 entries: out,
                 redelivered: false,
             });
-        }
-        if delayed != delayed_before {
-            // Deferred entries and their index keys are made durable right away.
-            self.counters.set_delayed(delayed);
-            self.persist(ctx);
-            self.schedule_wake(ctx);
         }
     }
 

@@ -13,7 +13,7 @@ use tracing::warn;
 
 use super::{actor::Subscription, admin::now_ms, state::AckOutcome};
 use crate::{
-    dispatcher::{Entries, ReadEntry},
+    dispatcher::ReadEntry,
     error::RequestError,
     topic::{
         compaction::{retained_mask, CompactedView, HORIZON_PROPERTY, LEDGER_PROPERTY},
@@ -122,19 +122,8 @@ impl Subscription {
         let skip_to = view.horizon.saturating_add(1);
         let mut out = state.on_read_until(from, entries, skip_to, super::epoch_ms());
         apply_masks(&mut out, masks);
-        self.stats.unacked.store(
-            state.dispatched_unacked(),
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        self.admin
-            .on_handed_over(out.iter().map(|r| &r.entry), false);
-        if let (false, Some(dispatcher)) = (out.is_empty(), &self.dispatcher) {
-            dispatcher.do_send(Entries {
-                epoch,
-                entries: out,
-                redelivered: false,
-            });
-        }
+        let unacked = state.dispatched_unacked();
+        self.dispatch_read(epoch, unacked, out);
     }
 }
 
