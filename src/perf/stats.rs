@@ -27,7 +27,7 @@ pub struct Latency {
 }
 
 /// What a perf run (or one interval of it) achieved.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Report {
     /// Messages published (receipted) or consumed.
     pub messages: u64,
