@@ -31,6 +31,13 @@ pub struct StorageConfig {
     /// ~37 ms to ~19 ms for ~5% less peak throughput. Only takes effect when the keyspace is
     /// created (fjall stores it with the keyspace).
     pub entries_memtable_bytes: u64,
+    /// Size of a payload segment file. Entries of 4 KiB and more (batches, in practice) keep
+    /// their data in append-only segment files, written once, with only a reference in fjall;
+    /// fjall would write them twice (journal, then flush). 0: new entries keep their data in
+    /// fjall (existing segments are still read). In `geminga perf produce` (1 KiB messages,
+    /// batched, fsync on) publish went from ~210 to ~300-330 MB/s and its p99 from 17 to
+    /// 6 ms (2026-12-06).
+    pub payload_segment_bytes: u64,
 }
 
 impl Default for StorageConfig {
@@ -41,6 +48,7 @@ impl Default for StorageConfig {
             kv_separation: true,
             worker_threads: 1,
             entries_memtable_bytes: 16 * 1024 * 1024,
+            payload_segment_bytes: 256 * 1024 * 1024,
         }
     }
 }

@@ -40,6 +40,10 @@ const HEADER_VERSION: u8 = 1;
 pub(crate) const HEADER_LEN: usize = 38;
 const FLAG_DELIVER_AT: u8 = 1;
 const FLAG_KEY_HASH: u8 = 2;
+/// The data lives in a payload segment; the value holds a [`PayloadRef`] after the header.
+const FLAG_EXTERNAL: u8 = 4;
+/// segment u64, offset u64, len u32.
+const PAYLOAD_REF_LEN: usize = 20;
 const WHAT: &str = "entry header";
 
 /// Builds the stored value: header ++ data.
@@ -47,14 +51,29 @@ const WHAT: &str = "entry header";
 /// `offset` is the number of data bytes appended to the ledger before this entry; the
 /// difference of two offsets gives the log's size without a scan.
 pub(crate) fn encode_value(meta: &EntryMeta, offset: u64, data: &[u8]) -> Vec<u8> {
-    let mut flags = 0;
+    let mut out = encode_header(meta, offset, 0, data.len());
+    out.extend_from_slice(data);
+    out
+}
+
+/// Builds the stored value of an entry whose data was written to a payload segment:
+/// header ++ [`PayloadRef`].
+pub(crate) fn encode_external(meta: &EntryMeta, offset: u64, payload: PayloadRef) -> Vec<u8> {
+    let mut out = encode_header(meta, offset, FLAG_EXTERNAL, PAYLOAD_REF_LEN);
+    out.extend_from_slice(&payload.segment.to_be_bytes());
+    out.extend_from_slice(&payload.offset.to_be_bytes());
+    out.extend_from_slice(&payload.len.to_be_bytes());
+    out
+}
+
+fn encode_header(meta: &EntryMeta, offset: u64, mut flags: u8, tail: usize) -> Vec<u8> {
     if meta.deliver_at_ms.is_some() {
         flags |= FLAG_DELIVER_AT;
     }
     if meta.key_hash.is_some() {
         flags |= FLAG_KEY_HASH;
     }
-    let mut out = Vec::with_capacity(HEADER_LEN + data.len());
+    let mut out = Vec::with_capacity(HEADER_LEN + tail);
     out.push(HEADER_VERSION);
     out.push(flags);
     out.extend_from_slice(&meta.num_messages.to_be_bytes());
@@ -63,8 +82,27 @@ pub(crate) fn encode_value(meta: &EntryMeta, offset: u64, data: &[u8]) -> Vec<u8
     out.extend_from_slice(&meta.checksum.to_be_bytes());
     out.extend_from_slice(&meta.key_hash.unwrap_or(0).to_be_bytes());
     out.extend_from_slice(&offset.to_be_bytes());
-    out.extend_from_slice(data);
     out
+}
+
+/// Where a payload written to a segment lies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PayloadRef {
+    /// Segment id (its file name).
+    pub(crate) segment: u64,
+    /// Byte offset in the segment.
+    pub(crate) offset: u64,
+    /// Length in bytes.
+    pub(crate) len: u32,
+}
+
+/// The data part of a stored value.
+#[derive(Debug)]
+pub(crate) enum StoredData {
+    /// The data itself, sharing the value's buffer.
+    Inline(Bytes),
+    /// A reference into a payload segment.
+    External(PayloadRef),
 }
 
 /// The decoded header of a stored value.
@@ -72,6 +110,7 @@ pub(crate) fn encode_value(meta: &EntryMeta, offset: u64, data: &[u8]) -> Vec<u8
 pub(crate) struct Header {
     pub(crate) meta: EntryMeta,
     pub(crate) offset: u64,
+    external: bool,
 }
 
 /// Decodes the header at the front of a stored value.
@@ -98,13 +137,52 @@ pub(crate) fn decode_header(value: &[u8]) -> Result<Header, StorageError> {
         checksum,
         key_hash: (flags & FLAG_KEY_HASH != 0).then_some(key_hash),
     };
-    Ok(Header { meta, offset })
+    Ok(Header {
+        meta,
+        offset,
+        external: flags & FLAG_EXTERNAL != 0,
+    })
 }
 
-/// Decodes a stored value into an [`Entry`] whose data shares the value's buffer.
-pub(crate) fn decode_entry(entry_id: u64, value: Bytes) -> Result<(Entry, u64), StorageError> {
+/// Decodes a stored value into its header and data (inline, or where it lies).
+pub(crate) fn decode_value(value: Bytes) -> Result<(Header, StoredData), StorageError> {
     let header = decode_header(&value)?;
-    let data = value.slice(HEADER_LEN..);
+    if !header.external {
+        let data = value.slice(HEADER_LEN..);
+        return Ok((header, StoredData::Inline(data)));
+    }
+    let mut r = Reader::new(
+        value.get(HEADER_LEN..).unwrap_or_default(),
+        "payload reference",
+    );
+    let payload = PayloadRef {
+        segment: r.u64()?,
+        offset: r.u64()?,
+        len: r.u32()?,
+    };
+    r.finish()?;
+    Ok((header, StoredData::External(payload)))
+}
+
+/// Data bytes of the entry a stored value describes, wherever they lie.
+pub(crate) fn data_len(value: &[u8]) -> Result<u64, StorageError> {
+    if !decode_header(value)?.external {
+        return Ok(value.len().saturating_sub(HEADER_LEN) as u64);
+    }
+    let mut r = Reader::new(
+        value.get(HEADER_LEN + 16..).unwrap_or_default(),
+        "payload reference",
+    );
+    Ok(u64::from(r.u32()?))
+}
+
+/// Decodes an inline stored value into an [`Entry`] whose data shares the value's buffer.
+#[cfg(test)]
+pub(crate) fn decode_entry(entry_id: u64, value: Bytes) -> Result<(Entry, u64), StorageError> {
+    let (header, data) = decode_value(value)?;
+    let StoredData::Inline(data) = data else {
+        return Err(StorageError::corrupt(WHAT, "external data"));
+    };
     Ok((
         Entry {
             entry_id,
@@ -140,6 +218,27 @@ mod tests {
             assert_eq!(entry.entry_id, 5);
             assert_eq!(&entry.data[..], b"payload");
         }
+    }
+
+    #[test]
+    fn external_values_keep_the_reference_and_the_data_length() {
+        let meta = EntryMeta {
+            num_messages: 3,
+            key_hash: Some(7),
+            ..EntryMeta::default()
+        };
+        let payload = PayloadRef {
+            segment: 9,
+            offset: 1 << 33,
+            len: 70_000,
+        };
+        let value = encode_external(&meta, 11, payload);
+        assert_eq!(data_len(&value).unwrap(), 70_000);
+        let (header, data) = decode_value(Bytes::from(value.clone())).unwrap();
+        assert_eq!((header.meta, header.offset), (meta, 11));
+        assert!(matches!(data, StoredData::External(p) if p == payload));
+        assert!(decode_value(Bytes::copy_from_slice(&value[..value.len() - 1])).is_err());
+        assert_eq!(data_len(&encode_value(&meta, 0, b"abc")).unwrap(), 3);
     }
 
     #[test]

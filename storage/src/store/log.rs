@@ -7,7 +7,7 @@ use bytes::Bytes;
 use super::topics::{system_key, TRIM_PREFIX};
 use super::Storage;
 use crate::codec::Reader;
-use crate::entry::{decode_entry, decode_header, Entry, Header, HEADER_LEN};
+use crate::entry::{data_len, decode_header, decode_value, Entry, Header, StoredData};
 use crate::error::StorageError;
 use crate::keys::{decode_entry_key, entry_key, entry_range};
 
@@ -76,7 +76,9 @@ impl Storage {
         {
             let (key, value) = guard.into_inner()?;
             let (_, entry_id) = decode_entry_key(&key)?;
-            let (entry, _) = decode_entry(entry_id, Bytes::from(value))?;
+            let Some(entry) = self.entry_from(ledger_id, entry_id, Bytes::from(value))? else {
+                continue;
+            };
             bytes = bytes.saturating_add(entry.data.len());
             out.push(entry);
             if out.len() >= max_entries || bytes >= max_bytes {
@@ -97,7 +99,7 @@ impl Storage {
         let Some(value) = self.inner.entries.get(entry_key(ledger_id, entry_id))? else {
             return Ok(None);
         };
-        Ok(Some(decode_entry(entry_id, Bytes::from(value))?.0))
+        self.entry_from(ledger_id, entry_id, Bytes::from(value))
     }
 
     /// The first entry id whose publish time is `>= publish_time_ms`, or `None` if every
@@ -179,7 +181,7 @@ impl Storage {
             return Ok(0);
         };
         let start = decode_header(&first)?.offset;
-        let last_len = last.len().saturating_sub(HEADER_LEN) as u64;
+        let last_len = data_len(&last)?;
         let end = decode_header(&last)?.offset.saturating_add(last_len);
         Ok(end.saturating_sub(start))
     }
@@ -225,6 +227,43 @@ impl Storage {
             .unwrap_or_else(PoisonError::into_inner);
         let slot = cached.entry(ledger_id).or_insert(floor);
         *slot = (*slot).max(floor);
+        let floor = *slot;
+        drop(cached);
+        for segment in self.inner.payloads.trimmed(ledger_id, floor) {
+            self.inner.reclaimer.delete_segment(segment);
+        }
+    }
+
+    /// The entry a stored value describes, its data read from a payload segment if it lies in
+    /// one; `None` when that segment was deleted because a trim passed the entry meanwhile.
+    pub(super) fn entry_from(
+        &self,
+        ledger_id: u64,
+        entry_id: u64,
+        value: Bytes,
+    ) -> Result<Option<Entry>, StorageError> {
+        let (header, data) = decode_value(value)?;
+        let data = match data {
+            StoredData::Inline(data) => data,
+            StoredData::External(payload) => match self.inner.payloads.read(payload)? {
+                Some(data) => data,
+                None if entry_id < self.trim_floor(ledger_id)? => return Ok(None),
+                None => {
+                    return Err(StorageError::corrupt(
+                        "payload segment",
+                        format!(
+                            "segment {} of {ledger_id}:{entry_id} is missing",
+                            payload.segment
+                        ),
+                    ))
+                }
+            },
+        };
+        Ok(Some(Entry {
+            entry_id,
+            meta: header.meta,
+            data,
+        }))
     }
 
     /// Data bytes appended to the ledger before its next entry: the offset after the last
@@ -236,7 +275,7 @@ impl Storage {
         let Some(last) = self.inner.entries.get(entry_key(ledger_id, bounds.last))? else {
             return Ok(0);
         };
-        let len = last.len().saturating_sub(HEADER_LEN) as u64;
+        let len = data_len(&last)?;
         Ok(decode_header(&last)?.offset.saturating_add(len))
     }
 }

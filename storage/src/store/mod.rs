@@ -5,6 +5,7 @@ mod delayed;
 mod ledgers;
 mod log;
 mod offsets;
+mod payloads;
 mod purge;
 mod reclaim;
 mod sequences;
@@ -24,6 +25,7 @@ use crate::config::StorageConfig;
 use crate::error::StorageError;
 use crate::faults::StorageFaults;
 use crate::metadata::{FjallMetadataStore, MetadataStore};
+use payloads::Payloads;
 use purge::DelayedPurger;
 use reclaim::Reclaimer;
 
@@ -65,8 +67,11 @@ struct Inner {
     /// Ledger id ++ subscription name ++ incarnation ++ deliver-at ms ++ entry id -> nothing:
     /// the delayed-delivery index, scanned by time per subscription.
     delayed: Keyspace,
-    /// Internal bookkeeping: the ledger id counter, pending purges, trim watermarks.
+    /// Internal bookkeeping: the ledger id counter, pending purges, trim watermarks, the
+    /// payload segment manifest.
     system: Keyspace,
+    /// Payloads of large entries, written once outside fjall.
+    payloads: Arc<Payloads>,
     metadata: FjallMetadataStore,
     /// How `sync` and every "durable on return" operation persist the journal.
     persist: PersistMode,
@@ -139,9 +144,15 @@ impl Storage {
             PersistMode::Buffer
         };
         let metadata = FjallMetadataStore::new(db.clone(), metadata_ks, persist);
+        let payloads = Arc::new(Payloads::open(
+            dir.as_ref(),
+            config.payload_segment_bytes,
+            config.fsync,
+            &system,
+        )?);
         let storage = Storage {
             inner: Arc::new(Inner {
-                reclaimer: Reclaimer::start(entries.clone())?,
+                reclaimer: Reclaimer::start(entries.clone(), system.clone(), payloads.clone())?,
                 purger: DelayedPurger::start(db.clone(), delayed.clone(), system.clone())?,
                 db,
                 topics,
@@ -149,6 +160,7 @@ impl Storage {
                 cursors,
                 delayed,
                 system,
+                payloads,
                 metadata,
                 persist,
                 faults: StorageFaults::default(),
@@ -159,6 +171,7 @@ impl Storage {
         };
         storage.resume_purges()?;
         storage.resume_delayed_purges()?;
+        storage.free_unneeded_segments()?;
         Ok(storage)
     }
 
@@ -183,6 +196,19 @@ impl Storage {
     pub fn sync(&self) -> Result<(), StorageError> {
         self.inner.faults.check_sync()?;
         self.persist()
+    }
+
+    /// Applies every trim watermark to the segment manifest and deletes the segments no
+    /// ledger needs (freed before a restart, or written by a batch a crash lost).
+    fn free_unneeded_segments(&self) -> Result<(), StorageError> {
+        for ledger_id in self.inner.payloads.ledgers() {
+            // Reading the watermark feeds it to the payloads (`set_trim_floor`).
+            self.trim_floor(ledger_id)?;
+        }
+        for segment in self.inner.payloads.unheld_files()? {
+            self.inner.reclaimer.delete_segment(segment);
+        }
+        Ok(())
     }
 
     /// Persists the journal in the configured mode (no fault check: internal callers).

@@ -2,7 +2,7 @@
 //! an entry to the end, and the first entry past an offset (retention by size, backlog quotas).
 
 use super::Storage;
-use crate::entry::{decode_header, HEADER_LEN};
+use crate::entry::{data_len, decode_header};
 use crate::error::StorageError;
 use crate::keys::{decode_entry_key, entry_range};
 
@@ -41,7 +41,7 @@ impl Storage {
             entry_id: decode_entry_key(&key)?.1,
             publish_time_ms: header.meta.publish_time_ms,
             offset: header.offset,
-            len: value.len().saturating_sub(HEADER_LEN) as u64,
+            len: data_len(&value)?,
         }))
     }
 
@@ -74,10 +74,13 @@ impl Storage {
         self.first_reaching(ledger_id, offset, |header| header.offset)
     }
 
-    /// Bytes the entries keyspace occupies on disk (tables and blobs, not the journal): what
-    /// trimming eventually gives back.
+    /// Bytes the logs occupy on disk (the entries keyspace's tables and blobs, and the
+    /// payload segments; not the journal): what trimming eventually gives back.
     #[must_use]
     pub fn log_disk_space(&self) -> u64 {
-        self.inner.entries.disk_space()
+        self.inner
+            .entries
+            .disk_space()
+            .saturating_add(self.inner.payloads.disk_bytes())
     }
 }

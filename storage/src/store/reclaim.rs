@@ -7,28 +7,57 @@
 //! lsm-tree's `drop_range` deletes tables (and with them their value-log blobs) that lie
 //! wholly inside a key range, without rewriting anything. It takes the tree's major
 //! compaction lock, so it runs here, off the write path, coalescing requests.
+//!
+//! Payload segments nobody needs any more are deleted here too, with their manifest keys:
+//! unlinking a 256 MiB file (on a file system mounted with `discard`) is no work for the
+//! writer's thread.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use fjall::{AbstractTree, Keyspace};
 
+use super::payloads::{manifest_prefix, Payloads};
 use crate::error::StorageError;
 use crate::keys::entry_key;
 
+enum Request {
+    /// Drop the tables holding only entries of the ledger below the id.
+    Tables(u64, u64),
+    /// Delete the payload segment.
+    Segment(u64),
+}
+
 /// Owns the reclaim thread; dropping it stops and joins the thread.
 pub(super) struct Reclaimer {
-    tx: Option<Sender<(u64, u64)>>,
+    tx: Option<Sender<Request>>,
     handle: Option<JoinHandle<()>>,
 }
 
+/// What the reclaim thread works on.
+struct Target {
+    entries: Keyspace,
+    system: Keyspace,
+    payloads: Arc<Payloads>,
+}
+
 impl Reclaimer {
-    pub(super) fn start(entries: Keyspace) -> Result<Self, StorageError> {
+    pub(super) fn start(
+        entries: Keyspace,
+        system: Keyspace,
+        payloads: Arc<Payloads>,
+    ) -> Result<Self, StorageError> {
         let (tx, rx) = mpsc::channel();
+        let target = Target {
+            entries,
+            system,
+            payloads,
+        };
         let handle = std::thread::Builder::new()
             .name("geminga-reclaim".into())
-            .spawn(move || run(&entries, &rx))?;
+            .spawn(move || run(&target, &rx))?;
         Ok(Self {
             tx: Some(tx),
             handle: Some(handle),
@@ -40,7 +69,15 @@ impl Reclaimer {
         if let Some(tx) = &self.tx {
             // Fails only when the thread is gone (it panicked): space then waits for
             // compaction, which is no correctness issue.
-            let _ = tx.send((ledger_id, before));
+            let _ = tx.send(Request::Tables(ledger_id, before));
+        }
+    }
+
+    /// Asks for a payload segment no ledger needs to be deleted.
+    pub(super) fn delete_segment(&self, segment: u64) {
+        if let Some(tx) = &self.tx {
+            // If the thread is gone the file stays until the next open frees it.
+            let _ = tx.send(Request::Segment(segment));
         }
     }
 }
@@ -58,18 +95,42 @@ impl Drop for Reclaimer {
     }
 }
 
-fn run(entries: &Keyspace, rx: &Receiver<(u64, u64)>) {
-    while let Ok((ledger_id, before)) = rx.recv() {
-        let mut pending = BTreeMap::from([(ledger_id, before)]);
-        while let Ok((ledger_id, before)) = rx.try_recv() {
-            let slot = pending.entry(ledger_id).or_insert(before);
-            *slot = (*slot).max(before);
+fn run(target: &Target, rx: &Receiver<Request>) {
+    while let Ok(first) = rx.recv() {
+        let mut tables = BTreeMap::new();
+        let mut segments = BTreeSet::new();
+        for request in std::iter::once(first).chain(rx.try_iter()) {
+            match request {
+                Request::Tables(ledger_id, before) => {
+                    let slot = tables.entry(ledger_id).or_insert(before);
+                    *slot = (*slot).max(before);
+                }
+                Request::Segment(segment) => {
+                    segments.insert(segment);
+                }
+            }
         }
-        for (ledger_id, before) in pending {
+        for (ledger_id, before) in tables {
             let range = entry_key(ledger_id, 0)..entry_key(ledger_id, before);
-            if let Err(e) = entries.tree.drop_range(range) {
+            if let Err(e) = target.entries.tree.drop_range(range) {
                 tracing::warn!(ledger_id, before, error = %e, "dropping trimmed tables failed");
             }
         }
+        for segment in segments {
+            if let Err(e) = delete_segment(target, segment) {
+                tracing::warn!(segment, error = %e, "deleting a payload segment failed");
+            }
+        }
     }
+}
+
+/// Deletes the segment's file, then its manifest keys (a key without its file is dropped
+/// again on the next open, where the segment counts as free).
+fn delete_segment(target: &Target, segment: u64) -> Result<(), StorageError> {
+    target.payloads.delete(segment)?;
+    for guard in target.system.prefix(manifest_prefix(segment)) {
+        target.system.remove(guard.key()?)?;
+    }
+    tracing::debug!(segment, "payload segment deleted");
+    Ok(())
 }

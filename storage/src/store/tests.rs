@@ -7,10 +7,13 @@ use super::topics::system_key;
 use super::*;
 use crate::entry::{Entry, EntryMeta};
 
+/// Storage with every payload inside fjall: these tests are about fjall's tables and blobs
+/// (payload segments have their own tests).
 fn open(dir: &TempDir, kv_separation: bool) -> Storage {
     let config = StorageConfig {
         fsync: false,
         kv_separation,
+        payload_segment_bytes: 0,
         ..StorageConfig::default()
     };
     Storage::open(dir.path(), config).unwrap()
@@ -137,6 +140,7 @@ fn trimming_frees_whole_tables_in_the_background() {
             fsync: false,
             kv_separation,
             entries_memtable_bytes: 64 * 1024 * 1024,
+            payload_segment_bytes: 0,
             ..StorageConfig::default()
         };
         let s = Storage::open(dir.path(), config).unwrap();

@@ -3,12 +3,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::PoisonError;
 
+use super::payloads::{manifest_key, SegmentSpans};
 use super::purge::marker_key;
 use super::sequences::{ledger_sequences_prefix, sequence_key};
 use super::topics::{system_key, TRIM_PREFIX};
 use super::Storage;
 use crate::cursor::{decode_cursor_header, CursorUpdate};
-use crate::entry::{encode_value, Entry, HEADER_LEN};
+use crate::entry::{encode_external, encode_value, Entry, HEADER_LEN};
 use crate::error::StorageError;
 use crate::keys::{
     cursor_key, cursor_prefix, delayed_key, delayed_prefix, entry_key, CursorPart, ENTRY_KEY_LEN,
@@ -91,11 +92,15 @@ struct Staged {
     offsets: HashMap<u64, u64>,
     /// System key -> new value, or `None` to delete (producer sequence records).
     system: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Payload segments written to by this batch, per ledger, with the highest entry id.
+    segments: SegmentSpans,
 }
 
 impl Storage {
     /// Applies `ops` atomically (all or nothing) and makes them visible to reads at once, but
     /// not durable: call [`Storage::sync`] for that (group commit: many writes, one sync).
+    /// The data of large entries goes to a payload segment, which is fdatasynced (when fsync
+    /// is configured) before the batch referencing it commits.
     ///
     /// # Errors
     /// An injected fault, an entry too large, an oversized subscription name, or a storage
@@ -146,9 +151,11 @@ impl Storage {
             }
         }
         let new_offsets = std::mem::take(&mut staged.offsets);
+        let segments = staged.segments.clone();
         let watermarks: Vec<(u64, u64)> = staged.watermarks.iter().map(|(&l, &w)| (l, w)).collect();
         let orphaned = staged.orphaned.clone();
         self.commit(staged)?;
+        self.inner.payloads.committed(&segments);
         offsets.extend(new_offsets);
         for prefix in orphaned {
             self.inner.purger.request(prefix);
@@ -201,7 +208,17 @@ impl Storage {
         staged
             .offsets
             .insert(ledger_id, offset.saturating_add(len as u64));
-        let value = encode_value(&entry.meta, offset, &entry.data);
+        let value = if self.inner.payloads.takes(len) {
+            let payload = self.inner.payloads.append(&entry.data)?;
+            let max = staged
+                .segments
+                .entry((payload.segment, ledger_id))
+                .or_default();
+            *max = (*max).max(entry.entry_id);
+            encode_external(&entry.meta, offset, payload)
+        } else {
+            encode_value(&entry.meta, offset, &entry.data)
+        };
         staged
             .appends
             .insert(entry_key(ledger_id, entry.entry_id), value);
@@ -338,7 +355,15 @@ impl Storage {
 
     fn commit(&self, staged: Staged) -> Result<(), StorageError> {
         let inner = &self.inner;
+        if !staged.segments.is_empty() {
+            // The payloads must be durable before the references to them can be.
+            inner.payloads.sync()?;
+        }
         let mut batch = inner.db.batch();
+        for (&(segment, ledger_id), &max_entry) in &staged.segments {
+            let key = manifest_key(segment, ledger_id);
+            batch.insert(&inner.system, key, max_entry.to_be_bytes().to_vec());
+        }
         for (&ledger_id, &(from, to)) in &staged.trims {
             // No staged append lies in this range: appends below a trim point are dropped.
             for entry_id in from..to {
