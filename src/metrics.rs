@@ -354,7 +354,7 @@ impl BrokerCollector {
         let histograms = [
             (
                 "geminga_storage_commit_write_seconds",
-                "Time to apply one group commit (journal write and memtable insert)",
+                "Time to apply one group commit (payload segment write and fdatasync, journal write and memtable insert)",
                 &commits.write,
             ),
             (

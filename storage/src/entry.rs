@@ -13,7 +13,7 @@ pub struct Entry {
     /// Fields the broker needs without parsing `data`.
     pub meta: EntryMeta,
     /// `[metadataSize][MessageMetadata][body]` exactly as received; opaque to storage.
-    /// Read back zero-copy from fjall's buffers.
+    /// Read back zero-copy from fjall's buffers, or with one read from a payload segment.
     pub data: Bytes,
 }
 

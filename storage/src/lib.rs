@@ -39,12 +39,17 @@
 //! watermark below which nothing is ever read again; a background thread then drops whole
 //! on-disk tables below it, since an append-only log seldom gets its tombstones compacted.
 //!
+//! The data of entries of 4 KiB and more lives in append-only payload segment files beside
+//! the database, written once (fjall would write it to its journal and again at flush); the
+//! entry's value in fjall holds a reference to it. A segment is deleted once every ledger that
+//! wrote to it has been trimmed past it.
+//!
 //! This crate is the only one that names fjall. It does not know the wire protocol (entry
 //! data is opaque), runs two threads of its own (the reclaimer and the delayed-key purger)
 //! beside fjall's, and every call blocks: run it on a blocking thread pool.
 //!
 //! Modules: `store` (the [`Storage`] handle: topics, log reads, writes, cursor loading, the
-//! delayed index, reclaiming trimmed space and orphaned delayed keys), `cursor` ([`Cursor`]
+//! delayed index, payload segments, reclaiming trimmed space and orphaned delayed keys), `cursor` ([`Cursor`]
 //! with its deferred entries and redelivery counts, and its incremental [`CursorUpdate`]),
 //! `entry` ([`Entry`] and its stored header), `metadata` ([`MetadataStore`]), `faults`
 //! ([`StorageFaults`]), `keys` (key layouts), `codec` (checked decoding), `config`, `error`.
