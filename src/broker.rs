@@ -185,8 +185,11 @@ impl ShutdownSignals {
     }
 }
 
-/// Flushes pending writes, then stops the System the call runs in (clients see their sockets
-/// close; fjall persists once more when its last handle drops).
+/// Longest a shutdown waits for the memtables to reach disk.
+const CHECKPOINT_LIMIT: Duration = Duration::from_secs(20);
+
+/// Flushes pending writes and the memtables, then stops the System the call runs in (clients
+/// see their sockets close; fjall persists once more when its last handle drops).
 async fn shutdown(context: BrokerContext) {
     if let Some(connectors) = context.extension::<crate::connectors::Connectors>() {
         connectors.shutdown().await;
@@ -198,6 +201,16 @@ async fn shutdown(context: BrokerContext) {
     match tokio::time::timeout(Duration::from_secs(10), flush).await {
         Ok(Ok(())) => info!("pending writes flushed"),
         other => warn!(?other, "flushing pending writes failed"),
+    }
+    // Memtables to disk, so the next start has no journal to replay.
+    let storage = context.storage().clone();
+    let checkpoint = actix_rt::task::spawn_blocking(move || storage.checkpoint());
+    match tokio::time::timeout(CHECKPOINT_LIMIT, checkpoint).await {
+        Ok(Ok(Ok(()))) => info!("memtables flushed"),
+        other => warn!(
+            ?other,
+            "flushing memtables at shutdown failed; the next start replays the journal"
+        ),
     }
     System::current().stop();
 }

@@ -95,7 +95,7 @@ impl Sizes {
         Sizes {
             disk_bytes: 1 << 30,
             fsyncs: 1000,
-            messages: 1_000_000,
+            messages: 3_000_000,
             latency_secs: 30,
             latency_rate: 10_000,
             topics: 10_000,

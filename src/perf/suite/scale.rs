@@ -137,8 +137,12 @@ pub(super) fn subscriptions(
     Ok(())
 }
 
+/// The durable subscription that falls behind in [`backlog`].
+const CATCH_UP: &str = "catch-up";
+
 /// Builds a backlog across `backlog_topics` topics while a subscription tails it, then reads it
-/// all again with a new subscription from the earliest message, and compares the rates.
+/// all again with a second subscription, created before the build and left behind, and
+/// compares the rates.
 ///
 /// # Errors
 /// A failed load run.
@@ -156,6 +160,7 @@ pub(super) async fn backlog(
         num_messages: sizes.backlog,
         ..ProduceOptions::new(url, "")
     };
+    create_subscriptions(url, &topics, CATCH_UP).await?;
     let exclusive = SubscriptionType::Exclusive;
     let (produced, tail) = end_to_end(url, topics.clone(), 1, exclusive, produce_options).await?;
     let label = format!(
@@ -171,7 +176,7 @@ pub(super) async fn backlog(
     ));
     let catch_up = consume(&ConsumeOptions {
         topics,
-        subscription: "catch-up".to_owned(),
+        subscription: CATCH_UP.to_owned(),
         subscription_position: SubscriptionPosition::Earliest,
         num_messages: sizes.backlog,
         duration: Some(consume_deadline(sizes.backlog)),
@@ -191,5 +196,24 @@ pub(super) async fn backlog(
         ),
         share >= CATCH_UP_MIN_RATIO && catch_up.messages >= sizes.backlog,
     ));
+    Ok(())
+}
+
+/// Creates the durable subscription `name` on every topic and leaves it without consumers, so
+/// it holds what is published from then on. Without it, the backlog acked by the tailing
+/// subscription alone would be trimmed once older than the retention grace period (60 s), and
+/// a full-size build takes longer than that.
+async fn create_subscriptions(url: &str, topics: &[String], name: &str) -> Result<(), SuiteError> {
+    let client = Client::connect(url, ConnectOptions::default()).await?;
+    let client = &client;
+    stream::iter(topics)
+        .map(|topic| async move {
+            let consumer = client.subscribe(topic, SubscribeOptions::new(name)).await?;
+            consumer.close().await?;
+            Ok::<_, SuiteError>(())
+        })
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
     Ok(())
 }
