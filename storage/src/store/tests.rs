@@ -202,3 +202,16 @@ fn entries_below_the_trim_watermark_stay_hidden_if_they_reappear() {
     assert_eq!(s.trimmed_before(1).unwrap(), 5, "the watermark is durable");
     assert_eq!(s.read_entry(1, 2).unwrap(), None);
 }
+
+#[test]
+fn a_checkpoint_puts_the_memtables_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir, true);
+    fill(&s, 1, 2_000, 512);
+    assert_eq!(s.inner.entries.table_count(), 0, "all in the memtable");
+    s.checkpoint().unwrap();
+    assert!(s.inner.entries.table_count() > 0, "flushed to a table");
+    drop(s);
+    let s = open(&dir, true);
+    assert_eq!(s.read_entries(1, 0, 5_000, usize::MAX).unwrap().len(), 2_000);
+}
