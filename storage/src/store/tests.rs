@@ -213,5 +213,8 @@ fn a_checkpoint_puts_the_memtables_on_disk() {
     assert!(s.inner.entries.table_count() > 0, "flushed to a table");
     drop(s);
     let s = open(&dir, true);
-    assert_eq!(s.read_entries(1, 0, 5_000, usize::MAX).unwrap().len(), 2_000);
+    assert_eq!(
+        s.read_entries(1, 0, 5_000, usize::MAX).unwrap().len(),
+        2_000
+    );
 }
