@@ -155,7 +155,9 @@ impl Storage {
         let watermarks: Vec<(u64, u64)> = staged.watermarks.iter().map(|(&l, &w)| (l, w)).collect();
         let orphaned = staged.orphaned.clone();
         self.commit(staged)?;
-        self.inner.payloads.committed(&segments);
+        for segment in self.inner.payloads.committed(&segments) {
+            self.inner.reclaimer.delete_segment(segment);
+        }
         offsets.extend(new_offsets);
         for prefix in orphaned {
             self.inner.purger.request(prefix);

@@ -62,8 +62,9 @@ struct State {
     /// Segments written to since the last sync: (id, handle).
     unsynced: Vec<(u64, Arc<File>)>,
     live: Liveness,
-    /// Closed segments found free when they were closed, for the next `take_freed`.
-    freed: Vec<u64>,
+    /// Segments closed since the last committed batch: whether one is free can only be told
+    /// once that batch's spans are recorded (it may have written to it before closing it).
+    closed: Vec<u64>,
 }
 
 #[derive(Debug)]
@@ -103,7 +104,7 @@ impl Payloads {
                 next_id: newest.map_or(0, |n| n + 1),
                 unsynced: Vec::new(),
                 live,
-                freed: Vec::new(),
+                closed: Vec::new(),
             }),
             readers: RwLock::new(HashMap::new()),
         })
@@ -165,11 +166,7 @@ impl Payloads {
             file: Arc::new(file),
             len: 0,
         });
-        if let Some(previous) = previous {
-            if !state.live.is_held(previous.id) {
-                state.freed.push(previous.id);
-            }
-        }
+        state.closed.extend(previous.map(|p| p.id));
         Ok(())
     }
 
@@ -193,28 +190,24 @@ impl Payloads {
         Ok(())
     }
 
-    /// Records the spans of a committed batch.
-    pub(super) fn committed(&self, spans: &SegmentSpans) {
+    /// Records the spans of a committed batch; answers the segments it closed that no ledger
+    /// needs (every ledger in them was trimmed past them while they were being written).
+    pub(super) fn committed(&self, spans: &SegmentSpans) -> Vec<u64> {
         let mut state = self.lock();
         for (&(segment, ledger), &max_entry) in spans {
             state.live.record(segment, ledger, max_entry);
         }
+        let State { closed, live, .. } = &mut *state;
+        closed.drain(..).filter(|s| !live.is_held(*s)).collect()
     }
 
     /// `ledger` no longer needs entries below `before`: answers the closed segments nobody
-    /// needs any more (the active one is kept until it is closed).
+    /// needs any more (the active one is looked at again when it is closed).
     pub(super) fn trimmed(&self, ledger: u64, before: u64) -> Vec<u64> {
         let mut state = self.lock();
         let active = state.active.as_ref().map(|a| a.id);
-        let mut freed = std::mem::take(&mut state.freed);
-        freed.extend(
-            state
-                .live
-                .trimmed(ledger, before)
-                .into_iter()
-                .filter(|s| Some(*s) != active),
-        );
-        freed
+        let freed = state.live.trimmed(ledger, before);
+        freed.into_iter().filter(|s| Some(*s) != active).collect()
     }
 
     /// Ledgers with entries in some segment (after open: each needs its trim floor applied).

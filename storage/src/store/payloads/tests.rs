@@ -194,3 +194,22 @@ fn payload_segments_can_be_turned_off() {
     let s = Storage::open(dir.path(), config).unwrap();
     assert_reads_back(&s, 1, 0..2, 16 * 1024);
 }
+
+#[test]
+fn a_segment_closed_by_the_batch_that_wrote_to_it_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    // Segment 0 loses its only holder while it is still being written to.
+    s.write(vec![append(1, 0, 16 * 1024), append(1, 1, 16 * 1024)])
+        .unwrap();
+    s.write(vec![trim(1, 2)]).unwrap();
+    // One batch fills segment 0 and moves on to segment 1.
+    s.write((0..4).map(|id| append(2, id, 16 * 1024)).collect())
+        .unwrap();
+    // Any later trim hands over the segments found free.
+    s.write(vec![append(3, 0, 16 * 1024)]).unwrap();
+    s.write(vec![trim(3, 1)]).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(segment_files(dir.path()), 2);
+    assert_reads_back(&s, 2, 0..4, 16 * 1024);
+}
