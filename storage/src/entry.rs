@@ -151,29 +151,30 @@ pub(crate) fn decode_value(value: Bytes) -> Result<(Header, StoredData), Storage
         let data = value.slice(HEADER_LEN..);
         return Ok((header, StoredData::Inline(data)));
     }
-    let mut r = Reader::new(
-        value.get(HEADER_LEN..).unwrap_or_default(),
-        "payload reference",
-    );
+    let payload = payload_ref(&value)?;
+    Ok((header, StoredData::External(payload)))
+}
+
+/// Data bytes of the entry a stored value describes, wherever they lie.
+pub(crate) fn data_len(value: &[u8]) -> Result<u64, StorageError> {
+    if decode_header(value)?.external {
+        Ok(u64::from(payload_ref(value)?.len))
+    } else {
+        Ok(value.len().saturating_sub(HEADER_LEN) as u64)
+    }
+}
+
+/// The [`PayloadRef`] after the header of an external value.
+fn payload_ref(value: &[u8]) -> Result<PayloadRef, StorageError> {
+    let tail = value.get(HEADER_LEN..).unwrap_or_default();
+    let mut r = Reader::new(tail, "payload reference");
     let payload = PayloadRef {
         segment: r.u64()?,
         offset: r.u64()?,
         len: r.u32()?,
     };
     r.finish()?;
-    Ok((header, StoredData::External(payload)))
-}
-
-/// Data bytes of the entry a stored value describes, wherever they lie.
-pub(crate) fn data_len(value: &[u8]) -> Result<u64, StorageError> {
-    if !decode_header(value)?.external {
-        return Ok(value.len().saturating_sub(HEADER_LEN) as u64);
-    }
-    let mut r = Reader::new(
-        value.get(HEADER_LEN + 16..).unwrap_or_default(),
-        "payload reference",
-    );
-    Ok(u64::from(r.u32()?))
+    Ok(payload)
 }
 
 /// Decodes an inline stored value into an [`Entry`] whose data shares the value's buffer.
