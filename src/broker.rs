@@ -383,6 +383,7 @@ async fn open_storage(config: &BrokerConfig) -> Result<Storage, BrokerError> {
     let storage_config = StorageConfig {
         fsync: config.fsync,
         cache_size_bytes: config.cache_size_mb * 1024 * 1024,
+        payload_segment_min_bytes: config.payload_segment_min_bytes,
         ..StorageConfig::default()
     };
     let opened = actix_rt::task::spawn_blocking(move || Storage::open(dir, storage_config)).await;

@@ -8,6 +8,7 @@ mod storage_policies;
 #[cfg(test)]
 mod tests;
 
+use geminga_storage::StorageConfig;
 use std::path::{Path, PathBuf};
 
 pub use client_auth::BrokerClientAuth;
@@ -56,6 +57,10 @@ pub struct BrokerConfig {
     pub dispatcher_max_read_batch_size: usize,
     /// Entry cache size in MiB (`managedLedgerCacheSizeMB`).
     pub cache_size_mb: u64,
+    /// Entries with at least this many data bytes are stored in payload segments, smaller
+    /// ones inline in the LSM tree (geminga key `payloadSegmentMinBytes`; see
+    /// `StorageConfig::payload_segment_min_bytes`).
+    pub payload_segment_min_bytes: usize,
     /// Whether unknown topics are created on first use (`allowAutoTopicCreation`).
     pub allow_auto_topic_creation: bool,
     /// `non-partitioned` or `partitioned` (`allowAutoTopicCreationType`).
@@ -123,6 +128,7 @@ impl Default for BrokerConfig {
             max_unacked_messages_per_subscription: 200_000,
             dispatcher_max_read_batch_size: 100,
             cache_size_mb: 64,
+            payload_segment_min_bytes: StorageConfig::default().payload_segment_min_bytes,
             allow_auto_topic_creation: true,
             allow_auto_topic_creation_type: "non-partitioned".to_owned(),
             default_num_partitions: 1,

@@ -25,6 +25,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "maxUnackedMessagesPerSubscription",
     "dispatcherMaxReadBatchSize",
     "managedLedgerCacheSizeMB",
+    "payloadSegmentMinBytes",
     "allowAutoTopicCreation",
     "allowAutoTopicCreationType",
     "defaultNumPartitions",
@@ -165,6 +166,9 @@ fn apply(c: &mut BrokerConfig, l: &mut Listeners, key: &str, v: &str) -> Result<
             c.dispatcher_max_read_batch_size = number(v, 1, 100_000)?;
         }
         "managedLedgerCacheSizeMB" => c.cache_size_mb = number(v, 0, 1 << 20)?,
+        "payloadSegmentMinBytes" => {
+            c.payload_segment_min_bytes = number(v, 0, MAX_MESSAGE_SIZE_LIMIT)?;
+        }
         "allowAutoTopicCreation" => c.allow_auto_topic_creation = boolean(v)?,
         "allowAutoTopicCreationType" => {
             c.allow_auto_topic_creation_type = auto_creation_type(v)?;

@@ -161,7 +161,7 @@ fn geminga_keys_are_read() {
         "dataDir = /var/lib/geminga \nfaultInjectionEnabled=TRUE\nlogLevel=geminga=debug,info\n\
                 numIOThreads=3\nmaxProducersPerTopic=2\nmaxConsumersPerSubscription=5\n\
                 maxPendingPublishRequestsPerConnection=10\nmanagedLedgerCacheSizeMB=128\n\
-                allowAutoTopicCreation=false";
+                allowAutoTopicCreation=false\npayloadSegmentMinBytes=4096";
     let (c, unknown) = BrokerConfig::from_pulsar_conf(text).unwrap();
     assert!(unknown.is_empty());
     assert_eq!(c.data_dir, PathBuf::from("/var/lib/geminga"));
@@ -173,6 +173,8 @@ fn geminga_keys_are_read() {
     assert_eq!(c.max_pending_publish_requests_per_connection, 10);
     assert_eq!(c.cache_size_mb, 128);
     assert!(!c.allow_auto_topic_creation);
+    assert_eq!(c.payload_segment_min_bytes, 4096);
+    assert_eq!(BrokerConfig::default().payload_segment_min_bytes, 0);
 }
 
 #[test]

@@ -149,6 +149,7 @@ impl Storage {
         let payloads = Arc::new(Payloads::open(
             dir.as_ref(),
             config.payload_segment_bytes,
+            config.payload_segment_min_bytes,
             config.fsync,
             &system,
         )?);

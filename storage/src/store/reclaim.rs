@@ -6,13 +6,18 @@
 //! without this: 256 MiB appended with 64 MiB retained left every trimmed byte on disk.
 //! lsm-tree's `drop_range` deletes tables (and with them their value-log blobs) that lie
 //! wholly inside a key range, without rewriting anything. It takes the tree's major
-//! compaction lock, so it runs here, off the write path, coalescing requests.
+//! compaction lock, so it runs here, off the write path, coalescing requests. It is only
+//! called when some table lies wholly inside the trimmed range: it installs a new tree
+//! version (a file, four fsyncs and a rename) even when it drops nothing, and under load
+//! trims come every few tens of milliseconds; that stream of metadata syncs slowed every
+//! group commit's fsync (publish p99 at 10k msg/s unbatched 28 ms with it, 19 ms without).
 //!
 //! Payload segments nobody needs any more are deleted here too, with their manifest keys:
 //! unlinking a 256 MiB file (on a file system mounted with `discard`) is no work for the
 //! writer's thread.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -21,7 +26,7 @@ use fjall::{AbstractTree, Keyspace};
 
 use super::payloads::{manifest_prefix, Payloads};
 use crate::error::StorageError;
-use crate::keys::entry_key;
+use crate::keys::{entry_key, ENTRY_KEY_LEN};
 
 enum Request {
     /// Drop the tables holding only entries of the ledger below the id.
@@ -112,6 +117,9 @@ fn run(target: &Target, rx: &Receiver<Request>) {
         }
         for (ledger_id, before) in tables {
             let range = entry_key(ledger_id, 0)..entry_key(ledger_id, before);
+            if !any_table_within(&target.entries, &range) {
+                continue;
+            }
             if let Err(e) = target.entries.tree.drop_range(range) {
                 tracing::warn!(ledger_id, before, error = %e, "dropping trimmed tables failed");
             }
@@ -122,6 +130,17 @@ fn run(target: &Target, rx: &Receiver<Request>) {
             }
         }
     }
+}
+
+/// Whether some on-disk table of `entries` holds only keys inside `range`, so that
+/// `drop_range` would free something.
+pub(super) fn any_table_within(entries: &Keyspace, range: &Range<[u8; ENTRY_KEY_LEN]>) -> bool {
+    let version = entries.tree.current_version();
+    let found = version.iter_tables().any(|table| {
+        let keys = &table.metadata.key_range;
+        range.start.as_slice() <= keys.min().as_ref() && keys.max().as_ref() < range.end.as_slice()
+    });
+    found
 }
 
 /// Deletes the segment's file, then its manifest keys (a key without its file is dropped

@@ -218,3 +218,17 @@ fn a_checkpoint_puts_the_memtables_on_disk() {
         2_000
     );
 }
+
+#[test]
+fn trimmed_tables_are_dropped_only_when_one_lies_wholly_in_the_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir, false);
+    fill_from(&s, 1, 10, 20, 64);
+    s.inner.entries.rotate_memtable_and_wait().unwrap();
+    let range = |to: u64| crate::keys::entry_key(1, 0)..crate::keys::entry_key(1, to);
+    let within = |to: u64| reclaim::any_table_within(&s.inner.entries, &range(to));
+    assert!(!within(10), "the table starts at entry 10");
+    assert!(!within(19), "entry 19 is still needed");
+    assert!(within(20));
+    assert!(within(u64::MAX));
+}

@@ -1,7 +1,8 @@
 //! Payload segments: the data of large entries, written to disk once.
 //!
 //! fjall writes every value twice: into its journal, then into a blob or table file when the
-//! memtable is flushed. For entries of at least [`EXTERNAL_THRESHOLD`] bytes the data goes to
+//! memtable is flushed. For entries of at least `StorageConfig::payload_segment_min_bytes`
+//! bytes (all of them, by default) the data goes to
 //! an append-only segment file instead, and the entry's fjall value holds a [`PayloadRef`]
 //! (segment, offset, length) after its header, so the payload costs one disk write and the
 //! journal and flushes move ~60 bytes per entry. `Storage::write` fdatasyncs the segments it
@@ -30,9 +31,6 @@ use crate::entry::PayloadRef;
 use crate::error::StorageError;
 pub(crate) use liveness::Liveness;
 
-/// Entries with at least this much data are written to a segment; smaller ones stay inline
-/// in fjall, where a range read finds them in the same block as their key.
-pub(crate) const EXTERNAL_THRESHOLD: usize = 4 * 1024;
 /// `system` keyspace prefix of the segment manifest.
 pub(super) const SEGMENT_PREFIX: &[u8] = b"seg/";
 const SEGMENT_SUFFIX: &str = ".seg";
@@ -49,6 +47,8 @@ pub(super) struct Payloads {
     /// Size at which the active segment is closed and a new one started; 0: no new payloads
     /// go to segments (existing ones are still read).
     segment_bytes: u64,
+    /// Entries with at least this much data go to a segment; smaller ones stay inline.
+    min_bytes: usize,
     fsync: bool,
     state: Mutex<State>,
     /// Read handles, opened on first use.
@@ -81,6 +81,7 @@ impl Payloads {
     pub(super) fn open(
         data_dir: &Path,
         segment_bytes: u64,
+        min_bytes: usize,
         fsync: bool,
         system: &Keyspace,
     ) -> Result<Self, StorageError> {
@@ -98,6 +99,7 @@ impl Payloads {
         Ok(Self {
             dir,
             segment_bytes,
+            min_bytes,
             fsync,
             state: Mutex::new(State {
                 active: None,
@@ -112,7 +114,7 @@ impl Payloads {
 
     /// Whether an entry of `len` data bytes goes to a segment.
     pub(super) fn takes(&self, len: usize) -> bool {
-        self.segment_bytes > 0 && len >= EXTERNAL_THRESHOLD
+        self.segment_bytes > 0 && len >= self.min_bytes
     }
 
     /// Appends `data` to the active segment (starting a new one when it is full) and answers

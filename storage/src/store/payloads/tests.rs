@@ -105,13 +105,37 @@ fn large_entries_live_in_segments_and_survive_a_restart() {
 }
 
 #[test]
-fn small_entries_stay_in_fjall() {
+fn entries_below_the_minimum_stay_in_fjall() {
     let dir = tempfile::tempdir().unwrap();
-    let s = open(&dir);
+    let config = StorageConfig {
+        fsync: true,
+        payload_segment_bytes: 64 * 1024,
+        payload_segment_min_bytes: 4096,
+        ..StorageConfig::default()
+    };
+    let s = Storage::open(dir.path(), config).unwrap();
     s.write((0..10).map(|id| append(1, id, 1024)).collect())
         .unwrap();
     assert_eq!(segment_files(dir.path()), 0);
     assert_reads_back(&s, 1, 0..10, 1024);
+    s.write(vec![append(1, 10, 4096)]).unwrap();
+    assert_eq!(segment_files(dir.path()), 1);
+    assert_reads_back(&s, 1, 10..11, 4096);
+}
+
+#[test]
+fn small_entries_go_to_segments_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    s.write((0..10).map(|id| append(1, id, 1024)).collect())
+        .unwrap();
+    assert_eq!(segment_files(dir.path()), 1);
+    drop(s);
+    let s = open(&dir);
+    assert_reads_back(&s, 1, 0..10, 1024);
+    // An empty payload takes a zero-length span.
+    s.write(vec![append(1, 10, 0)]).unwrap();
+    assert_reads_back(&s, 1, 10..11, 0);
 }
 
 #[test]
