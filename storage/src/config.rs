@@ -31,7 +31,7 @@ pub struct StorageConfig {
     /// ~37 ms to ~19 ms for ~5% less peak throughput. Only takes effect when the keyspace is
     /// created (fjall stores it with the keyspace).
     pub entries_memtable_bytes: u64,
-    /// Size of a payload segment file. Entries of 4 KiB and more (batches, in practice) keep
+    /// Size of a payload segment file. Entries (of at least `payload_segment_min_bytes`) keep
     /// their data in append-only segment files, written once, with only a reference in fjall;
     /// fjall would write them twice (journal, then flush). 0: new entries keep their data in
     /// fjall (existing segments are still read). In `geminga perf produce` (1 KiB messages,
@@ -43,8 +43,8 @@ pub struct StorageConfig {
     /// journal, memtable flushes and compactions carried every payload, and each flush held
     /// the journal lock and loaded the disk while group commits waited; with the payloads in
     /// segments fjall only moves ~60-byte references. `geminga perf`, 10k msg/s unbatched
-    /// 1 KiB, fsync on, 30 s (2026-12-07): publish p99 from ~19 ms to ~5 ms, p50 from 0.7 to
-    /// 1.1 ms (a group then fdatasyncs the segment and the journal).
+    /// 1 KiB, fsync on, 30 s, paired runs (2026-12-07): publish p99 from 20-26 ms to 4.0 ms,
+    /// p50 from 0.7 to 1.1 ms (a group then fdatasyncs the segment and the journal).
     pub payload_segment_min_bytes: usize,
 }
 

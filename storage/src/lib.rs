@@ -39,10 +39,11 @@
 //! watermark below which nothing is ever read again; a background thread then drops whole
 //! on-disk tables below it, since an append-only log seldom gets its tombstones compacted.
 //!
-//! The data of entries of 4 KiB and more lives in append-only payload segment files beside
-//! the database, written once (fjall would write it to its journal and again at flush); the
-//! entry's value in fjall holds a reference to it. A segment is deleted once every ledger that
-//! wrote to it has been trimmed past it.
+//! The data of entries (of at least `StorageConfig::payload_segment_min_bytes`, by default
+//! all) lives in append-only payload segment files beside the database, written once (fjall
+//! would write it to its journal and again at flush); the entry's value in fjall holds a
+//! reference to it. A segment is deleted once every ledger that wrote to it has been trimmed
+//! past it.
 //!
 //! This crate is the only one that names fjall. It does not know the wire protocol (entry
 //! data is opaque), runs two threads of its own (the reclaimer and the delayed-key purger)

@@ -4,7 +4,7 @@ use std::sync::atomic::AtomicU64;
 
 use crate::supervision::LatencyHistogram;
 
-/// How long group commits take, split where the time goes: applying the batch (large payloads
+/// How long group commits take, split where the time goes: applying the batch (payloads
 /// appended to their segment and fdatasynced, then fjall's journal write and memtable insert,
 /// which waits while a flush holds the journal) and making it durable (the journal's fsync,
 /// which waits behind other I/O on the disk). Kept by the

@@ -70,7 +70,7 @@ struct Inner {
     /// Internal bookkeeping: the ledger id counter, pending purges, trim watermarks, the
     /// payload segment manifest.
     system: Keyspace,
-    /// Payloads of large entries, written once outside fjall.
+    /// Entry payloads, written once outside fjall.
     payloads: Arc<Payloads>,
     metadata: FjallMetadataStore,
     /// The metadata store's keyspace, for [`Storage::checkpoint`].

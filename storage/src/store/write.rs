@@ -99,7 +99,7 @@ struct Staged {
 impl Storage {
     /// Applies `ops` atomically (all or nothing) and makes them visible to reads at once, but
     /// not durable: call [`Storage::sync`] for that (group commit: many writes, one sync).
-    /// The data of large entries goes to a payload segment, which is fdatasynced (when fsync
+    /// Entry data goes to a payload segment, which is fdatasynced (when fsync
     /// is configured) before the batch referencing it commits.
     ///
     /// # Errors

@@ -1,4 +1,4 @@
-//! Payload segments: the data of large entries, written to disk once.
+//! Payload segments: the data of entries, written to disk once.
 //!
 //! fjall writes every value twice: into its journal, then into a blob or table file when the
 //! memtable is flushed. For entries of at least `StorageConfig::payload_segment_min_bytes`
