@@ -22,6 +22,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 use fjall::Keyspace;
@@ -31,6 +32,10 @@ use crate::entry::PayloadRef;
 use crate::error::StorageError;
 pub(crate) use liveness::Liveness;
 
+/// Bytes a segment shrinks by per synced step when it is deleted.
+const DELETE_STEP_BYTES: u64 = 16 * 1024 * 1024;
+/// Pause between those steps, so the broker's own syncs get the disk in between.
+const DELETE_STEP_PAUSE: Duration = Duration::from_millis(10);
 /// `system` keyspace prefix of the segment manifest.
 pub(super) const SEGMENT_PREFIX: &[u8] = b"seg/";
 const SEGMENT_SUFFIX: &str = ".seg";
@@ -233,9 +238,15 @@ impl Payloads {
             return Ok(None);
         };
         let mut buf = vec![0; r.len as usize];
-        file.read_exact_at(&mut buf, r.offset)
-            .map_err(|e| StorageError::corrupt("payload segment", format!("{r:?}: {e}")))?;
-        Ok(Some(Bytes::from(buf)))
+        match file.read_exact_at(&mut buf, r.offset) {
+            Ok(()) => Ok(Some(Bytes::from(buf))),
+            // Shrunk by `delete` while this handle was held: gone, as a deleted file.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+            Err(e) => Err(StorageError::corrupt(
+                "payload segment",
+                format!("{r:?}: {e}"),
+            )),
+        }
     }
 
     fn reader(&self, segment: u64) -> Result<Option<Arc<File>>, StorageError> {
@@ -253,13 +264,33 @@ impl Payloads {
         Ok(Some(readers.entry(segment).or_insert(file).clone()))
     }
 
-    /// Deletes a free segment's file and forgets its read handle (readers holding it finish).
+    /// Deletes a free segment's file and forgets its read handle. The file is shrunk a step
+    /// at a time before it is unlinked: on a file system mounted with `discard`, unlinking
+    /// 256 MiB frees and discards it all in one journal commit, and every fdatasync in the
+    /// process waits behind that (a 39 ms stall measured here, under 4 ms in 16 MiB steps).
+    /// A reader still holding the file reads short, which counts as a missing segment.
     pub(super) fn delete(&self, segment: u64) -> Result<(), StorageError> {
         self.readers
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&segment);
-        match std::fs::remove_file(self.path(segment)) {
+        let path = self.path(segment);
+        let file = match OpenOptions::new().write(true).open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut len = file.metadata()?.len();
+        while len > 0 {
+            len = len.saturating_sub(DELETE_STEP_BYTES);
+            file.set_len(len)?;
+            // Commits this step's freed blocks on its own.
+            file.sync_all()?;
+            if len > 0 {
+                std::thread::sleep(DELETE_STEP_PAUSE);
+            }
+        }
+        match std::fs::remove_file(path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),
         }

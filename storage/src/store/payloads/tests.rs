@@ -237,3 +237,47 @@ fn a_segment_closed_by_the_batch_that_wrote_to_it_is_kept() {
     assert_eq!(segment_files(dir.path()), 2);
     assert_reads_back(&s, 2, 0..4, 16 * 1024);
 }
+
+#[test]
+fn a_segment_deleted_under_a_held_read_handle_reads_as_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    s.write(vec![append(1, 0, 16 * 1024)]).unwrap();
+    // The read opens and caches a handle; `delete` shrinks the file before unlinking it.
+    assert_reads_back(&s, 1, 0..1, 16 * 1024);
+    let path = std::fs::read_dir(dir.path().join("payloads"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let segment: u64 = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+    let held = std::fs::File::open(&path).unwrap();
+    s.inner.payloads.delete(segment).unwrap();
+    assert_eq!(segment_files(dir.path()), 0);
+    assert_eq!(held.metadata().unwrap().len(), 0, "shrunk before the unlink");
+    // Entry 0 is not trimmed, so its missing payload is an error, not a silent skip.
+    let err = s.read_entries(1, 0, 10, usize::MAX).unwrap_err();
+    assert!(err.to_string().contains("missing"), "{err}");
+    s.write(vec![WriteOp::Trim {
+        ledger_id: 1,
+        before_entry: 1,
+    }])
+    .unwrap();
+    assert!(s.read_entries(1, 0, 10, usize::MAX).unwrap().is_empty());
+}
+
+#[test]
+fn a_payload_cut_off_by_a_shrinking_segment_reads_as_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    let payloads = &s.inner.payloads;
+    let at = payloads.append(&[7; 1000]).unwrap();
+    payloads.sync().unwrap();
+    assert_eq!(payloads.read(at).unwrap().unwrap().len(), 1000);
+    // What a reader that took its handle before `delete` began sees mid-way.
+    let path = dir.path().join("payloads").join(format!("{:020}.seg", at.segment));
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.set_len(at.offset + 10).unwrap();
+    assert_eq!(payloads.read(at).unwrap(), None);
+}
