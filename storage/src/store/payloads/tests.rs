@@ -255,7 +255,11 @@ fn a_segment_deleted_under_a_held_read_handle_reads_as_missing() {
     let held = std::fs::File::open(&path).unwrap();
     s.inner.payloads.delete(segment).unwrap();
     assert_eq!(segment_files(dir.path()), 0);
-    assert_eq!(held.metadata().unwrap().len(), 0, "shrunk before the unlink");
+    assert_eq!(
+        held.metadata().unwrap().len(),
+        0,
+        "shrunk before the unlink"
+    );
     // Entry 0 is not trimmed, so its missing payload is an error, not a silent skip.
     let err = s.read_entries(1, 0, 10, usize::MAX).unwrap_err();
     assert!(err.to_string().contains("missing"), "{err}");
@@ -276,7 +280,10 @@ fn a_payload_cut_off_by_a_shrinking_segment_reads_as_missing() {
     payloads.sync().unwrap();
     assert_eq!(payloads.read(at).unwrap().unwrap().len(), 1000);
     // What a reader that took its handle before `delete` began sees mid-way.
-    let path = dir.path().join("payloads").join(format!("{:020}.seg", at.segment));
+    let path = dir
+        .path()
+        .join("payloads")
+        .join(format!("{:020}.seg", at.segment));
     let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
     file.set_len(at.offset + 10).unwrap();
     assert_eq!(payloads.read(at).unwrap(), None);
