@@ -40,8 +40,8 @@ pub struct StorageConfig {
     pub payload_segment_bytes: u64,
     /// Entries with at least this many data bytes go to payload segments; smaller ones stay
     /// inline in fjall. Default 0 (every entry): with unbatched 1 KiB messages inline, fjall's
-    /// journal, memtable flushes and compactions carried every payload, and each flush held
-    /// the journal lock and loaded the disk while group commits waited; with the payloads in
+    /// journal, memtable flushes and compactions carried every payload, and each flush
+    /// stalled group commits (disk load, and lsm-tree's version lock); with the payloads in
     /// segments fjall only moves ~60-byte references. `geminga perf`, 10k msg/s unbatched
     /// 1 KiB, fsync on, 30 s, paired runs (2026-12-07): publish p99 from 20-26 ms to 4.0 ms,
     /// p50 from 0.7 to 1.1 ms (a group then fdatasyncs the segment and the journal).
