@@ -8,13 +8,13 @@
 //! wholly inside a key range, without rewriting anything. It takes the tree's major
 //! compaction lock, so it runs here, off the write path, coalescing requests. It is only
 //! called when some table lies wholly inside the trimmed range: it installs a new tree
-//! version (a file, four fsyncs and a rename) even when it drops nothing, and under load
-//! trims come every few tens of milliseconds; that stream of metadata syncs slowed every
-//! group commit's fsync (publish p99 at 10k msg/s unbatched 28 ms with it, 19 ms without).
+//! version (a file, four fsyncs and a rename, under the lock every memtable insert takes)
+//! even when it drops nothing, and under load trims come every few tens of milliseconds;
+//! that slowed group commits (publish p99 at 10k msg/s unbatched 28 ms with it, 19 ms
+//! without).
 //!
 //! Payload segments nobody needs any more are deleted here too, with their manifest keys:
-//! unlinking a 256 MiB file (on a file system mounted with `discard`) is no work for the
-//! writer's thread.
+//! shrinking and unlinking a 256 MiB file is no work for the writer's thread.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;

@@ -2,8 +2,8 @@
 //!
 //! fjall writes every value twice: into its journal, then into a blob or table file when the
 //! memtable is flushed. For entries of at least `StorageConfig::payload_segment_min_bytes`
-//! bytes (all of them, by default) the data goes to
-//! an append-only segment file instead, and the entry's fjall value holds a [`PayloadRef`]
+//! bytes (all of them, by default) the data goes to an append-only segment file instead,
+//! and the entry's fjall value holds a [`PayloadRef`]
 //! (segment, offset, length) after its header, so the payload costs one disk write and the
 //! journal and flushes move ~60 bytes per entry. `Storage::write` fdatasyncs the segments it
 //! wrote to before it commits the fjall batch: a reference that reaches the journal always
