@@ -341,7 +341,10 @@ async fn latency(
             l.p50_ms, l.p99_ms, l.p999_ms
         )
     };
-    let label = format!("{} msg/s unbatched 1 KiB", sizes.latency_rate);
+    let label = format!(
+        "{} msg/s unbatched 1 KiB for {} s",
+        sizes.latency_rate, sizes.latency_secs
+    );
     out.push(Row::checked(
         &format!("publish latency at {label}"),
         "p99 < 2 ms",
