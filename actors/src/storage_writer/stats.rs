@@ -6,7 +6,7 @@ use crate::supervision::LatencyHistogram;
 
 /// How long group commits take, split where the time goes: applying the batch (payloads
 /// appended to their segment and fdatasynced, then fjall's journal write and memtable insert,
-/// which waits while a flush holds the journal) and making it durable (the journal's fsync,
+/// which can wait on fjall's memtable flushes) and making it durable (the journal's fsync,
 /// which waits behind other I/O on the disk). Kept by the
 /// [`crate::supervision::ActorTracker`] so the figures outlive a writer restart.
 #[derive(Debug, Default)]

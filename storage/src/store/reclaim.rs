@@ -135,12 +135,10 @@ fn run(target: &Target, rx: &Receiver<Request>) {
 /// Whether some on-disk table of `entries` holds only keys inside `range`, so that
 /// `drop_range` would free something.
 pub(super) fn any_table_within(entries: &Keyspace, range: &Range<[u8; ENTRY_KEY_LEN]>) -> bool {
-    let version = entries.tree.current_version();
-    let found = version.iter_tables().any(|table| {
+    entries.tree.current_version().iter_tables().any(|table| {
         let keys = &table.metadata.key_range;
         range.start.as_slice() <= keys.min().as_ref() && keys.max().as_ref() < range.end.as_slice()
-    });
-    found
+    })
 }
 
 /// Deletes the segment's file, then its manifest keys (a key without its file is dropped

@@ -239,11 +239,11 @@ fn a_segment_closed_by_the_batch_that_wrote_to_it_is_kept() {
 }
 
 #[test]
-fn a_segment_deleted_under_a_held_read_handle_reads_as_missing() {
+fn a_deleted_segment_is_shrunk_before_the_unlink_and_reads_as_missing() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(&dir);
     s.write(vec![append(1, 0, 16 * 1024)]).unwrap();
-    // The read opens and caches a handle; `delete` shrinks the file before unlinking it.
+    // The read opens and caches a handle, which `delete` must drop.
     assert_reads_back(&s, 1, 0..1, 16 * 1024);
     let path = std::fs::read_dir(dir.path().join("payloads"))
         .unwrap()
@@ -280,11 +280,10 @@ fn a_payload_cut_off_by_a_shrinking_segment_reads_as_missing() {
     payloads.sync().unwrap();
     assert_eq!(payloads.read(at).unwrap().unwrap().len(), 1000);
     // What a reader that took its handle before `delete` began sees mid-way.
-    let path = dir
-        .path()
-        .join("payloads")
-        .join(format!("{:020}.seg", at.segment));
-    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(payloads.path(at.segment))
+        .unwrap();
     file.set_len(at.offset + 10).unwrap();
     assert_eq!(payloads.read(at).unwrap(), None);
 }
