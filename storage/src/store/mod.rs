@@ -8,6 +8,7 @@ mod offsets;
 mod payloads;
 mod purge;
 mod reclaim;
+mod release;
 mod sequences;
 mod topics;
 mod write;
@@ -28,6 +29,7 @@ use crate::metadata::{FjallMetadataStore, MetadataStore};
 use payloads::Payloads;
 use purge::DelayedPurger;
 use reclaim::Reclaimer;
+use release::Releaser;
 
 pub use delayed::{DelayedKey, DueDelayed};
 pub use log::LogBounds;
@@ -54,6 +56,9 @@ pub struct Storage {
 struct Inner {
     /// First field so it is dropped (its thread joined) before anything else.
     reclaimer: Reclaimer,
+    /// Joined right after the reclaimer: it holds references into every keyspace. Never
+    /// read; it is here to be dropped.
+    _releaser: Releaser,
     /// Joined right after the reclaimer, for the same reason.
     purger: DelayedPurger,
     db: Database,
@@ -156,6 +161,14 @@ impl Storage {
         let storage = Storage {
             inner: Arc::new(Inner {
                 reclaimer: Reclaimer::start(entries.clone(), system.clone(), payloads.clone())?,
+                _releaser: Releaser::start(vec![
+                    entries.clone(),
+                    topics.clone(),
+                    cursors.clone(),
+                    delayed.clone(),
+                    system.clone(),
+                    metadata_ks.clone(),
+                ])?,
                 purger: DelayedPurger::start(db.clone(), delayed.clone(), system.clone())?,
                 db,
                 topics,

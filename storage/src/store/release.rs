@@ -1,0 +1,165 @@
+//! Frees fjall's flushed memtables and replaced table files on a thread of our own.
+//!
+//! lsm-tree (3.1) forgets superseded tree versions while it holds the tree's version-history
+//! write lock (`SuperVersions::maintenance`, run after every flush, compaction and table
+//! drop), and every memtable insert takes that lock's read side. The forgotten version was
+//! usually the last owner of a flushed memtable (a skiplist of tens of thousands of nodes,
+//! 40-140 ms to free at 10k msg/s) or of a table a compaction replaced (a file to unlink),
+//! so that work ran under the lock and every fjall commit, and with it every group commit,
+//! waited: 12-36 ms per flush in an instrumented run. This thread keeps its own references
+//! to each keyspace's memtables and tables while they are live, so the last owner is
+//! usually this thread and the freeing happens here with no lock held. Paired 90 s runs at
+//! 10k msg/s unbatched: publish p99 17.9 and 16.9 ms before, 9.1 and 7.9 ms after; p99.9
+//! 76 and 53 ms before, 24 and 22 ms after.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use fjall::{AbstractTree, Keyspace};
+use lsm_tree::{Memtable, Table, TableId};
+
+use crate::error::StorageError;
+
+/// How often the live memtables and tables are looked up. A memtable is active for seconds
+/// under load and a table lives until a compaction replaces it, so each is seen.
+const TICK: Duration = Duration::from_millis(50);
+
+/// How long a table no longer in the tree is kept after it was last seen. The tree forgets
+/// the version holding it right after the change that replaced it, unless a reader's
+/// snapshot still needs it (then that reader is the last owner and frees it).
+const TABLE_HOLD: Duration = Duration::from_secs(2);
+
+/// Owns the release thread; dropping it stops and joins the thread.
+pub(super) struct Releaser {
+    stop: Option<Sender<()>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Releaser {
+    /// Starts the thread over `keyspaces`.
+    pub(super) fn start(keyspaces: Vec<Keyspace>) -> Result<Self, StorageError> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let handle = std::thread::Builder::new()
+            .name("geminga-release".into())
+            .spawn(move || {
+                let mut held: Vec<Held> = keyspaces.into_iter().map(Held::new).collect();
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
+                    let now = Instant::now();
+                    for keyspace in &mut held {
+                        keyspace.tick(now);
+                    }
+                }
+            })?;
+        Ok(Self {
+            stop: Some(stop),
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for Releaser {
+    fn drop(&mut self) {
+        // Closing the channel ends the loop; joining releases every reference before the
+        // database is dropped.
+        self.stop = None;
+        if let Some(handle) = self.handle.take() {
+            if handle.join().is_err() {
+                tracing::error!("the release thread panicked");
+            }
+        }
+    }
+}
+
+/// The references kept for one keyspace.
+struct Held {
+    keyspace: Keyspace,
+    memtables: Vec<Arc<Memtable>>,
+    /// Table -> when it was last seen in the tree.
+    tables: HashMap<TableId, (Table, Instant)>,
+}
+
+impl Held {
+    fn new(keyspace: Keyspace) -> Self {
+        Self {
+            keyspace,
+            memtables: Vec::new(),
+            tables: HashMap::new(),
+        }
+    }
+
+    fn tick(&mut self, now: Instant) {
+        let tree = &self.keyspace.tree;
+        let active = tree.active_memtable();
+        if !self.memtables.iter().any(|m| m.id() == active.id()) {
+            self.memtables.push(active);
+        }
+        // Only this thread still has it: the memtable was flushed and forgotten.
+        self.memtables.retain(|m| Arc::strong_count(m) > 1);
+        for table in tree.current_version().iter_tables() {
+            self.tables.insert(table.id(), (table.clone(), now));
+        }
+        self.tables
+            .retain(|_, (_, seen)| now.duration_since(*seen) < TABLE_HOLD);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_holder_is_the_last_owner_of_a_flushed_memtable() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = fjall::Database::builder(dir.path()).open().unwrap();
+        let ks = db
+            .keyspace("k", fjall::KeyspaceCreateOptions::default)
+            .unwrap();
+        ks.insert("a", "1").unwrap();
+        let mut held = Held::new(ks.clone());
+        held.tick(Instant::now());
+        let first = ks.tree.active_memtable();
+        assert!(held.memtables.iter().any(|m| Arc::ptr_eq(m, &first)));
+        // The tree forgets a flushed memtable when the version after next is installed.
+        ks.rotate_memtable_and_wait().unwrap();
+        ks.insert("b", "2").unwrap();
+        ks.rotate_memtable_and_wait().unwrap();
+        ks.insert("c", "3").unwrap();
+        // Only the holder and `first` own it now, so the holder's drop is what frees it.
+        assert_eq!(Arc::strong_count(&first), 2);
+        held.tick(Instant::now());
+        assert_eq!(
+            Arc::strong_count(&first),
+            2,
+            "still held while `first` lives"
+        );
+        drop(first);
+        held.tick(Instant::now());
+        let active = ks.tree.active_memtable();
+        assert_eq!(held.memtables.len(), 1, "only the active memtable is held");
+        assert!(Arc::ptr_eq(&held.memtables[0], &active));
+        assert_eq!(held.tables.len(), 2, "the flushed tables are held");
+    }
+
+    #[test]
+    fn a_table_gone_from_the_tree_is_let_go_after_the_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = fjall::Database::builder(dir.path()).open().unwrap();
+        let ks = db
+            .keyspace("k", fjall::KeyspaceCreateOptions::default)
+            .unwrap();
+        ks.insert("a", "1").unwrap();
+        ks.rotate_memtable_and_wait().unwrap();
+        let mut held = Held::new(ks.clone());
+        let start = Instant::now();
+        held.tick(start);
+        assert_eq!(held.tables.len(), 1);
+        ks.tree.drop_range::<&[u8], _>(..).unwrap();
+        held.tick(start + TABLE_HOLD / 2);
+        assert_eq!(held.tables.len(), 1, "kept within the hold");
+        held.tick(start + TABLE_HOLD);
+        assert!(held.tables.is_empty());
+    }
+}
