@@ -51,7 +51,7 @@ const MAX_MESSAGE_SIZE_LIMIT: usize = i32::MAX as usize - 10 * 1024;
 /// Listener parts that combine into `bind`/`admin_bind` only once the whole file is read,
 /// because `bindAddress` and the ports may come in any order.
 #[derive(Default)]
-struct Listeners {
+pub(super) struct Listeners {
     host: Option<String>,
     broker_port: Option<u16>,
     web_port: Option<u16>,
@@ -76,35 +76,17 @@ pub(super) fn parse(text: &str) -> Result<(BrokerConfig, Vec<String>), ConfigErr
             });
         };
         let (key, value) = (key.trim(), value.trim());
-        if super::security::SECURITY_KEYS.contains(&key) {
-            if !value.is_empty() {
-                super::security::apply(&mut config.security, key, value).map_err(|reason| {
-                    ConfigError::InvalidValue {
-                        key: key.to_owned(),
-                        value: value.to_owned(),
-                        line,
-                        reason,
-                    }
-                })?;
-            }
-            continue;
-        }
-        if !KNOWN_KEYS.contains(&key)
-            && !super::policy::POLICY_KEYS.contains(&key)
-            && !super::storage_policies::KEYS.contains(&key)
-        {
-            if !unknown.iter().any(|k| k == key) {
+        if value.is_empty() {
+            // Unset: nothing to apply, only to report when Geminga has no such key.
+            if !is_known(key) && !unknown.iter().any(|k| k == key) {
                 unknown.push(key.to_owned());
             }
-            continue;
-        }
-        if value.is_empty() {
             continue;
         }
         if key == "internalListenerName" {
             internal_listener_line = line;
         }
-        apply(&mut config, &mut listeners, key, value).map_err(|reason| {
+        let applied = apply(&mut config, &mut listeners, key, value).map_err(|reason| {
             ConfigError::InvalidValue {
                 key: key.to_owned(),
                 value: value.to_owned(),
@@ -112,6 +94,9 @@ pub(super) fn parse(text: &str) -> Result<(BrokerConfig, Vec<String>), ConfigErr
                 reason,
             }
         })?;
+        if !applied && !unknown.iter().any(|k| k == key) {
+            unknown.push(key.to_owned());
+        }
     }
     let host = listeners.host.as_deref().unwrap_or(DEFAULT_BIND_HOST);
     if listeners.host.is_some() || listeners.broker_port.is_some() {
@@ -140,10 +125,28 @@ pub(super) fn parse(text: &str) -> Result<(BrokerConfig, Vec<String>), ConfigErr
     Ok((config, unknown))
 }
 
-/// Sets the field behind one known, non-empty key; the error is the reason shown to the user.
-fn apply(c: &mut BrokerConfig, l: &mut Listeners, key: &str, v: &str) -> Result<(), String> {
-    if super::policy::POLICY_KEYS.contains(&key) {
-        return super::policy::apply(&mut c.policy, key, v);
+/// Whether Geminga reads `key` (for reporting unset keys; set ones are reported by `apply`).
+fn is_known(key: &str) -> bool {
+    KNOWN_KEYS.contains(&key)
+        || super::policy::POLICY_KEYS.contains(&key)
+        || super::storage_policies::KEYS.contains(&key)
+        || super::security::SECURITY_KEYS.contains(&key)
+}
+
+/// Sets the field behind one non-empty key and answers `true`, or `false` when Geminga does
+/// not read the key; the error is the reason shown to the user. The key lists are not
+/// consulted: a key with a match arm here is applied even if a list misses it.
+pub(super) fn apply(
+    c: &mut BrokerConfig,
+    l: &mut Listeners,
+    key: &str,
+    v: &str,
+) -> Result<bool, String> {
+    if super::security::apply(&mut c.security, key, v)?
+        || super::policy::apply(&mut c.policy, key, v)?
+        || super::storage_policies::apply(&mut c.storage_policies, key, v)?
+    {
+        return Ok(true);
     }
     match key {
         "dataDir" => c.data_dir = PathBuf::from(v),
@@ -198,13 +201,9 @@ fn apply(c: &mut BrokerConfig, l: &mut Listeners, key: &str, v: &str) -> Result<
         }
         "redeliveryBackoffMinMillis" => c.redelivery_backoff_min_ms = number(v, 0, 86_400_000)?,
         "redeliveryBackoffMaxMillis" => c.redelivery_backoff_max_ms = number(v, 0, 86_400_000)?,
-        key if super::storage_policies::KEYS.contains(&key) => {
-            super::storage_policies::apply(&mut c.storage_policies, key, v)?
-        }
-        // Only keys listed in KNOWN_KEYS reach this function.
-        _ => return Err("key is not handled".to_owned()),
+        _ => return Ok(false),
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Parses an integer within `min..=max`.

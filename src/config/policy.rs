@@ -59,8 +59,9 @@ pub const POLICY_KEYS: &[&str] = &[
     "isAllowAutoUpdateSchemaEnabled",
 ];
 
-/// Sets the field behind one of [`POLICY_KEYS`]; the error is the reason shown to the user.
-pub(super) fn apply(c: &mut PolicyConfig, key: &str, v: &str) -> Result<(), String> {
+/// Sets the field behind one of [`POLICY_KEYS`] and answers `true`, or `false` for any other
+/// key; the error is the reason shown to the user.
+pub(super) fn apply(c: &mut PolicyConfig, key: &str, v: &str) -> Result<bool, String> {
     let rate = |v: &str| -> Result<i64, String> {
         v.parse::<i64>()
             .map_err(|_| "expected an integer (0 or less: off)".to_owned())
@@ -84,9 +85,9 @@ pub(super) fn apply(c: &mut PolicyConfig, key: &str, v: &str) -> Result<(), Stri
         "maxPublishRatePerTopicInBytes" => c.publish_rate_per_topic_byte = rate(v)?,
         "schemaCompatibilityStrategy" => c.schema_compatibility_strategy = v.parse()?,
         "isAllowAutoUpdateSchemaEnabled" => c.allow_auto_update_schema = super::parse::boolean(v)?,
-        _ => return Err("key is not handled".to_owned()),
+        _ => return Ok(false),
     }
-    Ok(())
+    Ok(true)
 }
 
 impl PolicyConfig {

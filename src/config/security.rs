@@ -160,8 +160,9 @@ impl Default for SecurityConfig {
     }
 }
 
-/// Sets the field behind one security key (non-empty value); the error is the reason shown.
-pub(super) fn apply(c: &mut SecurityConfig, key: &str, v: &str) -> Result<(), String> {
+/// Sets the field behind one security key (non-empty value) and answers `true`, or `false`
+/// for a key that is not a security key; the error is the reason shown.
+pub(super) fn apply(c: &mut SecurityConfig, key: &str, v: &str) -> Result<bool, String> {
     match key {
         "authenticationEnabled" => c.authentication_enabled = super::parse::boolean(v)?,
         "authenticationProviders" => c.providers = providers(v)?,
@@ -220,9 +221,9 @@ pub(super) fn apply(c: &mut SecurityConfig, key: &str, v: &str) -> Result<(), St
         "brokerClientAuthenticationParameters" => {
             c.broker_client_parameters = Some(super::client_auth::parameters(v)?);
         }
-        _ => return Err("key is not handled".to_owned()),
+        _ => return Ok(false),
     }
-    Ok(())
+    Ok(true)
 }
 
 fn list(v: &str) -> impl Iterator<Item = String> + '_ {

@@ -123,8 +123,9 @@ impl StoragePolicyConfig {
     }
 }
 
-/// Sets the field behind one of [`KEYS`]; the error is the reason shown to the user.
-pub(super) fn apply(c: &mut StoragePolicyConfig, key: &str, v: &str) -> Result<(), String> {
+/// Sets the field behind one of [`KEYS`] and answers `true`, or `false` for any other key;
+/// the error is the reason shown to the user.
+pub(super) fn apply(c: &mut StoragePolicyConfig, key: &str, v: &str) -> Result<bool, String> {
     const DAY: u64 = 86_400;
     match key {
         "defaultRetentionTimeInMinutes" => {
@@ -157,9 +158,9 @@ pub(super) fn apply(c: &mut StoragePolicyConfig, key: &str, v: &str) -> Result<(
             c.compaction_monitor_seconds = number(v, 1, 7 * DAY)?;
         }
         "topicCompactionRetainNullKey" => c.compaction_retain_null_key = boolean(v)?,
-        _ => return Err("key is not handled".to_owned()),
+        _ => return Ok(false),
     }
-    Ok(())
+    Ok(true)
 }
 
 fn quota_policy(value: &str) -> Result<BacklogQuotaPolicy, String> {

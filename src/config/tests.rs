@@ -345,3 +345,21 @@ fn bad_listener_settings_are_refused_with_their_line() {
     );
     assert!(BrokerConfig::from_pulsar_conf("defaultNumberOfNamespaceBundles=0\n").is_err());
 }
+
+#[test]
+fn every_listed_key_is_applied() {
+    let lists = [
+        KNOWN_KEYS,
+        POLICY_KEYS,
+        super::storage_policies::KEYS,
+        SECURITY_KEYS,
+    ];
+    for key in lists.into_iter().flatten() {
+        let mut config = BrokerConfig::default();
+        let mut listeners = super::parse::Listeners::default();
+        // An odd value: number and flag keys refuse it, text keys take it; either way the
+        // key is read, never answered as unknown.
+        let applied = super::parse::apply(&mut config, &mut listeners, key, "\u{1}x");
+        assert_ne!(applied, Ok(false), "{key} is listed but not applied");
+    }
+}
