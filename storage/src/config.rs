@@ -28,8 +28,9 @@ pub struct StorageConfig {
     /// Memtable size of the `entries` keyspace. Each flush writes a memtable to disk in one
     /// burst, and an fsync that lands in that burst waits for it; 16 MiB instead of fjall's
     /// 64 MiB cut the durable publish p99 at 10k msg/s from ~12 ms to ~7 ms and p99.9 from
-    /// ~37 ms to ~19 ms for ~5% less peak throughput. Only takes effect when the keyspace is
-    /// created (fjall stores it with the keyspace).
+    /// ~37 ms to ~19 ms for ~5% less peak throughput; 8 MiB was worse again (p99 5-7 ms
+    /// against 4.3-4.4 ms). Only takes effect when the keyspace is created (fjall stores it
+    /// with the keyspace).
     pub entries_memtable_bytes: u64,
     /// Size of a payload segment file. Entries (of at least `payload_segment_min_bytes`) keep
     /// their data in append-only segment files, written once, with only a reference in fjall;
