@@ -46,7 +46,8 @@
 //! past it.
 //!
 //! This crate is the only one that names fjall. It does not know the wire protocol (entry
-//! data is opaque), runs two threads of its own (the reclaimer and the delayed-key purger)
+//! data is opaque), runs three threads of its own (the reclaimer, the delayed-key purger and
+//! the releaser of fjall's memtables and tables)
 //! beside fjall's, and every call blocks: run it on a blocking thread pool.
 //!
 //! Modules: `store` (the [`Storage`] handle: topics, log reads, writes, cursor loading, the

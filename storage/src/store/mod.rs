@@ -11,6 +11,7 @@ mod reclaim;
 mod release;
 mod sequences;
 mod topics;
+mod worker;
 mod write;
 
 use std::collections::HashMap;

@@ -7,11 +7,11 @@
 //! invisible to readers from the moment they are orphaned (every reader scans under the
 //! current incarnation), so nothing waits for the purge.
 
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::thread::JoinHandle;
+use std::sync::mpsc::Receiver;
 
 use fjall::{Database, Keyspace};
 
+use super::worker::Worker;
 use crate::error::StorageError;
 
 /// System key prefix of pending purges; the rest of the key is the delayed-key prefix.
@@ -28,10 +28,7 @@ pub(super) fn marker_key(prefix: &[u8]) -> Vec<u8> {
 }
 
 /// Owns the purge thread; dropping it stops and joins the thread.
-pub(super) struct DelayedPurger {
-    tx: Option<Sender<Vec<u8>>>,
-    handle: Option<JoinHandle<()>>,
-}
+pub(super) struct DelayedPurger(Worker<Vec<u8>>);
 
 /// What the purge thread works on.
 struct Target {
@@ -46,39 +43,20 @@ impl DelayedPurger {
         delayed: Keyspace,
         system: Keyspace,
     ) -> Result<Self, StorageError> {
-        let (tx, rx) = mpsc::channel();
         let target = Target {
             db,
             delayed,
             system,
         };
-        let handle = std::thread::Builder::new()
-            .name("geminga-delayed-purge".into())
-            .spawn(move || run(&target, &rx))?;
-        Ok(Self {
-            tx: Some(tx),
-            handle: Some(handle),
-        })
+        let worker = Worker::spawn("geminga-delayed-purge", move |rx| run(&target, &rx))?;
+        Ok(Self(worker))
     }
 
     /// Purges every delayed key under `prefix` (its marker must already be stored).
     pub(super) fn request(&self, prefix: Vec<u8>) {
-        if let Some(tx) = &self.tx {
-            // Fails only when the thread is gone (it panicked): the marker stays and the
-            // purge resumes on the next open.
-            let _ = tx.send(prefix);
-        }
-    }
-}
-
-impl Drop for DelayedPurger {
-    fn drop(&mut self) {
-        self.tx = None;
-        if let Some(handle) = self.handle.take() {
-            if handle.join().is_err() {
-                tracing::error!("the delayed-key purge thread panicked");
-            }
-        }
+        // Fails only when the thread is gone (it panicked): the marker stays and the purge
+        // resumes on the next open.
+        self.0.send(prefix);
     }
 }
 

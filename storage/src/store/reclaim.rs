@@ -18,13 +18,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use fjall::{AbstractTree, Keyspace};
 
 use super::payloads::{manifest_prefix, Payloads};
+use super::worker::Worker;
 use crate::error::StorageError;
 use crate::keys::{entry_key, ENTRY_KEY_LEN};
 
@@ -36,10 +36,7 @@ enum Request {
 }
 
 /// Owns the reclaim thread; dropping it stops and joins the thread.
-pub(super) struct Reclaimer {
-    tx: Option<Sender<Request>>,
-    handle: Option<JoinHandle<()>>,
-}
+pub(super) struct Reclaimer(Worker<Request>);
 
 /// What the reclaim thread works on.
 struct Target {
@@ -54,49 +51,26 @@ impl Reclaimer {
         system: Keyspace,
         payloads: Arc<Payloads>,
     ) -> Result<Self, StorageError> {
-        let (tx, rx) = mpsc::channel();
         let target = Target {
             entries,
             system,
             payloads,
         };
-        let handle = std::thread::Builder::new()
-            .name("geminga-reclaim".into())
-            .spawn(move || run(&target, &rx))?;
-        Ok(Self {
-            tx: Some(tx),
-            handle: Some(handle),
-        })
+        let worker = Worker::spawn("geminga-reclaim", move |rx| run(&target, &rx))?;
+        Ok(Self(worker))
     }
 
     /// Asks for the tables holding only entries of `ledger_id` below `before` to be dropped.
     pub(super) fn request(&self, ledger_id: u64, before: u64) {
-        if let Some(tx) = &self.tx {
-            // Fails only when the thread is gone (it panicked): space then waits for
-            // compaction, which is no correctness issue.
-            let _ = tx.send(Request::Tables(ledger_id, before));
-        }
+        // Fails only when the thread is gone (it panicked): space then waits for compaction,
+        // which is no correctness issue.
+        self.0.send(Request::Tables(ledger_id, before));
     }
 
     /// Asks for a payload segment no ledger needs to be deleted.
     pub(super) fn delete_segment(&self, segment: u64) {
-        if let Some(tx) = &self.tx {
-            // If the thread is gone the file stays until the next open frees it.
-            let _ = tx.send(Request::Segment(segment));
-        }
-    }
-}
-
-impl Drop for Reclaimer {
-    fn drop(&mut self) {
-        // Closing the channel ends the loop; joining keeps the database open until the thread
-        // no longer uses it, so a reopen of the same dir right after a drop is not refused.
-        self.tx = None;
-        if let Some(handle) = self.handle.take() {
-            if handle.join().is_err() {
-                tracing::error!("the reclaim thread panicked");
-            }
-        }
+        // If the thread is gone the file stays until the next open frees it.
+        self.0.send(Request::Segment(segment));
     }
 }
 

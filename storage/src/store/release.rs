@@ -14,14 +14,14 @@
 //! freeing it in steps; p99.9 76 and 53, then 24 and 22, then 12 and 15 ms.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use fjall::{AbstractTree, Keyspace};
 use lsm_tree::{Memtable, Table, TableId};
 
+use super::worker::Worker;
 use crate::error::StorageError;
 
 /// How often the live memtables and tables are looked up. A memtable is active for seconds
@@ -39,58 +39,36 @@ const TABLE_HOLD: Duration = Duration::from_secs(2);
 const FREE_TICK: Duration = Duration::from_millis(5);
 const FREE_STEP_NODES: usize = 1024;
 
-/// Owns the release thread; dropping it stops and joins the thread.
-pub(super) struct Releaser {
-    stop: Option<Sender<()>>,
-    handle: Option<JoinHandle<()>>,
-}
+/// Owns the release thread; dropping it stops and joins the thread, which releases every
+/// reference before the database is dropped. Nothing is ever sent to it.
+pub(super) struct Releaser(#[expect(dead_code, reason = "held to be dropped")] Worker<()>);
 
 impl Releaser {
     /// Starts the thread over `keyspaces`.
     pub(super) fn start(keyspaces: Vec<Keyspace>) -> Result<Self, StorageError> {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let handle = std::thread::Builder::new()
-            .name("geminga-release".into())
-            .spawn(move || {
-                let mut held: Vec<Held> = keyspaces.into_iter().map(Held::new).collect();
-                let mut sampled: Option<Instant> = None;
-                loop {
-                    let freeing = held.iter().any(|h| !h.freeing.is_empty());
-                    let wait = if freeing { FREE_TICK } else { TICK };
-                    if let Err(RecvTimeoutError::Disconnected) | Ok(()) = stopped.recv_timeout(wait)
-                    {
-                        break;
-                    }
-                    let now = Instant::now();
-                    let sample = sampled.is_none_or(|at| now.duration_since(at) >= TICK);
-                    for keyspace in &mut held {
-                        if sample {
-                            keyspace.tick(now);
-                        }
-                        keyspace.free_step();
-                    }
-                    if sample {
-                        sampled = Some(now);
-                    }
+        let worker = Worker::spawn("geminga-release", move |stopped| {
+            let mut held: Vec<Held> = keyspaces.into_iter().map(Held::new).collect();
+            let mut sampled: Option<Instant> = None;
+            loop {
+                let freeing = held.iter().any(|h| !h.freeing.is_empty());
+                let wait = if freeing { FREE_TICK } else { TICK };
+                if let Err(RecvTimeoutError::Disconnected) | Ok(()) = stopped.recv_timeout(wait) {
+                    break;
                 }
-            })?;
-        Ok(Self {
-            stop: Some(stop),
-            handle: Some(handle),
-        })
-    }
-}
-
-impl Drop for Releaser {
-    fn drop(&mut self) {
-        // Closing the channel ends the loop; joining releases every reference before the
-        // database is dropped.
-        self.stop = None;
-        if let Some(handle) = self.handle.take() {
-            if handle.join().is_err() {
-                tracing::error!("the release thread panicked");
+                let now = Instant::now();
+                let sample = sampled.is_none_or(|at| now.duration_since(at) >= TICK);
+                for keyspace in &mut held {
+                    if sample {
+                        keyspace.tick(now);
+                    }
+                    keyspace.free_step();
+                }
+                if sample {
+                    sampled = Some(now);
+                }
             }
-        }
+        })?;
+        Ok(Self(worker))
     }
 }
 
@@ -160,6 +138,16 @@ fn free_gradually(memtable: Memtable) -> Freeing {
 mod tests {
     use super::*;
 
+    /// A keyspace in a fresh database (the dir and database must outlive it).
+    fn keyspace() -> (tempfile::TempDir, fjall::Database, Keyspace) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = fjall::Database::builder(dir.path()).open().unwrap();
+        let ks = db
+            .keyspace("k", fjall::KeyspaceCreateOptions::default)
+            .unwrap();
+        (dir, db, ks)
+    }
+
     #[test]
     fn a_forgotten_memtable_is_freed_in_steps() {
         let memtable = Memtable::new(7);
@@ -179,11 +167,7 @@ mod tests {
 
     #[test]
     fn the_holder_is_the_last_owner_of_a_flushed_memtable() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = fjall::Database::builder(dir.path()).open().unwrap();
-        let ks = db
-            .keyspace("k", fjall::KeyspaceCreateOptions::default)
-            .unwrap();
+        let (_dir, _db, ks) = keyspace();
         ks.insert("a", "1").unwrap();
         let mut held = Held::new(ks.clone());
         held.tick(Instant::now());
@@ -215,11 +199,7 @@ mod tests {
 
     #[test]
     fn a_table_gone_from_the_tree_is_let_go_after_the_hold() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = fjall::Database::builder(dir.path()).open().unwrap();
-        let ks = db
-            .keyspace("k", fjall::KeyspaceCreateOptions::default)
-            .unwrap();
+        let (_dir, _db, ks) = keyspace();
         ks.insert("a", "1").unwrap();
         ks.rotate_memtable_and_wait().unwrap();
         let mut held = Held::new(ks.clone());
