@@ -76,25 +76,23 @@ pub(super) fn parse(text: &str) -> Result<(BrokerConfig, Vec<String>), ConfigErr
             });
         };
         let (key, value) = (key.trim(), value.trim());
-        if value.is_empty() {
-            // Unset: nothing to apply, only to report when Geminga has no such key.
-            if !is_known(key) && !unknown.iter().any(|k| k == key) {
-                unknown.push(key.to_owned());
+        let read = if value.is_empty() {
+            // Unset: nothing to apply, only whether Geminga has such a key.
+            is_known(key)
+        } else {
+            if key == "internalListenerName" {
+                internal_listener_line = line;
             }
-            continue;
-        }
-        if key == "internalListenerName" {
-            internal_listener_line = line;
-        }
-        let applied = apply(&mut config, &mut listeners, key, value).map_err(|reason| {
-            ConfigError::InvalidValue {
-                key: key.to_owned(),
-                value: value.to_owned(),
-                line,
-                reason,
-            }
-        })?;
-        if !applied && !unknown.iter().any(|k| k == key) {
+            apply(&mut config, &mut listeners, key, value).map_err(|reason| {
+                ConfigError::InvalidValue {
+                    key: key.to_owned(),
+                    value: value.to_owned(),
+                    line,
+                    reason,
+                }
+            })?
+        };
+        if !read && !unknown.iter().any(|k| k == key) {
             unknown.push(key.to_owned());
         }
     }
