@@ -84,6 +84,15 @@ impl<R> CommitQueue<R> {
         next
     }
 
+    /// This queue with every ledger fenced until its topic unfences it, as in
+    /// [`CommitQueue::all_fenced`]; the requests it holds are kept.
+    #[must_use]
+    pub fn fencing_all(mut self) -> Self {
+        self.fence_all = true;
+        self.unfenced.clear();
+        self
+    }
+
     /// Queues a request, or refuses it when it appends to a fenced ledger.
     pub fn submit(&mut self, ops: Vec<WriteOp>, reply: R) -> Result<(), Rejected<R>> {
         if let Some(ledger_id) = appended_ledgers(&ops).find(|l| self.is_fenced(*l)) {
@@ -254,5 +263,16 @@ mod tests {
             q.after_restart().is_fenced(8),
             "fence-all survives a restart"
         );
+    }
+
+    #[test]
+    fn fencing_all_forgets_earlier_unfencing() {
+        let mut q: CommitQueue<&str> = CommitQueue::all_fenced(10);
+        q.unfence(7);
+        let mut q = q.fencing_all();
+        assert!(q.is_fenced(7), "a second replacement fences ledger 7 again");
+        assert!(q.submit(Vec::new(), "barrier").is_ok());
+        q.unfence(7);
+        assert!(!q.is_fenced(7));
     }
 }

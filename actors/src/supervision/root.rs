@@ -22,7 +22,11 @@ use super::{
     supervise, ActorKind, ActorTracker, ExitReason, Forward, Lifecycle, RestartBudget,
     SupervisorSpec,
 };
-use crate::{context::BrokerContext, registry::TopicRegistry, storage_writer::StorageWriter};
+use crate::{
+    context::BrokerContext,
+    registry::TopicRegistry,
+    storage_writer::{Committer, StorageWriter},
+};
 
 /// Replacements of one singleton the root allows inside [`ROOT_WINDOW`].
 pub const ROOT_REPLACEMENTS: usize = 3;
@@ -32,11 +36,11 @@ pub const ROOT_WINDOW: Duration = Duration::from_secs(60);
 /// What the root keeps between replacements.
 struct RootState {
     home: ArbiterHandle,
-    storage: Storage,
     tracker: Arc<ActorTracker>,
     /// Filled once the context exists (the first writer is started before it).
     context: OnceLock<BrokerContext>,
-    write_lock: Arc<Mutex<()>>,
+    /// The commit queue and thread every writer incarnation shares.
+    committer: Arc<Committer>,
     writer_budget: Mutex<RestartBudget>,
     registry_budget: Mutex<RestartBudget>,
     origin: Instant,
@@ -52,13 +56,13 @@ impl Root {
     /// A root whose singletons run on the current arbiter.
     pub fn new(storage: Storage, tracker: Arc<ActorTracker>) -> Self {
         let budget = || Mutex::new(RestartBudget::new(ROOT_REPLACEMENTS, ROOT_WINDOW));
+        let committer = Arc::new(Committer::new(storage.clone(), tracker.commits().clone()));
         Self {
             state: Arc::new(RootState {
                 home: Arbiter::current(),
-                storage,
                 tracker,
                 context: OnceLock::new(),
-                write_lock: Arc::default(),
+                committer,
                 writer_budget: budget(),
                 registry_budget: budget(),
                 origin: Instant::now(),
@@ -102,11 +106,9 @@ impl Root {
                 root.replace_writer(reason);
             }
         });
-        let storage = self.state.storage.clone();
-        let lock = self.state.write_lock.clone();
-        let stats = self.state.tracker.commits().clone();
+        let committer = self.state.committer.clone();
         supervise(&self.state.home, spec, move |_ctx, lifecycle| {
-            StorageWriter::with_lock(storage, lifecycle, lock, replacement, stats.clone())
+            StorageWriter::with_committer(committer.clone(), lifecycle, replacement)
         })
     }
 
