@@ -73,6 +73,11 @@ impl<'a> Reader<'a> {
             .map_err(|e| StorageError::corrupt(self.what, format!("invalid UTF-8: {e}")))
     }
 
+    /// Whether every byte was consumed.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
     /// Fails unless every byte was consumed, so trailing garbage is noticed.
     pub(crate) fn finish(&self) -> Result<(), StorageError> {
         if self.buf.is_empty() {

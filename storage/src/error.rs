@@ -86,6 +86,15 @@ pub enum StorageError {
         /// [`crate::Storage::trimmed_before`] of the ledger.
         trimmed_before: u64,
     },
+
+    /// An fdatasync of the write-ahead log (the active payload segment) failed. What reached
+    /// the disk is unknown, so this process takes no more writes; a restart recovers every
+    /// group whose record is intact.
+    #[error("write-ahead log sync failed: {detail}")]
+    LogPoisoned {
+        /// The first failure.
+        detail: String,
+    },
 }
 
 impl StorageError {
@@ -102,7 +111,7 @@ impl StorageError {
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
-            Self::Fjall(fjall::Error::Poisoned) | Self::Corrupt { .. }
+            Self::Fjall(fjall::Error::Poisoned) | Self::Corrupt { .. } | Self::LogPoisoned { .. }
         )
     }
 }

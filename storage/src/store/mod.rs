@@ -11,6 +11,7 @@ mod reclaim;
 mod release;
 mod sequences;
 mod topics;
+mod wal;
 mod worker;
 mod write;
 
@@ -27,10 +28,11 @@ use crate::config::StorageConfig;
 use crate::error::StorageError;
 use crate::faults::StorageFaults;
 use crate::metadata::{FjallMetadataStore, MetadataStore};
-use payloads::Payloads;
+use payloads::{payload_dir, Payloads};
 use purge::DelayedPurger;
 use reclaim::Reclaimer;
 use release::Releaser;
+use wal::{Spaces, POS_KEY};
 
 pub use delayed::{DelayedKey, DueDelayed};
 pub use log::LogBounds;
@@ -76,8 +78,10 @@ struct Inner {
     /// Internal bookkeeping: the ledger id counter, pending purges, trim watermarks, the
     /// payload segment manifest.
     system: Keyspace,
-    /// Entry payloads, written once outside fjall.
+    /// Entry payloads, written once outside fjall, and the write-ahead log.
     payloads: Arc<Payloads>,
+    /// The keyspaces a `write` changes, as the log names them.
+    spaces: Spaces,
     metadata: FjallMetadataStore,
     /// The metadata store's keyspace, for [`Storage::checkpoint`].
     metadata_ks: Keyspace,
@@ -152,6 +156,14 @@ impl Storage {
             PersistMode::Buffer
         };
         let metadata = FjallMetadataStore::new(db.clone(), metadata_ks.clone(), persist);
+        let spaces = Spaces {
+            entries: entries.clone(),
+            cursors: cursors.clone(),
+            system: system.clone(),
+            delayed: delayed.clone(),
+        };
+        // Before the payloads read the manifest: replayed groups add to it.
+        let logged = wal::replay(&db, &spaces, &payload_dir(dir.as_ref()))?;
         let payloads = Arc::new(Payloads::open(
             dir.as_ref(),
             config.payload_segment_bytes,
@@ -159,9 +171,21 @@ impl Storage {
             config.fsync,
             &system,
         )?);
+        if payloads.logs() {
+            // The next group starts a new segment; the chain must say so before it exists.
+            let next = payloads.resume_log(logged);
+            system.insert(POS_KEY, next.encode())?;
+            db.persist(persist)?;
+        }
         let storage = Storage {
             inner: Arc::new(Inner {
-                reclaimer: Reclaimer::start(entries.clone(), system.clone(), payloads.clone())?,
+                reclaimer: Reclaimer::start(
+                    db.clone(),
+                    persist,
+                    entries.clone(),
+                    system.clone(),
+                    payloads.clone(),
+                )?,
                 _releaser: Releaser::start(vec![
                     entries.clone(),
                     topics.clone(),
@@ -178,6 +202,7 @@ impl Storage {
                 delayed,
                 system,
                 payloads,
+                spaces,
                 metadata,
                 metadata_ks,
                 persist,
@@ -205,14 +230,18 @@ impl Storage {
         &self.inner.metadata
     }
 
-    /// Makes everything written before this call durable: fsyncs the journal when
-    /// `StorageConfig::fsync` is set, otherwise only hands it to the OS.
+    /// Makes everything written before this call durable. With payload segments on, every
+    /// `write` already is (the log); otherwise this fsyncs the journal when
+    /// `StorageConfig::fsync` is set, or only hands it to the OS.
     ///
     /// # Errors
     /// An injected fault, or an I/O error. After a failed fsync fjall poisons the database
     /// (`StorageError::is_fatal`): every later write fails too.
     pub fn sync(&self) -> Result<(), StorageError> {
         self.inner.faults.check_sync()?;
+        if self.inner.payloads.logs() {
+            return Ok(());
+        }
         self.persist()
     }
 
@@ -262,3 +291,5 @@ impl Storage {
 mod tests;
 #[cfg(test)]
 mod tests_ledgers;
+#[cfg(test)]
+mod tests_wal;

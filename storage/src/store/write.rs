@@ -7,6 +7,7 @@ use super::payloads::{manifest_key, SegmentSpans};
 use super::purge::marker_key;
 use super::sequences::{ledger_sequences_prefix, sequence_key};
 use super::topics::{system_key, TRIM_PREFIX};
+use super::wal::{encode_ops, Op, Space, POS_KEY};
 use super::Storage;
 use crate::cursor::{decode_cursor_header, CursorUpdate};
 use crate::entry::{encode_external, encode_value, Entry, HEADER_LEN};
@@ -97,10 +98,10 @@ struct Staged {
 }
 
 impl Storage {
-    /// Applies `ops` atomically (all or nothing) and makes them visible to reads at once, but
-    /// not durable: call [`Storage::sync`] for that (group commit: many writes, one sync).
-    /// Entry data goes to a payload segment, which is fdatasynced (when fsync
-    /// is configured) before the batch referencing it commits.
+    /// Applies `ops` atomically (all or nothing) and makes them visible to reads at once.
+    /// With payload segments on (the default) the write is one group of the write-ahead log
+    /// and durable on return (one fdatasync, when fsync is configured); with them off it is
+    /// durable at the next [`Storage::sync`] (group commit: many writes, one sync).
     ///
     /// # Errors
     /// An injected fault, an entry too large, an oversized subscription name, or a storage
@@ -116,39 +117,16 @@ impl Storage {
             .offsets
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        let logs = self.inner.payloads.logs();
+        if logs {
+            self.inner.payloads.begin_group()?;
+        }
         let mut staged = Staged::default();
-        for op in ops {
-            match op {
-                WriteOp::Append { ledger_id, entry } => {
-                    self.stage_append(&mut staged, &offsets, ledger_id, &entry)?;
-                }
-                WriteOp::Cursor { ledger_id, update } => {
-                    self.stage_cursor(&mut staged, ledger_id, update)?;
-                }
-                WriteOp::DeleteCursor { ledger_id, name } => {
-                    let prefix = cursor_prefix(ledger_id, &name)?;
-                    self.stage_cursor_delete(&mut staged, &prefix, None)?;
-                }
-                WriteOp::Trim {
-                    ledger_id,
-                    before_entry,
-                } => {
-                    self.stage_trim(&mut staged, ledger_id, before_entry)?;
-                }
-                WriteOp::Sequence {
-                    ledger_id,
-                    producer,
-                    sequence_id,
-                } => {
-                    let key = sequence_key(ledger_id, &producer)?;
-                    staged
-                        .system
-                        .insert(key, Some(sequence_id.to_be_bytes().to_vec()));
-                }
-                WriteOp::ClearSequences { ledger_id } => {
-                    self.stage_clear_sequences(&mut staged, ledger_id)?;
-                }
+        if let Err(e) = self.stage_all(&mut staged, &offsets, ops) {
+            if logs {
+                self.inner.payloads.abort_group();
             }
+            return Err(e);
         }
         let new_offsets = std::mem::take(&mut staged.offsets);
         let segments = staged.segments.clone();
@@ -165,6 +143,49 @@ impl Storage {
         for (ledger_id, before) in watermarks {
             self.set_trim_floor(ledger_id, before);
             self.inner.reclaimer.request(ledger_id, before);
+        }
+        Ok(())
+    }
+
+    /// Stages every op, in order, into `staged`.
+    fn stage_all(
+        &self,
+        staged: &mut Staged,
+        offsets: &HashMap<u64, u64>,
+        ops: Vec<WriteOp>,
+    ) -> Result<(), StorageError> {
+        for op in ops {
+            match op {
+                WriteOp::Append { ledger_id, entry } => {
+                    self.stage_append(staged, offsets, ledger_id, &entry)?;
+                }
+                WriteOp::Cursor { ledger_id, update } => {
+                    self.stage_cursor(staged, ledger_id, update)?;
+                }
+                WriteOp::DeleteCursor { ledger_id, name } => {
+                    let prefix = cursor_prefix(ledger_id, &name)?;
+                    self.stage_cursor_delete(staged, &prefix, None)?;
+                }
+                WriteOp::Trim {
+                    ledger_id,
+                    before_entry,
+                } => {
+                    self.stage_trim(staged, ledger_id, before_entry)?;
+                }
+                WriteOp::Sequence {
+                    ledger_id,
+                    producer,
+                    sequence_id,
+                } => {
+                    let key = sequence_key(ledger_id, &producer)?;
+                    staged
+                        .system
+                        .insert(key, Some(sequence_id.to_be_bytes().to_vec()));
+                }
+                WriteOp::ClearSequences { ledger_id } => {
+                    self.stage_clear_sequences(staged, ledger_id)?;
+                }
+            }
         }
         Ok(())
     }
@@ -355,52 +376,68 @@ impl Storage {
         }
     }
 
+    /// Commits a staged batch: through the log when segments are on (durable on return),
+    /// straight to fjall otherwise (durable at the next [`Storage::sync`]).
     fn commit(&self, staged: Staged) -> Result<(), StorageError> {
         let inner = &self.inner;
-        if !staged.segments.is_empty() {
-            // The payloads must be durable before the references to them can be.
-            inner.payloads.sync()?;
+        let mut ops = staged.into_ops();
+        if inner.payloads.logs() {
+            let record = encode_ops(&ops);
+            // Durable before fjall hears of it: the journal never runs ahead of the log.
+            let pos = inner.payloads.finish_group(&record)?;
+            ops.push(Op::Put(Space::System, POS_KEY.to_vec(), pos.encode()));
         }
         let mut batch = inner.db.batch();
-        for (&(segment, ledger_id), &max_entry) in &staged.segments {
-            let key = manifest_key(segment, ledger_id);
-            batch.insert(&inner.system, key, max_entry.to_be_bytes().to_vec());
-        }
-        for (&ledger_id, &(from, to)) in &staged.trims {
-            // No staged append lies in this range: appends below a trim point are dropped.
-            for entry_id in from..to {
-                batch.remove(&inner.entries, entry_key(ledger_id, entry_id));
-            }
-        }
-        for (ledger_id, watermark) in staged.watermarks {
-            let key = system_key(TRIM_PREFIX, ledger_id);
-            batch.insert(&inner.system, key, watermark.to_be_bytes().to_vec());
-        }
-        for (key, value) in staged.appends {
-            batch.insert(&inner.entries, key, value);
-        }
-        for (key, value) in staged.cursors {
-            match value {
-                Some(value) => batch.insert(&inner.cursors, key, value),
-                None => batch.remove(&inner.cursors, key),
-            }
-        }
-        for (key, value) in staged.system {
-            match value {
-                Some(value) => batch.insert(&inner.system, key, value),
-                None => batch.remove(&inner.system, key),
-            }
-        }
-        for (key, add) in staged.delayed {
-            if add {
-                batch.insert(&inner.delayed, key, Vec::new());
-            } else {
-                batch.remove(&inner.delayed, key);
-            }
-        }
-        for prefix in &staged.orphaned {
-            batch.insert(&inner.system, marker_key(prefix), Vec::new());
-        }
+        inner.spaces.apply(&mut batch, ops);
         Ok(batch.commit()?)
+    }
+}
+
+impl Staged {
+    /// The fjall changes of the batch.
+    fn into_ops(self) -> Vec<Op> {
+        let mut ops = Vec::new();
+        for (&(segment, ledger_id), &max_entry) in &self.segments {
+            let key = manifest_key(segment, ledger_id);
+            ops.push(Op::Put(Space::System, key, max_entry.to_be_bytes().to_vec()));
+        }
+        for (ledger_id, (from, to)) in self.trims {
+            // No staged append lies in this range: appends below a trim point are dropped.
+            ops.push(Op::DeleteEntries {
+                ledger_id,
+                from,
+                to,
+            });
+        }
+        for (ledger_id, watermark) in self.watermarks {
+            let key = system_key(TRIM_PREFIX, ledger_id);
+            ops.push(Op::Put(Space::System, key, watermark.to_be_bytes().to_vec()));
+        }
+        for (key, value) in self.appends {
+            ops.push(Op::Put(Space::Entries, key.to_vec(), value));
+        }
+        let keyed = [
+            (Space::Cursors, self.cursors),
+            (Space::System, self.system),
+        ];
+        for (space, changes) in keyed {
+            for (key, value) in changes {
+                ops.push(match value {
+                    Some(value) => Op::Put(space, key, value),
+                    None => Op::Delete(space, key),
+                });
+            }
+        }
+        for (key, add) in self.delayed {
+            ops.push(if add {
+                Op::Put(Space::Delayed, key, Vec::new())
+            } else {
+                Op::Delete(Space::Delayed, key)
+            });
+        }
+        for prefix in &self.orphaned {
+            ops.push(Op::Put(Space::System, marker_key(prefix), Vec::new()));
+        }
+        ops
     }
 }

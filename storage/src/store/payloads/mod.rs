@@ -1,23 +1,26 @@
-//! Payload segments: the data of entries, written to disk once.
+//! Payload segments: the data of entries, written to disk once, and the write-ahead log.
 //!
 //! fjall writes every value twice: into its journal, then into a blob or table file when the
 //! memtable is flushed. For entries of at least `StorageConfig::payload_segment_min_bytes`
 //! bytes (all of them, by default) the data goes to an append-only segment file instead,
 //! and the entry's fjall value holds a [`PayloadRef`]
 //! (segment, offset, length) after its header, so the payload costs one disk write and the
-//! journal and flushes move ~60 bytes per entry. `Storage::write` fdatasyncs the segments it
-//! wrote to before it commits the fjall batch: a reference that reaches the journal always
-//! points at durable bytes. Bytes whose batch never committed (a crash, a failed write) are
-//! referenced by nothing and go with their segment.
+//! journal and flushes move ~60 bytes per entry. Each `Storage::write` is one group in the
+//! active segment (see `super::wal`): its payloads, a record of its fjall changes and a
+//! header, made durable by one fdatasync before the fjall batch is applied. Bytes of a group
+//! that never finished are referenced by nothing and go with their segment.
 //!
-//! A segment is deleted once every ledger that wrote to it has been trimmed past its last
+//! A segment is retired once every ledger that wrote to it has been trimmed past its last
 //! entry there ([`Liveness`]). Which ledgers wrote to which segment is kept in the `system`
 //! keyspace (`seg/` ++ segment ++ ledger -> highest entry id), in the same batch as the
-//! appends, and rebuilt from there on open.
+//! appends, and rebuilt from there on open. A retired segment is kept as a spare (up to
+//! [`SPARE_SEGMENTS`]) and renamed into the next new segment: overwriting blocks a file
+//! already has spares each fdatasync the block allocation, and the deletion (see
+//! [`Payloads::delete`]).
 
 mod liveness;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -27,6 +30,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use fjall::Keyspace;
 
+use super::wal::{Header, LogPos, HEADER_LEN};
 use crate::codec::Reader;
 use crate::entry::PayloadRef;
 use crate::error::StorageError;
@@ -36,9 +40,13 @@ pub(crate) use liveness::Liveness;
 const DELETE_STEP_BYTES: u64 = 2 * 1024 * 1024;
 /// Pause between those steps, so the broker's own syncs get the disk in between.
 const DELETE_STEP_PAUSE: Duration = Duration::from_millis(5);
+/// Retired segments kept for reuse; more are deleted. Two cover a steady stream whose
+/// segments are freed about as fast as new ones are started.
+pub(super) const SPARE_SEGMENTS: usize = 2;
 /// `system` keyspace prefix of the segment manifest.
 pub(super) const SEGMENT_PREFIX: &[u8] = b"seg/";
 const SEGMENT_SUFFIX: &str = ".seg";
+const SPARE_SUFFIX: &str = ".spare";
 /// Name of the segments' directory inside the data dir.
 const DIR: &str = "payloads";
 
@@ -49,26 +57,31 @@ pub(super) type SegmentSpans = BTreeMap<(u64, u64), u64>;
 #[derive(Debug)]
 pub(super) struct Payloads {
     dir: PathBuf,
-    /// Size at which the active segment is closed and a new one started; 0: no new payloads
-    /// go to segments (existing ones are still read).
+    /// Size from which the next group starts a new segment; 0: no new payloads go to
+    /// segments (existing ones are still read) and there is no write-ahead log.
     segment_bytes: u64,
     /// Entries with at least this much data go to a segment; smaller ones stay inline.
     min_bytes: usize,
     fsync: bool,
     state: Mutex<State>,
-    /// Read handles, opened on first use.
-    readers: RwLock<HashMap<u64, Arc<File>>>,
+    readers: RwLock<Readers>,
 }
 
 #[derive(Debug)]
 struct State {
     active: Option<Active>,
     next_id: u64,
-    /// Segments written to since the last sync: (id, handle).
-    unsynced: Vec<(u64, Arc<File>)>,
+    /// The group being written, if any.
+    group: Option<OpenGroup>,
+    /// Sequence number of the last group written.
+    seq: u64,
+    /// Set by a failed fdatasync: no more groups in this process.
+    poisoned: Option<String>,
+    /// Retired segment files kept for reuse, by their old id.
+    spares: Vec<u64>,
     live: Liveness,
     /// Segments closed since the last committed batch: whether one is free can only be told
-    /// once that batch's spans are recorded (it may have written to it before closing it).
+    /// once that batch's spans are recorded.
     closed: Vec<u64>,
 }
 
@@ -79,10 +92,26 @@ struct Active {
     len: u64,
 }
 
+#[derive(Debug)]
+struct OpenGroup {
+    /// Where its header goes.
+    header_at: u64,
+    /// CRC-32C of its payloads so far.
+    crc: u32,
+}
+
+/// Read handles, opened on first use, and the segments retired since open: a handle taken
+/// before a retirement must not read the file's next life.
+#[derive(Debug, Default)]
+struct Readers {
+    open: HashMap<u64, Arc<File>>,
+    retired: HashSet<u64>,
+}
+
 impl Payloads {
     /// Opens the segments under `data_dir` and rebuilds which ledgers need them from the
     /// manifest in `system`. Call [`Payloads::trimmed`] for every ledger in
-    /// [`Payloads::ledgers`] afterwards, then delete [`Payloads::unheld_files`].
+    /// [`Payloads::ledgers`] afterwards, then retire [`Payloads::unheld_files`].
     pub(super) fn open(
         data_dir: &Path,
         segment_bytes: u64,
@@ -90,7 +119,7 @@ impl Payloads {
         fsync: bool,
         system: &Keyspace,
     ) -> Result<Self, StorageError> {
-        let dir = data_dir.join(DIR);
+        let dir = payload_dir(data_dir);
         std::fs::create_dir_all(&dir)?;
         let mut live = Liveness::default();
         for guard in system.prefix(SEGMENT_PREFIX) {
@@ -99,7 +128,8 @@ impl Payloads {
             let max_entry = Reader::new(&value, "segment manifest").u64()?;
             live.record(segment, ledger, max_entry);
         }
-        let on_disk = segment_ids(&dir)?;
+        let on_disk = file_ids(&dir, SEGMENT_SUFFIX)?;
+        let spares = file_ids(&dir, SPARE_SUFFIX)?;
         let newest = on_disk.iter().copied().chain(live.newest()).max();
         Ok(Self {
             dir,
@@ -109,12 +139,32 @@ impl Payloads {
             state: Mutex::new(State {
                 active: None,
                 next_id: newest.map_or(0, |n| n + 1),
-                unsynced: Vec::new(),
+                group: None,
+                seq: 0,
+                poisoned: None,
+                spares,
                 live,
                 closed: Vec::new(),
             }),
-            readers: RwLock::new(HashMap::new()),
+            readers: RwLock::new(Readers::default()),
         })
+    }
+
+    /// Whether writes go through the log (segments are on).
+    pub(super) fn logs(&self) -> bool {
+        self.segment_bytes > 0
+    }
+
+    /// Continues the log after `last` (from replay): answers where the next group will start,
+    /// to be stored durably before any group is written.
+    pub(super) fn resume_log(&self, last: LogPos) -> LogPos {
+        let mut state = self.lock();
+        state.seq = last.seq;
+        LogPos {
+            seq: last.seq,
+            segment: state.next_id,
+            offset: 0,
+        }
     }
 
     /// Whether an entry of `len` data bytes goes to a segment.
@@ -122,46 +172,123 @@ impl Payloads {
         self.segment_bytes > 0 && len >= self.min_bytes
     }
 
-    /// Appends `data` to the active segment (starting a new one when it is full) and answers
-    /// where it lies. Not durable until [`Payloads::sync`].
+    /// Starts a group, in a new segment when the active one is full. Groups never span
+    /// segments, so one fdatasync covers a group and replay finds the next one either right
+    /// after it or at the start of the next segment.
+    pub(super) fn begin_group(&self) -> Result<(), StorageError> {
+        let mut state = self.lock();
+        if let Some(detail) = &state.poisoned {
+            return Err(StorageError::LogPoisoned {
+                detail: detail.clone(),
+            });
+        }
+        let full = state
+            .active
+            .as_ref()
+            .is_none_or(|a| a.len >= self.segment_bytes);
+        if full {
+            self.roll(&mut state)?;
+        }
+        let State { active, group, .. } = &mut *state;
+        let Some(active) = active.as_mut() else {
+            return Err(StorageError::Io(std::io::Error::other("no active segment")));
+        };
+        *group = Some(OpenGroup {
+            header_at: active.len,
+            crc: 0,
+        });
+        active.len += HEADER_LEN;
+        Ok(())
+    }
+
+    /// Appends `data` to the open group and answers where it lies.
     pub(super) fn append(&self, data: &[u8]) -> Result<PayloadRef, StorageError> {
         let len = u32::try_from(data.len())
             .map_err(|_| StorageError::Io(std::io::Error::other("payload larger than 4 GiB")))?;
         let mut state = self.lock();
-        let full = state
-            .active
-            .as_ref()
-            .is_none_or(|a| a.len > 0 && a.len + u64::from(len) > self.segment_bytes);
-        if full {
-            self.roll(&mut state)?;
-        }
-        let State {
-            active, unsynced, ..
-        } = &mut *state;
-        let Some(active) = active.as_mut() else {
-            return Err(StorageError::Io(std::io::Error::other("no active segment")));
+        let State { active, group, .. } = &mut *state;
+        let (Some(active), Some(group)) = (active.as_mut(), group.as_mut()) else {
+            return Err(StorageError::Io(std::io::Error::other("no open group")));
         };
         active.file.write_all_at(data, active.len)?;
+        group.crc = crc32c::crc32c_append(group.crc, data);
         let payload = PayloadRef {
             segment: active.id,
             offset: active.len,
             len,
         };
         active.len += u64::from(len);
-        if unsynced.last().is_none_or(|(id, _)| *id != active.id) {
-            unsynced.push((active.id, active.file.clone()));
-        }
         Ok(payload)
     }
 
-    /// Closes the active segment (if any) and creates the next one, durably named.
+    /// Ends the open group with `record` (its fjall changes) and makes it durable (when
+    /// fsync is configured); answers the log position after it.
+    ///
+    /// # Errors
+    /// A failed write drops the group (the next one starts where it did); a failed
+    /// fdatasync poisons the log.
+    pub(super) fn finish_group(&self, record: &[u8]) -> Result<LogPos, StorageError> {
+        let mut state = self.lock();
+        let State {
+            active, group, seq, ..
+        } = &mut *state;
+        let (Some(active), Some(open)) = (active.as_mut(), group.take()) else {
+            return Err(StorageError::Io(std::io::Error::other("no open group")));
+        };
+        let payload_len = active.len - open.header_at - HEADER_LEN;
+        let header = Header::new(*seq + 1, payload_len, open.crc, record);
+        let written = active
+            .file
+            .write_all_at(record, active.len)
+            .and_then(|()| active.file.write_all_at(&header.encode(), open.header_at));
+        if let Err(e) = written {
+            active.len = open.header_at;
+            return Err(e.into());
+        }
+        active.len += record.len() as u64;
+        *seq += 1;
+        let pos = LogPos {
+            seq: *seq,
+            segment: active.id,
+            offset: active.len,
+        };
+        let file = active.file.clone();
+        drop(state);
+        if self.fsync {
+            if let Err(e) = file.sync_data() {
+                let detail = format!("segment {}: {e}", pos.segment);
+                tracing::error!(%detail, "fdatasync of the write-ahead log failed");
+                self.lock().poisoned = Some(detail.clone());
+                return Err(StorageError::LogPoisoned { detail });
+            }
+        }
+        Ok(pos)
+    }
+
+    /// Drops the open group (staging failed): the next group starts where it did.
+    pub(super) fn abort_group(&self) {
+        let mut state = self.lock();
+        let State { active, group, .. } = &mut *state;
+        if let (Some(active), Some(open)) = (active.as_mut(), group.take()) {
+            active.len = open.header_at;
+        }
+    }
+
+    /// Closes the active segment (if any) and starts the next one, from a spare if there is
+    /// one, durably named.
     fn roll(&self, state: &mut State) -> Result<(), StorageError> {
         let id = state.next_id;
         let path = self.path(id);
+        if let Some(spare) = state.spares.pop() {
+            if let Err(e) = std::fs::rename(self.spare_path(spare), &path) {
+                tracing::warn!(spare, error = %e, "reusing a spare segment failed");
+            }
+        }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .create_new(true)
+            .create(true)
+            .truncate(false)
             .open(&path)?;
         if self.fsync {
             // The name must be durable before any reference to the file is.
@@ -174,26 +301,6 @@ impl Payloads {
             len: 0,
         });
         state.closed.extend(previous.map(|p| p.id));
-        Ok(())
-    }
-
-    /// Makes every append so far durable (fdatasync of each segment written to), when fsync
-    /// is configured.
-    pub(super) fn sync(&self) -> Result<(), StorageError> {
-        let unsynced = std::mem::take(&mut self.lock().unsynced);
-        if !self.fsync {
-            return Ok(());
-        }
-        for (i, (_, file)) in unsynced.iter().enumerate() {
-            if let Err(e) = file.sync_data() {
-                // Keep the rest for the next sync; this batch fails and references nothing.
-                let mut state = self.lock();
-                let mut rest = unsynced.get(i..).unwrap_or_default().to_vec();
-                rest.append(&mut state.unsynced);
-                state.unsynced = rest;
-                return Err(e.into());
-            }
-        }
         Ok(())
     }
 
@@ -226,19 +333,21 @@ impl Payloads {
     pub(super) fn unheld_files(&self) -> Result<Vec<u64>, StorageError> {
         let state = self.lock();
         let active = state.active.as_ref().map(|a| a.id);
-        Ok(segment_ids(&self.dir)?
+        Ok(file_ids(&self.dir, SEGMENT_SUFFIX)?
             .into_iter()
             .filter(|id| !state.live.is_held(*id) && Some(*id) != active)
             .collect())
     }
 
-    /// The payload `r` points at, or `None` when its segment is gone (deleted after a trim).
+    /// The payload `r` points at, or `None` when its segment is gone (retired after a trim).
     pub(super) fn read(&self, r: PayloadRef) -> Result<Option<Bytes>, StorageError> {
         let Some(file) = self.reader(r.segment)? else {
             return Ok(None);
         };
         let mut buf = vec![0; r.len as usize];
         match file.read_exact_at(&mut buf, r.offset) {
+            // Retired while this handle was held: what was read may be its next life.
+            Ok(()) if self.is_retired(r.segment) => Ok(None),
             Ok(()) => Ok(Some(Bytes::from(buf))),
             // Shrunk by `delete` while this handle was held: gone, as a deleted file.
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
@@ -251,7 +360,7 @@ impl Payloads {
 
     fn reader(&self, segment: u64) -> Result<Option<Arc<File>>, StorageError> {
         let readers = self.readers.read().unwrap_or_else(PoisonError::into_inner);
-        if let Some(file) = readers.get(&segment) {
+        if let Some(file) = readers.open.get(&segment) {
             return Ok(Some(file.clone()));
         }
         drop(readers);
@@ -261,10 +370,45 @@ impl Payloads {
             Err(e) => return Err(e.into()),
         };
         let mut readers = self.readers.write().unwrap_or_else(PoisonError::into_inner);
-        Ok(Some(readers.entry(segment).or_insert(file).clone()))
+        if readers.retired.contains(&segment) {
+            return Ok(None);
+        }
+        Ok(Some(readers.open.entry(segment).or_insert(file).clone()))
     }
 
-    /// Deletes a free segment's file and forgets its read handle. The file is shrunk a step
+    /// Drops the segment's read handle; reads through handles taken earlier answer `None`.
+    fn forget(&self, segment: u64) {
+        let mut readers = self.readers.write().unwrap_or_else(PoisonError::into_inner);
+        readers.open.remove(&segment);
+        readers.retired.insert(segment);
+    }
+
+    fn is_retired(&self, segment: u64) -> bool {
+        let readers = self.readers.read().unwrap_or_else(PoisonError::into_inner);
+        readers.retired.contains(&segment)
+    }
+
+    /// Retires a segment nobody needs: keeps its file as a spare for the next new segment,
+    /// or deletes it when there are spares enough. Call it only once the fjall journal is
+    /// durable past every group in it (replay never goes back that far).
+    pub(super) fn retire(&self, segment: u64) -> Result<(), StorageError> {
+        self.forget(segment);
+        let mut state = self.lock();
+        if self.logs() && state.spares.len() < SPARE_SEGMENTS {
+            match std::fs::rename(self.path(segment), self.spare_path(segment)) {
+                Ok(()) => {
+                    state.spares.push(segment);
+                    return Ok(());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        drop(state);
+        self.delete(segment)
+    }
+
+    /// Deletes a free segment's file. The file is shrunk a step
     /// at a time before it is unlinked: on a file system mounted with `discard`, unlinking
     /// 256 MiB frees and discards it all in one journal commit, and every fdatasync in the
     /// process waits behind that (a 39 ms stall measured here). Each step's commit stalls
@@ -273,10 +417,7 @@ impl Payloads {
     /// steps (5 ms apart) 1-4 (up to 8 ms); a segment then takes ~0.85 s to delete.
     /// A reader still holding the file reads short, which counts as a missing segment.
     pub(super) fn delete(&self, segment: u64) -> Result<(), StorageError> {
-        self.readers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&segment);
+        self.forget(segment);
         let path = self.path(segment);
         let file = match OpenOptions::new().write(true).open(&path) {
             Ok(file) => file,
@@ -311,7 +452,11 @@ impl Payloads {
     }
 
     fn path(&self, segment: u64) -> PathBuf {
-        self.dir.join(format!("{segment:020}{SEGMENT_SUFFIX}"))
+        segment_path(&self.dir, segment)
+    }
+
+    fn spare_path(&self, segment: u64) -> PathBuf {
+        self.dir.join(format!("{segment:020}{SPARE_SUFFIX}"))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -343,14 +488,24 @@ fn decode_manifest_key(key: &[u8]) -> Result<(u64, u64), StorageError> {
     Ok(ids)
 }
 
-/// Ids of the segment files in `dir`.
-fn segment_ids(dir: &Path) -> Result<Vec<u64>, StorageError> {
+/// The directory of a data dir's segments.
+pub(super) fn payload_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(DIR)
+}
+
+/// The file of a segment in `payload_dir`.
+pub(super) fn segment_path(payload_dir: &Path, segment: u64) -> PathBuf {
+    payload_dir.join(format!("{segment:020}{SEGMENT_SUFFIX}"))
+}
+
+/// Ids of the files in `dir` named with `suffix`.
+fn file_ids(dir: &Path, suffix: &str) -> Result<Vec<u64>, StorageError> {
     let mut ids = Vec::new();
     for item in std::fs::read_dir(dir)? {
         let name = item?.file_name();
         if let Some(id) = name
             .to_str()
-            .and_then(|n| n.strip_suffix(SEGMENT_SUFFIX))
+            .and_then(|n| n.strip_suffix(suffix))
             .and_then(|n| n.parse().ok())
         {
             ids.push(id);

@@ -116,10 +116,19 @@ fn entries_below_the_minimum_stay_in_fjall() {
     let s = Storage::open(dir.path(), config).unwrap();
     s.write((0..10).map(|id| append(1, id, 1024)).collect())
         .unwrap();
-    assert_eq!(segment_files(dir.path()), 0);
+    // The group's log record is in a segment, but no entry points into one.
+    assert!(s.inner.payloads.ledgers().is_empty());
     assert_reads_back(&s, 1, 0..10, 1024);
     s.write(vec![append(1, 10, 4096)]).unwrap();
-    assert_eq!(segment_files(dir.path()), 1);
+    assert_eq!(s.inner.payloads.ledgers(), vec![1]);
+    assert_reads_back(&s, 1, 10..11, 4096);
+    drop(s);
+    let s = open(&dir);
+    let small = s.read_entries(1, 0, 10, usize::MAX).unwrap();
+    assert_eq!(small.len(), 10);
+    for entry in small {
+        assert_eq!(entry.data, payload(1, entry.entry_id, 1024));
+    }
     assert_reads_back(&s, 1, 10..11, 4096);
 }
 
@@ -149,11 +158,12 @@ fn a_segment_goes_once_every_ledger_in_it_is_trimmed_past_it() {
     }
     s.sync().unwrap();
     assert_eq!(segment_files(dir.path()), 4);
+    // The trim's group starts segment 4: segment 3 is full.
     s.write(vec![trim(1, 8)]).unwrap();
     std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(segment_files(dir.path()), 4, "ledger 2 still needs them");
+    assert_eq!(segment_files(dir.path()), 5, "ledger 2 still needs them");
     s.write(vec![trim(2, 4)]).unwrap();
-    wait_for_files(dir.path(), 2);
+    wait_for_files(dir.path(), 3);
     assert_reads_back(&s, 2, 4..8, 16 * 1024);
     s.write(vec![trim(2, 8)]).unwrap();
     wait_for_files(dir.path(), 1);
@@ -276,8 +286,9 @@ fn a_payload_cut_off_by_a_shrinking_segment_reads_as_missing() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(&dir);
     let payloads = &s.inner.payloads;
+    payloads.begin_group().unwrap();
     let at = payloads.append(&[7; 1000]).unwrap();
-    payloads.sync().unwrap();
+    payloads.finish_group(b"").unwrap();
     assert_eq!(payloads.read(at).unwrap().unwrap().len(), 1000);
     // What a reader that took its handle before `delete` began sees mid-way.
     let file = std::fs::OpenOptions::new()
@@ -285,5 +296,54 @@ fn a_payload_cut_off_by_a_shrinking_segment_reads_as_missing() {
         .open(payloads.path(at.segment))
         .unwrap();
     file.set_len(at.offset + 10).unwrap();
+    assert_eq!(payloads.read(at).unwrap(), None);
+}
+
+fn spare_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("payloads"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().ends_with(".spare")
+        })
+        .count()
+}
+
+#[test]
+fn retired_segments_are_kept_as_spares_and_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    for id in 0..16 {
+        s.write(vec![append(1, id, 16 * 1024)]).unwrap();
+    }
+    assert_eq!(segment_files(dir.path()), 4);
+    s.write(vec![trim(1, 16)]).unwrap();
+    wait_for_files(dir.path(), 1);
+    assert_eq!(spare_files(dir.path()), 2, "two kept, the third deleted");
+    // The trim's group started segment 4; 20.. go to the next two.
+    for id in 16..28 {
+        s.write(vec![append(1, id, 16 * 1024)]).unwrap();
+    }
+    assert_eq!(spare_files(dir.path()), 0, "both reused");
+    assert_eq!(segment_files(dir.path()), 3);
+    assert_reads_back(&s, 1, 16..28, 16 * 1024);
+    assert_eq!(s.read_entry(1, 0).unwrap(), None);
+    drop(s);
+    let s = open(&dir);
+    assert_reads_back(&s, 1, 16..28, 16 * 1024);
+}
+
+#[test]
+fn a_handle_taken_before_a_retirement_reads_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    let payloads = &s.inner.payloads;
+    payloads.begin_group().unwrap();
+    let at = payloads.append(&[7; 1000]).unwrap();
+    payloads.finish_group(b"").unwrap();
+    // Caches the read handle.
+    assert_eq!(payloads.read(at).unwrap().unwrap().len(), 1000);
+    payloads.retire(at.segment).unwrap();
+    assert_eq!(spare_files(dir.path()), 1, "the file lives on as a spare");
     assert_eq!(payloads.read(at).unwrap(), None);
 }
