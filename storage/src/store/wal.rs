@@ -83,7 +83,12 @@ impl Space {
             1 => Self::Cursors,
             2 => Self::System,
             3 => Self::Delayed,
-            _ => return Err(StorageError::corrupt("log record", format!("keyspace {tag}"))),
+            _ => {
+                return Err(StorageError::corrupt(
+                    "log record",
+                    format!("keyspace {tag}"),
+                ))
+            }
         })
     }
 }
@@ -97,11 +102,7 @@ pub(super) enum Op {
     Delete(Space, Vec<u8>),
     /// Remove entries `from..to` of a ledger (a trim): one op in the record, a tombstone per
     /// entry in fjall.
-    DeleteEntries {
-        ledger_id: u64,
-        from: u64,
-        to: u64,
-    },
+    DeleteEntries { ledger_id: u64, from: u64, to: u64 },
 }
 
 /// The keyspaces ops are applied to.

@@ -399,7 +399,11 @@ impl Staged {
         let mut ops = Vec::new();
         for (&(segment, ledger_id), &max_entry) in &self.segments {
             let key = manifest_key(segment, ledger_id);
-            ops.push(Op::Put(Space::System, key, max_entry.to_be_bytes().to_vec()));
+            ops.push(Op::Put(
+                Space::System,
+                key,
+                max_entry.to_be_bytes().to_vec(),
+            ));
         }
         for (ledger_id, (from, to)) in self.trims {
             // No staged append lies in this range: appends below a trim point are dropped.
@@ -411,15 +415,16 @@ impl Staged {
         }
         for (ledger_id, watermark) in self.watermarks {
             let key = system_key(TRIM_PREFIX, ledger_id);
-            ops.push(Op::Put(Space::System, key, watermark.to_be_bytes().to_vec()));
+            ops.push(Op::Put(
+                Space::System,
+                key,
+                watermark.to_be_bytes().to_vec(),
+            ));
         }
         for (key, value) in self.appends {
             ops.push(Op::Put(Space::Entries, key.to_vec(), value));
         }
-        let keyed = [
-            (Space::Cursors, self.cursors),
-            (Space::System, self.system),
-        ];
+        let keyed = [(Space::Cursors, self.cursors), (Space::System, self.system)];
         for (space, changes) in keyed {
             for (key, value) in changes {
                 ops.push(match value {
