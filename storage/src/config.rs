@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StorageConfig {
-    /// `true`: [`crate::Storage::sync`] fsyncs the journal, so a synced write survives power
-    /// loss. `false`: it only hands the journal to the OS, which survives a process crash but
-    /// not a machine crash (for tests and benchmarks).
+    /// `true`: a durable write survives power loss: with payload segments on, each
+    /// [`crate::Storage::write`] fdatasyncs the segment that is the write-ahead log; with them
+    /// off, [`crate::Storage::sync`] fsyncs fjall's journal. `false`: writes are only handed
+    /// to the OS, which survives a process crash but not a machine crash (tests, benchmarks).
     pub fsync: bool,
     /// Block cache capacity in bytes, shared by all keyspaces.
     pub cache_size_bytes: u64,
@@ -37,7 +38,9 @@ pub struct StorageConfig {
     /// fjall would write them twice (journal, then flush). 0: new entries keep their data in
     /// fjall (existing segments are still read). In `geminga perf produce` (1 KiB messages,
     /// batched, fsync on) publish went from ~210 to ~300-330 MB/s and its p99 from 17 to
-    /// 6 ms (2026-12-06).
+    /// 6 ms (2026-12-06). The active segment is also the write-ahead log of every write (one
+    /// fdatasync per group instead of the segment's and the journal's); with 0 each group
+    /// syncs fjall's journal instead.
     pub payload_segment_bytes: u64,
     /// Entries with at least this many data bytes go to payload segments; smaller ones stay
     /// inline in fjall. Default 0 (every entry): with unbatched 1 KiB messages inline, fjall's
@@ -45,7 +48,8 @@ pub struct StorageConfig {
     /// stalled group commits (disk load, and lsm-tree's version lock); with the payloads in
     /// segments fjall only moves ~60-byte references. `geminga perf`, 10k msg/s unbatched
     /// 1 KiB, fsync on, 30 s, paired runs (2026-12-07): publish p99 from 20-26 ms to 4.0 ms,
-    /// p50 from 0.7 to 1.1 ms (a group then fdatasyncs the segment and the journal).
+    /// p50 from 0.7 to 1.1 ms (a group then fdatasynced the segment and the journal; one
+    /// fdatasync since the segment is the log).
     pub payload_segment_min_bytes: usize,
 }
 

@@ -9,9 +9,12 @@
 //! Each topic has one ledger for its whole life, with a `ledger_id` from a durable counter
 //! that is never reused. A position is (ledger id, entry id); entry ids start at 0.
 //!
-//! Writes are staged with [`Storage::write`] (one atomic batch, buffered) and made durable
-//! with [`Storage::sync`], so a group-commit caller pays one fsync for many writes. Topic and
-//! metadata operations are durable on return.
+//! A [`Storage::write`] is one atomic batch; a group-commit caller puts many requests in one
+//! and pays one fsync for them. With payload segments on (the default) the write is durable
+//! on return: the active segment is the write-ahead log (`store/wal.rs`) and the batch
+//! reaches fjall only after its fdatasync. With them off the batch is buffered in fjall's
+//! journal and made durable by [`Storage::sync`] (a no-op with the log, so callers always
+//! call it). Topic and metadata operations are durable on return.
 //!
 //! ```
 //! use geminga_storage::{Cursor, Entry, EntryMeta, Storage, StorageConfig, WriteOp};
@@ -42,8 +45,8 @@
 //! The data of entries (of at least `StorageConfig::payload_segment_min_bytes`, by default
 //! all) lives in append-only payload segment files beside the database, written once (fjall
 //! would write it to its journal and again at flush); the entry's value in fjall holds a
-//! reference to it. A segment is deleted once every ledger that wrote to it has been trimmed
-//! past it.
+//! reference to it. A segment is retired (kept as a spare for reuse, or deleted) once every
+//! ledger that wrote to it has been trimmed past it.
 //!
 //! This crate is the only one that names fjall. It does not know the wire protocol (entry
 //! data is opaque), runs three threads of its own (the reclaimer, the delayed-key purger and
