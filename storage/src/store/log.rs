@@ -230,7 +230,7 @@ impl Storage {
         let floor = *slot;
         drop(cached);
         for segment in self.inner.payloads.trimmed(ledger_id, floor) {
-            self.inner.reclaimer.delete_segment(segment);
+            self.inner.reclaimer.retire_segment(segment);
         }
     }
 

@@ -253,7 +253,7 @@ impl Storage {
             self.trim_floor(ledger_id)?;
         }
         for segment in self.inner.payloads.unheld_files()? {
-            self.inner.reclaimer.delete_segment(segment);
+            self.inner.reclaimer.retire_segment(segment);
         }
         Ok(())
     }

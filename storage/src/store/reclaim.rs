@@ -75,7 +75,7 @@ impl Reclaimer {
     }
 
     /// Asks for a payload segment no ledger needs to be retired.
-    pub(super) fn delete_segment(&self, segment: u64) {
+    pub(super) fn retire_segment(&self, segment: u64) {
         // If the thread is gone the file stays until the next open frees it.
         self.0.send(Request::Segment(segment));
     }
@@ -114,7 +114,7 @@ fn run(target: &Target, rx: &Receiver<Request>) {
             continue;
         }
         for segment in segments {
-            if let Err(e) = retire_segment(target, segment) {
+            if let Err(e) = retire(target, segment) {
                 tracing::warn!(segment, error = %e, "retiring a payload segment failed");
             }
         }
@@ -132,7 +132,7 @@ pub(super) fn any_table_within(entries: &Keyspace, range: &Range<[u8; ENTRY_KEY_
 
 /// Retires the segment's file, then deletes its manifest keys (a key without its file is
 /// dropped again on the next open, where the segment counts as free).
-fn retire_segment(target: &Target, segment: u64) -> Result<(), StorageError> {
+fn retire(target: &Target, segment: u64) -> Result<(), StorageError> {
     target.payloads.retire(segment)?;
     for guard in target.system.prefix(manifest_prefix(segment)) {
         target.system.remove(guard.key()?)?;

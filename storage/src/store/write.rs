@@ -134,7 +134,7 @@ impl Storage {
         let orphaned = staged.orphaned.clone();
         self.commit(staged)?;
         for segment in self.inner.payloads.committed(&segments) {
-            self.inner.reclaimer.delete_segment(segment);
+            self.inner.reclaimer.retire_segment(segment);
         }
         offsets.extend(new_offsets);
         for prefix in orphaned {

@@ -169,7 +169,7 @@ impl Payloads {
 
     /// Whether an entry of `len` data bytes goes to a segment.
     pub(super) fn takes(&self, len: usize) -> bool {
-        self.segment_bytes > 0 && len >= self.min_bytes
+        self.logs() && len >= self.min_bytes
     }
 
     /// Starts a group, in a new segment when the active one is full. Groups never span
@@ -392,9 +392,9 @@ impl Payloads {
     /// or deletes it when there are spares enough. Call it only once the fjall journal is
     /// durable past every group in it (replay never goes back that far).
     pub(super) fn retire(&self, segment: u64) -> Result<(), StorageError> {
-        self.forget(segment);
         let mut state = self.lock();
         if self.logs() && state.spares.len() < SPARE_SEGMENTS {
+            self.forget(segment);
             match std::fs::rename(self.path(segment), self.spare_path(segment)) {
                 Ok(()) => {
                     state.spares.push(segment);

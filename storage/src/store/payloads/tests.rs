@@ -46,11 +46,20 @@ fn trim(ledger_id: u64, before_entry: u64) -> WriteOp {
 }
 
 fn segment_files(dir: &Path) -> usize {
+    files_ending(dir, ".seg")
+}
+
+fn spare_files(dir: &Path) -> usize {
+    files_ending(dir, ".spare")
+}
+
+/// Files in the payloads directory whose name ends with `suffix`.
+fn files_ending(dir: &Path, suffix: &str) -> usize {
     std::fs::read_dir(dir.join("payloads"))
         .unwrap()
         .filter(|e| {
             let name = e.as_ref().unwrap().file_name();
-            name.to_string_lossy().ends_with(".seg")
+            name.to_string_lossy().ends_with(suffix)
         })
         .count()
 }
@@ -297,16 +306,6 @@ fn a_payload_cut_off_by_a_shrinking_segment_reads_as_missing() {
         .unwrap();
     file.set_len(at.offset + 10).unwrap();
     assert_eq!(payloads.read(at).unwrap(), None);
-}
-
-fn spare_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir.join("payloads"))
-        .unwrap()
-        .filter(|e| {
-            let name = e.as_ref().unwrap().file_name();
-            name.to_string_lossy().ends_with(".spare")
-        })
-        .count()
 }
 
 #[test]
