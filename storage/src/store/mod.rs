@@ -28,7 +28,7 @@ use crate::config::StorageConfig;
 use crate::error::StorageError;
 use crate::faults::StorageFaults;
 use crate::metadata::{FjallMetadataStore, MetadataStore};
-use payloads::{payload_dir, Payloads};
+use payloads::{payload_dir, runway::Runway, Payloads};
 use purge::DelayedPurger;
 use reclaim::Reclaimer;
 use release::Releaser;
@@ -64,6 +64,8 @@ struct Inner {
     _releaser: Releaser,
     /// Joined right after the reclaimer, for the same reason.
     purger: DelayedPurger,
+    /// Zeroes ahead of the write-ahead log (with segments and fsync on). Never read.
+    _runway: Option<Runway>,
     db: Database,
     /// Topic name -> JSON `TopicRecord`.
     topics: Keyspace,
@@ -195,6 +197,11 @@ impl Storage {
                     metadata_ks.clone(),
                 ])?,
                 purger: DelayedPurger::start(db.clone(), delayed.clone(), system.clone())?,
+                _runway: if payloads.logs() && config.fsync {
+                    Some(Runway::start(payloads.clone())?)
+                } else {
+                    None
+                },
                 db,
                 topics,
                 entries,

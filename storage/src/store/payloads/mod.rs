@@ -16,16 +16,18 @@
 //! appends, and rebuilt from there on open. A retired segment is kept as a spare (up to
 //! [`SPARE_SEGMENTS`]) and renamed into the next new segment: overwriting blocks a file
 //! already has spares each fdatasync the block allocation, and the deletion (see
-//! [`Payloads::delete`]).
+//! [`Payloads::delete`]). A fresh segment gets the same from the [`runway`]: zeros
+//! written ahead of the writer.
 
 mod liveness;
+pub(super) mod runway;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use fjall::Keyspace;
@@ -90,6 +92,9 @@ struct Active {
     id: u64,
     file: Arc<File>,
     len: u64,
+    /// Below this every block of the file has been written (a spare's whole length, or
+    /// the [`runway`]'s zeros): groups there overwrite.
+    zeroed: u64,
 }
 
 #[derive(Debug)]
@@ -265,6 +270,46 @@ impl Payloads {
         Ok(pos)
     }
 
+    /// One step of the [`runway`]: writes the zeros `pacer` asks for ahead of the write
+    /// position, from `zeros`, and syncs them. Answers whether it wrote anything.
+    ///
+    /// # Errors
+    /// A failed write; a failed sync also poisons the log, since it may have taken the
+    /// error a group's own fdatasync of the same file would have seen.
+    fn extend_runway(&self, pacer: &mut runway::Pacer, zeros: &[u8]) -> Result<bool, StorageError> {
+        let mut state = self.lock();
+        if state.poisoned.is_some() {
+            return Ok(false);
+        }
+        let Some(active) = state.active.as_mut() else {
+            return Ok(false);
+        };
+        let view = runway::View {
+            segment: active.id,
+            len: active.len,
+            zeroed: active.zeroed,
+            limit: self.segment_bytes,
+        };
+        let Some(range) = pacer.next(view, Instant::now()) else {
+            return Ok(false);
+        };
+        let len =
+            usize::try_from(range.end - range.start).map_or(zeros.len(), |n| n.min(zeros.len()));
+        // Under the lock: the writer only writes at or past `len`, which the range starts
+        // after, and not while this runs.
+        active.file.write_all_at(&zeros[..len], range.start)?;
+        active.zeroed = range.start + len as u64;
+        let (file, segment) = (active.file.clone(), active.id);
+        drop(state);
+        if let Err(e) = file.sync_data() {
+            let detail = format!("segment {segment} (zeroing ahead): {e}");
+            tracing::error!(%detail, "fdatasync of the write-ahead log failed");
+            self.lock().poisoned = Some(detail.clone());
+            return Err(StorageError::LogPoisoned { detail });
+        }
+        Ok(true)
+    }
+
     /// Drops the open group (staging failed): the next group starts where it did.
     pub(super) fn abort_group(&self) {
         let mut state = self.lock();
@@ -290,6 +335,8 @@ impl Payloads {
             .create(true)
             .truncate(false)
             .open(&path)?;
+        // A spare was written through to its length, and synced before it was retired.
+        let zeroed = file.metadata()?.len();
         if self.fsync {
             // The name must be durable before any reference to the file is.
             File::open(&self.dir)?.sync_all()?;
@@ -299,6 +346,7 @@ impl Payloads {
             id,
             file: Arc::new(file),
             len: 0,
+            zeroed,
         });
         state.closed.extend(previous.map(|p| p.id));
         Ok(())
