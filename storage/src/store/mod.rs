@@ -2,6 +2,7 @@
 
 mod cursors;
 mod delayed;
+mod journal_sync;
 mod ledgers;
 mod log;
 mod offsets;
@@ -28,6 +29,7 @@ use crate::config::StorageConfig;
 use crate::error::StorageError;
 use crate::faults::StorageFaults;
 use crate::metadata::{FjallMetadataStore, MetadataStore};
+use journal_sync::JournalSync;
 use payloads::{payload_dir, runway::Runway, Payloads};
 use purge::DelayedPurger;
 use reclaim::Reclaimer;
@@ -66,6 +68,8 @@ struct Inner {
     purger: DelayedPurger,
     /// Zeroes ahead of the write-ahead log (with segments and fsync on). Never read.
     _runway: Option<Runway>,
+    /// Syncs fjall's journal in small steps (with segments and fsync on). Never read.
+    _journal_sync: Option<JournalSync>,
     db: Database,
     /// Topic name -> JSON `TopicRecord`.
     topics: Keyspace,
@@ -199,6 +203,11 @@ impl Storage {
                 purger: DelayedPurger::start(db.clone(), delayed.clone(), system.clone())?,
                 _runway: if payloads.logs() && config.fsync {
                     Some(Runway::start(payloads.clone())?)
+                } else {
+                    None
+                },
+                _journal_sync: if payloads.logs() && config.fsync {
+                    Some(JournalSync::start(dir.as_ref())?)
                 } else {
                     None
                 },

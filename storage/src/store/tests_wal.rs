@@ -105,25 +105,60 @@ fn groups_the_journal_lost_are_replayed_from_the_segments() {
 fn replay_stops_at_a_torn_group_and_the_log_goes_on_after_it() {
     let writes = (1..4).map(|id| vec![append(id)]).collect();
     let image = crash_image(writes);
-    // Damage the last group (entry 3): its record ends the newest segment.
-    let newest = std::fs::read_dir(image.path().join("payloads"))
-        .unwrap()
-        .map(|item| item.unwrap().path())
-        .max()
-        .unwrap();
+    // Damage the last group (entry 3, whose payload bytes are 3s; zeros written ahead of
+    // the log may follow it).
+    let newest = newest_segment(image.path());
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open(&newest)
         .unwrap();
-    let last = file.metadata().unwrap().len() - 1;
-    let mut byte = [0];
-    file.read_exact_at(&mut byte, last).unwrap();
-    file.write_all_at(&[byte[0] ^ 0xff], last).unwrap();
+    let bytes = std::fs::read(&newest).unwrap();
+    let last = bytes.iter().rposition(|b| *b == 3).unwrap() as u64;
+    file.write_all_at(&[3 ^ 0xff], last).unwrap();
     let s = Storage::open(image.path(), config()).unwrap();
     assert_eq!(ids(&s), vec![0, 1, 2]);
     // The groups after the restart are found again, past the torn one.
     let image = crash_after(&s, image.path(), vec![vec![append(3)], vec![append(4)]]);
     let s = Storage::open(image.path(), config()).unwrap();
     assert_eq!(ids(&s), vec![0, 1, 2, 3, 4]);
+}
+
+fn newest_segment(dir: &Path) -> std::path::PathBuf {
+    std::fs::read_dir(dir.join("payloads"))
+        .unwrap()
+        .map(|item| item.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "seg"))
+        .max()
+        .unwrap()
+}
+
+#[test]
+fn zeros_written_ahead_of_the_log_read_as_its_end() {
+    let config = StorageConfig {
+        payload_segment_bytes: 4 * 1024 * 1024,
+        ..config()
+    };
+    let live = tempfile::tempdir().unwrap();
+    let s = Storage::open(live.path(), config.clone()).unwrap();
+    s.write(vec![append(0)]).unwrap();
+    // The runway thread zeroes ahead of the write position once the segment is in use.
+    let segment = newest_segment(live.path());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::metadata(&segment).unwrap().len() < 256 * 1024 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no runway was written"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let image = crash_after(&s, live.path(), vec![vec![append(1)], vec![append(2)]]);
+    let bytes = std::fs::read(newest_segment(image.path())).unwrap();
+    assert!(bytes.ends_with(&[0; 4096]), "zeros follow the last group");
+    let s = Storage::open(image.path(), config.clone()).unwrap();
+    assert_eq!(ids(&s), vec![0, 1, 2]);
+    s.write(vec![append(3)]).unwrap();
+    drop(s);
+    let s = Storage::open(image.path(), config).unwrap();
+    assert_eq!(ids(&s), vec![0, 1, 2, 3]);
 }
