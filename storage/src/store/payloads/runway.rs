@@ -1,13 +1,13 @@
 //! The runway: zeroed, synced blocks kept just ahead of the log's write position.
 //!
 //! An fdatasync after an append that grows the file (or fills a block it has not written
-//! before) must commit the ext4 journal too (new size, block allocation): on this machine
-//! (ext4, virtio disk) that is ~0.22 ms per group instead of ~0.13 ms for an overwrite, the
-//! disk took ~4x the payload in writes (journal blocks per group), and the journal commit
-//! waits for whatever other files' data joined it (fjall's journal and tables), which set
-//! most of the multi-millisecond groups. So a thread writes zeros a little ahead of the
-//! writer and syncs them: every group then overwrites blocks the file already has, and its
-//! fdatasync is the data and a cache flush. Reused spares are written through already.
+//! before) must also write the file's metadata (its new size, the block allocation): on
+//! this machine (ext4 without a journal, virtio disk) a probe measured ~0.22 ms per sync
+//! against ~0.13 ms for an overwrite, and the disk took ~4x the payload in writes. So a
+//! thread writes zeros a little ahead of the writer and syncs them: every group then
+//! overwrites blocks the file already has, and its fdatasync is the data and a cache
+//! flush. Reused spares are written through already. At 10k msg/s unbatched (60 s,
+//! 2026-12-07) publish p50 went from 0.63 to 0.37 ms and p99 from 2.9 to 2.2 ms.
 //!
 //! Zeros past the end of the log read as a missing group header, where replay stops anyway.
 //! The thread leaves the log alone while it is written faster than [`MAX_LOG_RATE`] (large
