@@ -30,6 +30,8 @@ const PUBLISH_DIR: &str = "publish";
 const E2E_EXCLUSIVE_DIR: &str = "e2e-exclusive";
 const E2E_SHARED_DIR: &str = "e2e-shared";
 const LATENCY_DIR: &str = "latency";
+/// Quiet time before each fresh broker (see [`settle_disk`]).
+const SETTLE_PAUSE: Duration = Duration::from_secs(3);
 const SCALE_DIR: &str = "scale";
 const BACKLOG_DIR: &str = "backlog";
 /// All of them, for clean-up.
@@ -136,12 +138,23 @@ fn on_fresh_broker(
     starts: &mut Vec<Duration>,
     run: impl AsyncFnOnce(&BrokerProcess) -> Result<(), SuiteError>,
 ) -> Result<(), SuiteError> {
+    settle_disk();
     let dir = root.join(name);
     let broker = start(&dir, &root.join(format!("broker-{name}.log")), starts)?;
     let result = runtime.block_on(run(&broker));
     broker.stop();
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// Lets the disk finish the previous step's work (the data dir just deleted, gigabytes with
+/// the `discard` mount option here; the disk reference's writes) before the next broker
+/// starts: a latency run started at once measured publish p99 3-5 ms for its first ~12
+/// seconds, against ~1 ms later in the same run.
+fn settle_disk() {
+    // Best effort: without `sync` the pause alone still helps.
+    let _ = std::process::Command::new("sync").status();
+    std::thread::sleep(SETTLE_PAUSE);
 }
 
 /// The empty-dir start-up row: the best start, and all of them.
