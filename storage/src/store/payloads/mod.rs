@@ -293,12 +293,12 @@ impl Payloads {
         let Some(range) = pacer.next(view, Instant::now()) else {
             return Ok(false);
         };
-        let len =
-            usize::try_from(range.end - range.start).map_or(zeros.len(), |n| n.min(zeros.len()));
+        let want = usize::try_from(range.end - range.start).unwrap_or(usize::MAX);
+        let chunk = zeros.get(..want).unwrap_or(zeros);
         // Under the lock: the writer only writes at or past `len`, which the range starts
         // after, and not while this runs.
-        active.file.write_all_at(&zeros[..len], range.start)?;
-        active.zeroed = range.start + len as u64;
+        active.file.write_all_at(chunk, range.start)?;
+        active.zeroed = range.start + chunk.len() as u64;
         let (file, segment) = (active.file.clone(), active.id);
         drop(state);
         if let Err(e) = file.sync_data() {
