@@ -13,7 +13,6 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use super::worker::Worker;
@@ -25,33 +24,28 @@ const PERIOD: Duration = Duration::from_millis(50);
 const JOURNAL_SUFFIX: &str = ".jnl";
 
 /// Owns the journal-sync thread; dropping it stops and joins the thread.
-pub(super) struct JournalSync(#[allow(dead_code, reason = "held to be dropped")] Worker<()>);
+pub(super) struct JournalSync(#[expect(dead_code, reason = "held to be dropped")] Worker<()>);
 
 impl JournalSync {
     /// Starts syncing the newest journal file under `data_dir` every [`PERIOD`].
     pub(super) fn start(data_dir: &Path) -> Result<Self, StorageError> {
         let dir = data_dir.to_path_buf();
-        let worker = Worker::spawn("geminga-journal", move |rx| run(&dir, &rx))?;
-        Ok(Self(worker))
-    }
-}
-
-fn run(dir: &Path, stop: &Receiver<()>) {
-    let mut open: Option<(u64, File)> = None;
-    let mut warned = false;
-    loop {
-        match stop.recv_timeout(PERIOD) {
-            Err(RecvTimeoutError::Timeout) => {}
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
-        }
-        if let Err(e) = sync_newest(dir, &mut open) {
-            // Only smoothness is lost: fjall still syncs the journal when it must.
-            if !warned {
-                tracing::warn!(error = %e, "syncing fjall's journal in the background failed");
-                warned = true;
+        let worker = Worker::ticking("geminga-journal", PERIOD, move || {
+            let mut open: Option<(u64, File)> = None;
+            let mut warned = false;
+            move || {
+                if let Err(e) = sync_newest(&dir, &mut open) {
+                    // Only smoothness is lost: fjall still syncs the journal when it must.
+                    if !warned {
+                        tracing::warn!(error = %e, "syncing fjall's journal in the background failed");
+                        warned = true;
+                    }
+                    open = None;
+                }
+                PERIOD
             }
-            open = None;
-        }
+        })?;
+        Ok(Self(worker))
     }
 }
 
@@ -60,13 +54,11 @@ fn sync_newest(dir: &Path, open: &mut Option<(u64, File)>) -> std::io::Result<()
     let Some((id, path)) = newest_journal(dir)? else {
         return Ok(());
     };
-    if open.as_ref().is_none_or(|(held, _)| *held != id) {
-        *open = Some((id, File::open(path)?));
-    }
-    match open {
-        Some((_, file)) => file.sync_data(),
-        None => Ok(()),
-    }
+    let file = match open.take() {
+        Some((held, file)) if held == id => file,
+        _ => File::open(path)?,
+    };
+    open.insert((id, file)).1.sync_data()
 }
 
 /// The journal file with the highest id in `dir`.

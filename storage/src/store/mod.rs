@@ -183,6 +183,8 @@ impl Storage {
             system.insert(POS_KEY, next.encode())?;
             db.persist(persist)?;
         }
+        // Off the write path, only worth it when the log syncs its groups.
+        let smoothing = payloads.logs() && config.fsync;
         let storage = Storage {
             inner: Arc::new(Inner {
                 reclaimer: Reclaimer::start(
@@ -201,16 +203,12 @@ impl Storage {
                     metadata_ks.clone(),
                 ])?,
                 purger: DelayedPurger::start(db.clone(), delayed.clone(), system.clone())?,
-                _runway: if payloads.logs() && config.fsync {
-                    Some(Runway::start(payloads.clone())?)
-                } else {
-                    None
-                },
-                _journal_sync: if payloads.logs() && config.fsync {
-                    Some(JournalSync::start(dir.as_ref())?)
-                } else {
-                    None
-                },
+                _runway: smoothing
+                    .then(|| Runway::start(payloads.clone()))
+                    .transpose()?,
+                _journal_sync: smoothing
+                    .then(|| JournalSync::start(dir.as_ref()))
+                    .transpose()?,
                 db,
                 topics,
                 entries,

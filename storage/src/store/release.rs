@@ -14,7 +14,6 @@
 //! freeing it in steps; p99.9 76 and 53, then 24 and 22, then 12 and 15 ms.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,15 +45,10 @@ pub(super) struct Releaser(#[expect(dead_code, reason = "held to be dropped")] W
 impl Releaser {
     /// Starts the thread over `keyspaces`.
     pub(super) fn start(keyspaces: Vec<Keyspace>) -> Result<Self, StorageError> {
-        let worker = Worker::spawn("geminga-release", move |stopped| {
+        let worker = Worker::ticking("geminga-release", TICK, move || {
             let mut held: Vec<Held> = keyspaces.into_iter().map(Held::new).collect();
             let mut sampled: Option<Instant> = None;
-            loop {
-                let freeing = held.iter().any(|h| !h.freeing.is_empty());
-                let wait = if freeing { FREE_TICK } else { TICK };
-                if let Err(RecvTimeoutError::Disconnected) | Ok(()) = stopped.recv_timeout(wait) {
-                    break;
-                }
+            move || {
                 let now = Instant::now();
                 let sample = sampled.is_none_or(|at| now.duration_since(at) >= TICK);
                 for keyspace in &mut held {
@@ -65,6 +59,12 @@ impl Releaser {
                 }
                 if sample {
                     sampled = Some(now);
+                }
+                let freeing = held.iter().any(|h| !h.freeing.is_empty());
+                if freeing {
+                    FREE_TICK
+                } else {
+                    TICK
                 }
             }
         })?;

@@ -1,11 +1,13 @@
 //! `Worker`: a named background thread fed through a channel, joined when dropped.
 
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::error::StorageError;
 
-/// Owns one of storage's threads (reclaim, delayed-key purge, release). Dropping it closes
+/// Owns one of storage's threads (reclaim, delayed-key purge, release, runway, journal sync).
+/// Dropping it closes
 /// the channel, which ends the thread's receive loop, and joins the thread, so the database
 /// stays open until the thread no longer uses it and a reopen of the same dir right after a
 /// drop is not refused.
@@ -37,6 +39,26 @@ impl<T: Send + 'static> Worker<T> {
         if let Some(tx) = &self.tx {
             let _ = tx.send(message);
         }
+    }
+}
+
+impl Worker<()> {
+    /// Starts thread `name` that waits `first`, then calls the step `init` builds (on the
+    /// thread, so the step's state need not be `Send`) after each pause it answers, until
+    /// the worker is dropped. Nothing is ever sent to it.
+    pub(super) fn ticking<F: FnMut() -> Duration>(
+        name: &'static str,
+        first: Duration,
+        init: impl FnOnce() -> F + Send + 'static,
+    ) -> Result<Self, StorageError> {
+        Self::spawn(name, move |stop| {
+            let mut step = init();
+            let mut pause = first;
+            // The sender is only ever dropped, which ends the wait at once.
+            while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(pause) {
+                pause = step();
+            }
+        })
     }
 }
 

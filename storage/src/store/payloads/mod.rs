@@ -260,14 +260,20 @@ impl Payloads {
         let file = active.file.clone();
         drop(state);
         if self.fsync {
-            if let Err(e) = file.sync_data() {
-                let detail = format!("segment {}: {e}", pos.segment);
-                tracing::error!(%detail, "fdatasync of the write-ahead log failed");
-                self.lock().poisoned = Some(detail.clone());
-                return Err(StorageError::LogPoisoned { detail });
-            }
+            self.sync_log(&file, || format!("segment {}", pos.segment))?;
         }
         Ok(pos)
+    }
+
+    /// fdatasyncs a file of the log; a failure poisons the log for the process (the kernel
+    /// may have dropped the dirty pages and reports the error once), naming `what` failed.
+    fn sync_log(&self, file: &File, what: impl FnOnce() -> String) -> Result<(), StorageError> {
+        file.sync_data().map_err(|e| {
+            let detail = format!("{}: {e}", what());
+            tracing::error!(%detail, "fdatasync of the write-ahead log failed");
+            self.lock().poisoned = Some(detail.clone());
+            StorageError::LogPoisoned { detail }
+        })
     }
 
     /// One step of the [`runway`]: writes the zeros `pacer` asks for ahead of the write
@@ -301,12 +307,7 @@ impl Payloads {
         active.zeroed = range.start + chunk.len() as u64;
         let (file, segment) = (active.file.clone(), active.id);
         drop(state);
-        if let Err(e) = file.sync_data() {
-            let detail = format!("segment {segment} (zeroing ahead): {e}");
-            tracing::error!(%detail, "fdatasync of the write-ahead log failed");
-            self.lock().poisoned = Some(detail.clone());
-            return Err(StorageError::LogPoisoned { detail });
-        }
+        self.sync_log(&file, || format!("segment {segment} (zeroing ahead)"))?;
         Ok(true)
     }
 

@@ -14,7 +14,6 @@
 //! groups amortise the journal commit, and zeroing would take disk bandwidth from them).
 
 use std::ops::Range;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,12 +22,12 @@ use crate::error::StorageError;
 use crate::store::worker::Worker;
 
 /// How far ahead of the write position the runway reaches.
-pub(super) const RUNWAY_BYTES: u64 = 4 * 1024 * 1024;
+const RUNWAY_BYTES: u64 = 4 * 1024 * 1024;
 /// Zeros written (and synced) per step: small, so a group's fdatasync queued behind one
 /// waits well under a millisecond.
-pub(super) const STEP_BYTES: u64 = 256 * 1024;
+const STEP_BYTES: u64 = 256 * 1024;
 /// Log bytes per second above which the runway is not kept.
-pub(super) const MAX_LOG_RATE: u64 = 64 * 1024 * 1024;
+const MAX_LOG_RATE: u64 = 64 * 1024 * 1024;
 /// How often the log's rate is measured.
 const RATE_WINDOW: Duration = Duration::from_millis(100);
 /// Pause after a step, so the writer's syncs get the disk in between.
@@ -91,35 +90,25 @@ impl Pacer {
 }
 
 /// Owns the runway thread; dropping it stops and joins the thread.
-pub(in crate::store) struct Runway(#[allow(dead_code, reason = "held to be dropped")] Worker<()>);
+pub(in crate::store) struct Runway(#[expect(dead_code, reason = "held to be dropped")] Worker<()>);
 
 impl Runway {
     /// Starts keeping a runway ahead of `payloads`' log.
     pub(in crate::store) fn start(payloads: Arc<Payloads>) -> Result<Self, StorageError> {
-        let worker = Worker::spawn("geminga-runway", move |rx| run(&payloads, &rx))?;
-        Ok(Self(worker))
-    }
-}
-
-fn run(payloads: &Payloads, stop: &Receiver<()>) {
-    let mut pacer = Pacer::default();
-    let zeros = vec![0; STEP_BYTES as usize];
-    let mut pause = IDLE_PAUSE;
-    loop {
-        match stop.recv_timeout(pause) {
-            Err(RecvTimeoutError::Timeout) => {}
-            // Dropped: the storage is closing.
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
-        }
-        pause = match payloads.extend_runway(&mut pacer, &zeros) {
-            Ok(true) => STEP_PAUSE,
-            Ok(false) => IDLE_PAUSE,
-            Err(e) => {
-                // Only speed is lost: groups then append as they would without a runway.
-                tracing::warn!(error = %e, "zeroing ahead of the write-ahead log failed");
-                IDLE_PAUSE * 100
+        let worker = Worker::ticking("geminga-runway", IDLE_PAUSE, move || {
+            let mut pacer = Pacer::default();
+            let zeros = vec![0; STEP_BYTES as usize];
+            move || match payloads.extend_runway(&mut pacer, &zeros) {
+                Ok(true) => STEP_PAUSE,
+                Ok(false) => IDLE_PAUSE,
+                Err(e) => {
+                    // Only speed is lost: groups then append as they would without a runway.
+                    tracing::warn!(error = %e, "zeroing ahead of the write-ahead log failed");
+                    IDLE_PAUSE * 100
+                }
             }
-        };
+        })?;
+        Ok(Self(worker))
     }
 }
 

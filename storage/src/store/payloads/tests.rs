@@ -73,6 +73,15 @@ fn wait_for_files(dir: &Path, want: usize) {
     assert_eq!(segment_files(dir), want);
 }
 
+/// A group of one 1000-byte payload, read back once (which caches the read handle).
+fn one_payload_read_back(payloads: &super::Payloads) -> crate::entry::PayloadRef {
+    payloads.begin_group().unwrap();
+    let at = payloads.append(&[7; 1000]).unwrap();
+    payloads.finish_group(b"").unwrap();
+    assert_eq!(payloads.read(at).unwrap().unwrap().len(), 1000);
+    at
+}
+
 fn assert_reads_back(s: &Storage, ledger_id: u64, ids: std::ops::Range<u64>, len: usize) {
     let entries = s
         .read_entries(ledger_id, ids.start, 1000, usize::MAX)
@@ -295,10 +304,7 @@ fn a_payload_cut_off_by_a_shrinking_segment_reads_as_missing() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(&dir);
     let payloads = &s.inner.payloads;
-    payloads.begin_group().unwrap();
-    let at = payloads.append(&[7; 1000]).unwrap();
-    payloads.finish_group(b"").unwrap();
-    assert_eq!(payloads.read(at).unwrap().unwrap().len(), 1000);
+    let at = one_payload_read_back(payloads);
     // What a reader that took its handle before `delete` began sees mid-way.
     let file = std::fs::OpenOptions::new()
         .write(true)
@@ -337,11 +343,7 @@ fn a_handle_taken_before_a_retirement_reads_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(&dir);
     let payloads = &s.inner.payloads;
-    payloads.begin_group().unwrap();
-    let at = payloads.append(&[7; 1000]).unwrap();
-    payloads.finish_group(b"").unwrap();
-    // Caches the read handle.
-    assert_eq!(payloads.read(at).unwrap().unwrap().len(), 1000);
+    let at = one_payload_read_back(payloads);
     payloads.retire(at.segment).unwrap();
     assert_eq!(spare_files(dir.path()), 1, "the file lives on as a spare");
     assert_eq!(payloads.read(at).unwrap(), None);
