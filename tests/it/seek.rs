@@ -21,12 +21,12 @@ async fn seek_to_message_id_redelivers_from_that_message() {
     assert_eq!(receive_payloads_acking(&mut consumer, 10).await, first);
 
     let target = receipt_id(&receipts[5]);
-    within(
+    let sought = within(
         "seek to message id",
         consumer.seek(None, Some(target), None, client.clone()),
     )
-    .await
-    .expect("seek to message id");
+    .await;
+    seek_took_effect(sought, "seek to message id");
 
     let got = receive_payloads(&mut consumer, 4).await;
     assert_eq!(got, vec!["s-5", "s-6", "s-7", "s-8"]);
@@ -51,16 +51,27 @@ async fn seek_to_publish_time_redelivers_later_messages() {
     send_all(&mut producer, numbered("late", 5)).await;
     receive_payloads_acking(&mut consumer, 10).await;
 
-    within(
+    let sought = within(
         "seek to publish time",
         consumer.seek(None, None, Some(boundary), client.clone()),
     )
-    .await
-    .expect("seek to publish time");
+    .await;
+    seek_took_effect(sought, "seek to publish time");
 
     let got = receive_payloads(&mut consumer, 5).await;
     assert_eq!(got, vec!["late-0", "late-1", "late-2", "late-3", "late-4"]);
     assert_no_message(&mut consumer, "early messages stay acked").await;
+}
+
+/// Fails the test unless the broker carried out the seek. pulsar-rs answers a successful seek
+/// by subscribing a fresh consumer, while its old one, which the broker closed (as Pulsar does
+/// after a seek), reconnects by itself. When the old one attaches first the fresh one is
+/// refused as busy and `seek` returns that error, but the consumer object keeps the old one,
+/// now attached at the new position: the deliveries the tests check are the same either way.
+fn seek_took_effect(result: Result<(), pulsar::Error>, what: &str) {
+    if let Err(e) = result {
+        assert!(format!("{e:?}").contains("ConsumerBusy"), "{what}: {e:?}");
+    }
 }
 
 async fn receive_payloads_acking(consumer: &mut ByteConsumer, count: usize) -> Vec<String> {
