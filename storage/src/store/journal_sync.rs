@@ -15,6 +15,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::payloads::file_ids;
 use super::worker::Worker;
 use crate::error::StorageError;
 
@@ -50,7 +51,7 @@ impl JournalSync {
 }
 
 /// Syncs the newest journal file, reusing the handle while it stays the newest.
-fn sync_newest(dir: &Path, open: &mut Option<(u64, File)>) -> std::io::Result<()> {
+fn sync_newest(dir: &Path, open: &mut Option<(u64, File)>) -> Result<(), StorageError> {
     let Some((id, path)) = newest_journal(dir)? else {
         return Ok(());
     };
@@ -58,26 +59,13 @@ fn sync_newest(dir: &Path, open: &mut Option<(u64, File)>) -> std::io::Result<()
         Some((held, file)) if held == id => file,
         _ => File::open(path)?,
     };
-    open.insert((id, file)).1.sync_data()
+    Ok(open.insert((id, file)).1.sync_data()?)
 }
 
-/// The journal file with the highest id in `dir`.
-fn newest_journal(dir: &Path) -> std::io::Result<Option<(u64, PathBuf)>> {
-    let mut newest = None;
-    for item in std::fs::read_dir(dir)? {
-        let path = item?.path();
-        let id = path
-            .file_name()
-            .and_then(|name| name.to_str())
-            .and_then(|name| name.strip_suffix(JOURNAL_SUFFIX))
-            .and_then(|id| id.parse::<u64>().ok());
-        if let Some(id) = id {
-            if newest.as_ref().is_none_or(|(best, _)| id > *best) {
-                newest = Some((id, path));
-            }
-        }
-    }
-    Ok(newest)
+/// The journal file with the highest id in `dir` (fjall names them `<id>.jnl`).
+fn newest_journal(dir: &Path) -> Result<Option<(u64, PathBuf)>, StorageError> {
+    let newest = file_ids(dir, JOURNAL_SUFFIX)?.into_iter().max();
+    Ok(newest.map(|id| (id, dir.join(format!("{id}{JOURNAL_SUFFIX}")))))
 }
 
 #[cfg(test)]

@@ -547,8 +547,8 @@ pub(super) fn segment_path(payload_dir: &Path, segment: u64) -> PathBuf {
     payload_dir.join(format!("{segment:020}{SEGMENT_SUFFIX}"))
 }
 
-/// Ids of the files in `dir` named with `suffix`.
-fn file_ids(dir: &Path, suffix: &str) -> Result<Vec<u64>, StorageError> {
+/// Ids of the files in `dir` named `<id><suffix>`.
+pub(super) fn file_ids(dir: &Path, suffix: &str) -> Result<Vec<u64>, StorageError> {
     let mut ids = Vec::new();
     for item in std::fs::read_dir(dir)? {
         let name = item?.file_name();
