@@ -197,7 +197,7 @@ async fn shutdown(context: BrokerContext) {
     // The connector service holds the context: detach it so the storage is released.
     context.clear_extensions();
     // An empty group commit completes after every write queued before it.
-    let flush = persist(context.writer(), Vec::new());
+    let flush = persist(context.committer(), Vec::new());
     match tokio::time::timeout(Duration::from_secs(10), flush).await {
         Ok(Ok(())) => info!("pending writes flushed"),
         other => warn!(?other, "flushing pending writes failed"),

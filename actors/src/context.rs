@@ -15,7 +15,7 @@ use crate::{
     registry::{TopicRegistry, TopicTable},
     security::Security,
     stats::BrokerStats,
-    storage_writer::StorageWriter,
+    storage_writer::Committer,
     subscription::{SubscriptionPolicies, SubscriptionPolicy},
     supervision::{ActorKind, ActorTracker, FaultInjector, RestartBudget, SupervisorSpec},
 };
@@ -62,8 +62,8 @@ struct Inner {
     next_worker: AtomicUsize,
     next_id: AtomicU64,
     advertised: Advertised,
-    /// Swapped by the root supervisor when the writer is replaced.
-    writer: RwLock<Addr<StorageWriter>>,
+    /// The commit queue every durable write enters; shared by every storage writer incarnation.
+    committer: Arc<Committer>,
     /// Swapped by the root supervisor when the registry is replaced.
     registry: RwLock<Option<Addr<TopicRegistry>>>,
     /// The loaded topics; outlives any one registry instance.
@@ -88,7 +88,7 @@ impl BrokerContext {
         tracker: Arc<ActorTracker>,
         workers: Vec<ArbiterHandle>,
         advertised: Advertised,
-        writer: Addr<StorageWriter>,
+        committer: Arc<Committer>,
     ) -> Self {
         let stats = BrokerStats::new(config.cluster_name.clone());
         let faults = FaultInjector::new(tracker.clone(), storage.clone());
@@ -109,7 +109,7 @@ impl BrokerContext {
             next_worker: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             advertised,
-            writer: RwLock::new(writer),
+            committer,
             registry: RwLock::new(None),
             topics: TopicTable::default(),
             stats,
@@ -157,15 +157,6 @@ impl BrokerContext {
             .unwrap_or_else(Security::open)
     }
 
-    /// Installs a replacement storage writer.
-    pub fn set_writer(&self, writer: Addr<StorageWriter>) {
-        *self
-            .inner
-            .writer
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = writer;
-    }
-
     /// The loaded topics (name -> topic actor), shared by every registry instance.
     pub fn topics(&self) -> &TopicTable {
         &self.inner.topics
@@ -191,13 +182,9 @@ impl BrokerContext {
         &self.inner.storage
     }
 
-    /// The group-commit writer (the current one: the root supervisor may replace it).
-    pub fn writer(&self) -> Addr<StorageWriter> {
-        self.inner
-            .writer
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    /// The group-commit queue: pass it to [`crate::storage_writer::persist`].
+    pub fn committer(&self) -> &Arc<Committer> {
+        &self.inner.committer
     }
 
     /// The live actor tree.

@@ -68,8 +68,8 @@ impl ActorSystem {
         let workers: Vec<Arbiter> = (0..worker_threads.max(1)).map(|_| Arbiter::new()).collect();
         let handles: Vec<ArbiterHandle> = workers.iter().map(Arbiter::handle).collect();
         let root = Root::new(storage.clone(), tracker.clone());
-        let writer = root.start_writer();
-        let context = BrokerContext::new(config, storage, tracker, handles, advertised, writer);
+        let committer = root.start_writer();
+        let context = BrokerContext::new(config, storage, tracker, handles, advertised, committer);
         root.start_registry(&context);
         Self {
             context,

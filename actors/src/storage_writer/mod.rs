@@ -1,4 +1,5 @@
-//! StorageWriter: the one actor that writes to storage, committing many requests per fsync.
+//! The storage writer: one commit queue and thread that write to storage, committing many
+//! requests per fsync, and the supervised actor that owns them.
 
 mod actor;
 mod committer;
@@ -8,6 +9,6 @@ mod stats;
 
 pub use actor::StorageWriter;
 pub use committer::Committer;
-pub use messages::{persist, Persist, Unfence};
+pub use messages::persist;
 pub use state::{CommitQueue, Group, Rejected};
 pub use stats::CommitStats;

@@ -260,7 +260,7 @@ impl Subscription {
         self.persist_in_flight = true;
         let ledger_id = self.record.ledger_id;
         let write = persist(
-            self.broker.writer(),
+            self.broker.committer(),
             vec![WriteOp::Cursor { ledger_id, update }],
         );
         let fut = wrap_future::<_, Self>(write).map(move |result, act, ctx| {
@@ -460,7 +460,7 @@ impl Actor for Subscription {
         let ledger_id = self.record.ledger_id;
         let name = self.name.clone();
         // Cursor writes queued before the restart are settled before the cursor is read.
-        let barrier = persist(self.broker.writer(), Vec::new());
+        let barrier = persist(self.broker.committer(), Vec::new());
         let load = async move {
             let _ = barrier.await;
             actix_rt::task::spawn_blocking(move || storage.load_cursor(ledger_id, &name)).await
@@ -749,7 +749,7 @@ impl Handler<Unsubscribe> for Subscription {
             name: self.name.clone(),
         }];
         let durable = self.durable;
-        let delete = durable.then(|| persist(self.broker.writer(), ops));
+        let delete = durable.then(|| persist(self.broker.committer(), ops));
         Box::pin(
             wrap_future::<_, Self>(async move {
                 if let Some(delete) = delete {

@@ -439,7 +439,7 @@ impl Handler<DeleteCursor> for Subscription {
                 ledger_id: self.record.ledger_id,
                 name: self.name.clone(),
             }];
-            persist(self.broker.writer(), ops)
+            persist(self.broker.committer(), ops)
         });
         Box::pin(
             wrap_future::<_, Self>(async move {

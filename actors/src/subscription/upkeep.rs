@@ -49,7 +49,7 @@ impl Subscription {
             let ledger_id = self.record.ledger_id;
             // The write is queued by this call; nobody needs its outcome.
             drop(persist(
-                self.broker.writer(),
+                self.broker.committer(),
                 vec![WriteOp::Cursor { ledger_id, update }],
             ));
         }

@@ -41,6 +41,9 @@ struct RootState {
     context: OnceLock<BrokerContext>,
     /// The commit queue and thread every writer incarnation shares.
     committer: Arc<Committer>,
+    /// The live writer. Nobody sends it messages (requests enter the committer directly), so
+    /// this address is what keeps it running.
+    writer: Mutex<Option<Addr<StorageWriter>>>,
     writer_budget: Mutex<RestartBudget>,
     registry_budget: Mutex<RestartBudget>,
     origin: Instant,
@@ -63,6 +66,7 @@ impl Root {
                 tracker,
                 context: OnceLock::new(),
                 committer,
+                writer: Mutex::new(None),
                 writer_budget: budget(),
                 registry_budget: budget(),
                 origin: Instant::now(),
@@ -70,9 +74,11 @@ impl Root {
         }
     }
 
-    /// Starts the first storage writer (before the context exists).
-    pub fn start_writer(&self) -> Addr<StorageWriter> {
-        self.spawn_writer(false)
+    /// Starts the first storage writer (before the context exists) and returns the commit
+    /// queue it owns, which every incarnation of the writer shares.
+    pub fn start_writer(&self) -> Arc<Committer> {
+        self.spawn_writer(false);
+        self.state.committer.clone()
     }
 
     /// Attaches the context and starts the registry.
@@ -99,7 +105,7 @@ impl Root {
         }
     }
 
-    fn spawn_writer(&self, replacement: bool) -> Addr<StorageWriter> {
+    fn spawn_writer(&self, replacement: bool) {
         let root = self.clone();
         let spec = self.spec(ActorKind::StorageWriter, "storage-writer", move |reason| {
             if reason.is_failure() {
@@ -107,9 +113,14 @@ impl Root {
             }
         });
         let committer = self.state.committer.clone();
-        supervise(&self.state.home, spec, move |_ctx, lifecycle| {
+        let writer = supervise(&self.state.home, spec, move |_ctx, lifecycle| {
             StorageWriter::with_committer(committer.clone(), lifecycle, replacement)
-        })
+        });
+        *self
+            .state
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(writer);
     }
 
     fn spawn_registry(&self, context: &BrokerContext) -> Addr<TopicRegistry> {
@@ -153,10 +164,7 @@ impl Root {
         if !self.within_budget(&self.state.writer_budget, "the storage writer", reason) {
             return;
         }
-        let writer = self.spawn_writer(true);
-        if let Some(context) = self.state.context.get() {
-            context.set_writer(writer);
-        }
+        self.spawn_writer(true);
     }
 
     fn replace_registry(&self, reason: ExitReason) {

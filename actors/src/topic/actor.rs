@@ -28,7 +28,7 @@ use crate::{
     nonpersistent,
     producer::{Producer, TopicClosing},
     stats::TopicStats,
-    storage_writer::{persist, Unfence},
+    storage_writer::persist,
     subscription::{EntriesAvailable, ShutdownSubscription, Subscription},
     supervision::{supervise, ActorKind, ExitReason, Lifecycle},
 };
@@ -138,7 +138,7 @@ impl Topic {
         async move {
             let mut attempts = 0;
             // Queued when first polled, i.e. after whatever the caller awaited before.
-            while let Err(e) = persist(broker.writer(), Vec::new()).await {
+            while let Err(e) = persist(broker.committer(), Vec::new()).await {
                 attempts += 1;
                 if attempts >= BARRIER_ATTEMPTS {
                     return Err(StorageError::from(std::io::Error::other(e.to_string())));
@@ -196,9 +196,7 @@ impl Topic {
         self.state = Some(state);
         // The log end was read after a barrier, so appends are safe again even if a replaced
         // storage writer fenced this ledger.
-        self.broker.writer().do_send(Unfence {
-            ledger_id: self.record.ledger_id,
-        });
+        self.broker.committer().unfence(self.record.ledger_id);
         self.stats
             .storage_size
             .store(loaded.storage_size, std::sync::atomic::Ordering::Relaxed);
@@ -286,10 +284,6 @@ impl Topic {
 
     pub(super) fn ledger_id(&self) -> u64 {
         self.record.ledger_id
-    }
-
-    pub(super) fn writer(&self) -> Addr<crate::storage_writer::StorageWriter> {
-        self.broker.writer()
     }
 
     pub(super) fn start_durable_subscription(&mut self, cursor: Cursor, ctx: &mut Context<Self>) {
@@ -382,7 +376,7 @@ impl Topic {
             act.recovering = false;
             match loaded {
                 Ok(loaded) => {
-                    act.broker.writer().do_send(Unfence { ledger_id: act.record.ledger_id });
+                    act.broker.committer().unfence(act.record.ledger_id);
                     if let Some(state) = act.state.as_mut() {
                         state.recover(loaded.next_entry);
                     }
@@ -519,7 +513,7 @@ impl Handler<Publish> for Topic {
                 sequence_id: highest,
             });
         }
-        let write = persist(self.broker.writer(), ops);
+        let write = persist(self.broker.committer(), ops);
         ctx.spawn(wrap_future::<_, Self>(write).map(move |result, act, ctx| {
             act.on_write_result(entry_id, &result, ctx);
             if result.is_ok() {

@@ -23,10 +23,12 @@ impl Topic {
         let ledger_id = self.ledger_id();
         // Written here, ahead of anything the new subscription writes (same writer queue), so
         // the producer is answered only once the subscription survives a restart.
-        let writer = self.writer();
-        let write = cursor
-            .take_update()
-            .map(move |update| persist(writer, vec![WriteOp::Cursor { ledger_id, update }]));
+        let write = cursor.take_update().map(|update| {
+            persist(
+                self.broker.committer(),
+                vec![WriteOp::Cursor { ledger_id, update }],
+            )
+        });
         self.start_durable_subscription(cursor, ctx);
         tracing::info!(
             subscription = name,

@@ -201,7 +201,7 @@ impl Topic {
         }
         let ledger_id = self.record.ledger_id;
         let write = persist(
-            self.broker.writer(),
+            self.broker.committer(),
             vec![WriteOp::ClearSequences { ledger_id }],
         );
         let span = self.span.clone();

@@ -15,7 +15,7 @@ impl Topic {
         let storage = self.broker.storage().clone();
         let ledger_id = self.record.ledger_id;
         // Cursor writes the lost instance queued are settled before the cursor is read.
-        let barrier = persist(self.broker.writer(), Vec::new());
+        let barrier = persist(self.broker.committer(), Vec::new());
         let lookup = name.clone();
         let load = async move {
             let _ = barrier.await;

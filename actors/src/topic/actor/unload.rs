@@ -33,7 +33,7 @@ impl Handler<Unload> for Topic {
         self.lifecycle.retire();
         // The writer answers requests in order: an empty group completes after every append
         // this topic queued before it.
-        let flush = persist(self.broker.writer(), Vec::new());
+        let flush = persist(self.broker.committer(), Vec::new());
         Box::pin(wrap_future::<_, Self>(flush).map(|_, _act, ctx| ctx.stop()))
     }
 }

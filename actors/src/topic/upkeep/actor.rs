@@ -159,7 +159,7 @@ impl Topic {
             ledger_id: self.record.ledger_id,
             before_entry: before,
         };
-        Some((before, persist(self.broker.writer(), vec![op])))
+        Some((before, persist(self.broker.committer(), vec![op])))
     }
 
     fn apply_quota_block(&mut self, plan: &Plan) {
