@@ -47,6 +47,10 @@ struct State {
     queue: CommitQueue<Reply>,
     /// Set when the committer is dropped: the thread commits what is queued and ends.
     closed: bool,
+    /// The thread waits for work. Only then does a request wake it: a notify is a futex
+    /// syscall even with nobody waiting, and while a group is being written the thread takes
+    /// the queue by itself when it is done.
+    idle: bool,
 }
 
 impl Committer {
@@ -58,6 +62,7 @@ impl Committer {
                 state: Mutex::new(State {
                     queue: CommitQueue::new(MAX_GROUP_OPS),
                     closed: false,
+                    idle: false,
                 }),
                 wake: Condvar::new(),
             }),
@@ -75,8 +80,14 @@ impl Committer {
             let _ = reply.send(Err(RequestError::unavailable("the storage writer")));
             return Ok(());
         }
-        self.shared.lock().queue.submit(ops, reply)?;
-        self.shared.wake.notify_one();
+        let idle = {
+            let mut state = self.shared.lock();
+            state.queue.submit(ops, reply)?;
+            state.idle
+        };
+        if idle {
+            self.shared.wake.notify_one();
+        }
         Ok(())
     }
 
@@ -148,10 +159,12 @@ impl Shared {
             if state.closed {
                 return None;
             }
+            state.idle = true;
             state = self
                 .wake
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+            state.idle = false;
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The topic side of upkeep: scheduling passes, applying their plan (trim, quota blocks,
 //! eviction, compaction), and the messages that feed it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::{
     fut::wrap_future, ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseActFuture,
@@ -9,7 +9,7 @@ use actix::{
 use geminga_storage::{StorageError, WriteOp};
 use tracing::{debug, info, warn};
 
-use super::{plan, report, Plan, PlanInput, StorageHoldsReport};
+use super::{plan, report, Pace, Plan, PlanInput, StorageHoldsReport};
 use crate::{
     error::RequestError,
     metadata::BacklogQuotaPolicy,
@@ -18,9 +18,6 @@ use crate::{
     subscription::{now_ms, EvictBacklog},
     topic::Topic,
 };
-
-/// Delay between a trigger and the pass, so a burst of acks or publishes costs one pass.
-const UPKEEP_DELAY: Duration = Duration::from_millis(20);
 
 /// A subscription's ack floor moved (after the change is durable, for durable cursors).
 #[derive(Debug, Message)]
@@ -40,20 +37,21 @@ pub struct GetStorageHolds;
 impl Topic {
     /// Schedules an upkeep pass soon (coalescing triggers); persistent topics only.
     pub(in crate::topic) fn request_upkeep(&mut self, ctx: &mut Context<Self>) {
+        self.request_upkeep_at(Pace::Soon, ctx);
+    }
+
+    /// Schedules an upkeep pass at `pace` (see [`super::PassSchedule`]).
+    fn request_upkeep_at(&mut self, pace: Pace, ctx: &mut Context<Self>) {
         if self.non_persistent || self.state.is_none() {
             return;
         }
-        if self.upkeep.running {
-            self.upkeep.dirty = true;
+        let Some(timer) = self.upkeep.schedule.request(pace, Instant::now()) else {
             return;
-        }
-        if self.upkeep.scheduled {
-            return;
-        }
-        self.upkeep.scheduled = true;
-        ctx.run_later(UPKEEP_DELAY, |act, ctx| {
-            act.upkeep.scheduled = false;
-            act.run_upkeep(ctx);
+        };
+        ctx.run_later(timer.delay, move |act, ctx| {
+            if act.upkeep.schedule.start(timer.generation, Instant::now()) {
+                act.run_upkeep(ctx);
+            }
         });
     }
 
@@ -84,15 +82,12 @@ impl Topic {
         })
     }
 
+    /// Runs the pass the schedule just started.
     fn run_upkeep(&mut self, ctx: &mut Context<Self>) {
-        if self.upkeep.running {
-            self.upkeep.dirty = true;
-            return;
-        }
         let Some(input) = self.upkeep_input() else {
+            self.upkeep.schedule.finish(false);
             return;
         };
-        self.upkeep.running = true;
         let storage = self.broker.storage().clone();
         let planned = actix_rt::task::spawn_blocking(move || plan::plan(&storage, &input));
         let fut = wrap_future::<_, Self>(planned).then(|joined, act, ctx| {
@@ -112,21 +107,20 @@ impl Topic {
                 }
             })
             .map(|trimmed, act, ctx| {
-                act.upkeep.running = false;
-                let mut again = std::mem::take(&mut act.upkeep.dirty);
+                let mut more_to_trim = false;
                 match trimmed {
                     Some((before, Ok(()))) => {
                         act.first_entry = act.first_entry.max(before);
                         debug!(parent: &act.span, before, "log trimmed");
-                        again |= act.upkeep.more_to_trim;
+                        more_to_trim = act.upkeep.more_to_trim;
                     }
                     Some((before, Err(e))) => {
                         warn!(parent: &act.span, before, error = %e, "trimming the log failed");
                     }
                     None => {}
                 }
-                if again {
-                    act.request_upkeep(ctx);
+                if let Some(pace) = act.upkeep.schedule.finish(more_to_trim) {
+                    act.request_upkeep_at(pace, ctx);
                 }
             })
         });
@@ -234,7 +228,7 @@ impl Handler<FloorMoved> for Topic {
 
     fn handle(&mut self, msg: FloorMoved, ctx: &mut Context<Self>) {
         if self.upkeep.move_hold(&msg.name, msg.floor) {
-            self.request_upkeep(ctx);
+            self.request_upkeep_at(Pace::Paced, ctx);
         }
     }
 }

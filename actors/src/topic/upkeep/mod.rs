@@ -3,12 +3,14 @@
 //! compactions due by threshold, and explains what holds the storage (`storage-holds`).
 //!
 //! A pass runs on the blocking pool, one at a time per topic, shortly after whatever may
-//! change its outcome (a cursor floor moved, a publish on a topic with quotas or no cursors,
-//! a policy change) and periodically for limits that move with the clock.
+//! change its outcome (a publish on a topic with quotas or no cursors, a policy change, a
+//! cursor floor moved, this one at most once a second) and periodically for limits that move
+//! with the clock.
 
 mod actor;
 mod plan;
 mod report;
+mod schedule;
 #[cfg(test)]
 mod tests;
 
@@ -17,6 +19,7 @@ use std::collections::BTreeMap;
 pub use actor::{FloorMoved, GetStorageHolds};
 pub use plan::{HoldInput, HoldKind, Plan, PlanInput, QuotaBreach, MAX_TRIM_STEP};
 pub use report::{HoldReport, QuotaReport, StorageHoldsReport, TtlReport};
+use schedule::{Pace, PassSchedule};
 
 use crate::metadata::{EffectivePolicies, Policies, PolicyDefaults, TopicPolicies};
 
@@ -31,12 +34,8 @@ pub struct Upkeep {
     pub(crate) effective: EffectivePolicies,
     /// Subscription name -> (kind, ack floor).
     holds: BTreeMap<String, (HoldKind, u64)>,
-    /// A pass is scheduled to start.
-    scheduled: bool,
-    /// A pass is running (plan, then trim write).
-    running: bool,
-    /// Something changed while a pass ran: run again after it.
-    dirty: bool,
+    /// When passes run.
+    pub(crate) schedule: PassSchedule,
     /// The last trim was one step of a longer one.
     more_to_trim: bool,
     /// The exceeded quota that refuses producers, if any.
@@ -84,9 +83,7 @@ impl Upkeep {
     /// Forgets every cursor (the topic restarts and reloads them).
     pub(crate) fn clear_holds(&mut self) {
         self.holds.clear();
-        self.scheduled = false;
-        self.running = false;
-        self.dirty = false;
+        self.schedule.reset();
     }
 
     /// Names and floors of the durable subscriptions that backlog quotas count.
