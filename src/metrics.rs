@@ -354,12 +354,12 @@ impl BrokerCollector {
         let histograms = [
             (
                 "geminga_storage_commit_write_seconds",
-                "Time to apply one group commit (payload segment write and fdatasync, journal write and memtable insert)",
+                "Time to apply one group commit apart from making it durable (payload segment writes, journal write, memtable insert)",
                 &commits.write,
             ),
             (
                 "geminga_storage_commit_sync_seconds",
-                "Time to make one group commit durable (fsync of the journal)",
+                "Time to make one group commit durable (fdatasync of the write-ahead log segment, or of the journal with payload segments off)",
                 &commits.sync,
             ),
         ];

@@ -162,3 +162,26 @@ fn zeros_written_ahead_of_the_log_read_as_its_end() {
     let s = Storage::open(image.path(), config).unwrap();
     assert_eq!(ids(&s), vec![0, 1, 2, 3]);
 }
+
+/// A group's fdatasync is timed for the committer's metrics; without fsync nothing is synced.
+#[test]
+fn write_timed_reports_the_log_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), config()).unwrap();
+    assert!(s.write_timed(vec![append(0)]).unwrap() > std::time::Duration::ZERO);
+    assert_eq!(
+        s.write_timed(Vec::new()).unwrap(),
+        std::time::Duration::ZERO
+    );
+    drop(s);
+    let dir = tempfile::tempdir().unwrap();
+    let unsynced = StorageConfig {
+        fsync: false,
+        ..config()
+    };
+    let s = Storage::open(dir.path(), unsynced).unwrap();
+    assert_eq!(
+        s.write_timed(vec![append(0)]).unwrap(),
+        std::time::Duration::ZERO
+    );
+}

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::PoisonError;
+use std::time::Duration;
 
 use super::payloads::{manifest_key, SegmentSpans};
 use super::purge::marker_key;
@@ -107,9 +108,19 @@ impl Storage {
     /// An injected fault, an entry too large, an oversized subscription name, or a storage
     /// failure; nothing is applied in any of these cases.
     pub fn write(&self, ops: Vec<WriteOp>) -> Result<(), StorageError> {
+        self.write_timed(ops).map(|_| ())
+    }
+
+    /// [`Storage::write`], answering how long the write-ahead log's fdatasync took (zero
+    /// when nothing was synced: fsync off, payload segments off, or no ops), so the group
+    /// committer can report where a durable write's time goes.
+    ///
+    /// # Errors
+    /// As [`Storage::write`].
+    pub fn write_timed(&self, ops: Vec<WriteOp>) -> Result<Duration, StorageError> {
         self.inner.faults.check_write()?;
         if ops.is_empty() {
-            return Ok(());
+            return Ok(Duration::ZERO);
         }
         // Held until commit so entry offsets are handed out in commit order.
         let mut offsets = self
@@ -132,7 +143,7 @@ impl Storage {
         let segments = staged.segments.clone();
         let watermarks: Vec<(u64, u64)> = staged.watermarks.iter().map(|(&l, &w)| (l, w)).collect();
         let orphaned = staged.orphaned.clone();
-        self.commit(staged)?;
+        let synced = self.commit(staged)?;
         for segment in self.inner.payloads.committed(&segments) {
             self.inner.reclaimer.retire_segment(segment);
         }
@@ -144,7 +155,7 @@ impl Storage {
             self.set_trim_floor(ledger_id, before);
             self.inner.reclaimer.request(ledger_id, before);
         }
-        Ok(())
+        Ok(synced)
     }
 
     /// Stages every op, in order, into `staged`.
@@ -377,19 +388,23 @@ impl Storage {
     }
 
     /// Commits a staged batch: through the log when segments are on (durable on return),
-    /// straight to fjall otherwise (durable at the next [`Storage::sync`]).
-    fn commit(&self, staged: Staged) -> Result<(), StorageError> {
+    /// straight to fjall otherwise (durable at the next [`Storage::sync`]); answers the time
+    /// the log's fdatasync took.
+    fn commit(&self, staged: Staged) -> Result<Duration, StorageError> {
         let inner = &self.inner;
         let mut ops = staged.into_ops();
+        let mut synced = Duration::ZERO;
         if inner.payloads.logs() {
             let record = encode_ops(&ops);
             // Durable before fjall hears of it: the journal never runs ahead of the log.
-            let pos = inner.payloads.finish_group(&record)?;
+            let (pos, took) = inner.payloads.finish_group(&record)?;
+            synced = took;
             ops.push(Op::Put(Space::System, POS_KEY.to_vec(), pos.encode()));
         }
         let mut batch = inner.db.batch();
         inner.spaces.apply(&mut batch, ops);
-        Ok(batch.commit()?)
+        batch.commit()?;
+        Ok(synced)
     }
 }
 

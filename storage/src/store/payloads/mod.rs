@@ -227,12 +227,13 @@ impl Payloads {
     }
 
     /// Ends the open group with `record` (its fjall changes) and makes it durable (when
-    /// fsync is configured); answers the log position after it.
+    /// fsync is configured); answers the log position after it and the time its fdatasync
+    /// took (zero without fsync).
     ///
     /// # Errors
     /// A failed write drops the group (the next one starts where it did); a failed
     /// fdatasync poisons the log.
-    pub(super) fn finish_group(&self, record: &[u8]) -> Result<LogPos, StorageError> {
+    pub(super) fn finish_group(&self, record: &[u8]) -> Result<(LogPos, Duration), StorageError> {
         let mut state = self.lock();
         let State {
             active, group, seq, ..
@@ -259,10 +260,12 @@ impl Payloads {
         };
         let file = active.file.clone();
         drop(state);
-        if self.fsync {
-            self.sync_log(&file, || format!("segment {}", pos.segment))?;
+        if !self.fsync {
+            return Ok((pos, Duration::ZERO));
         }
-        Ok(pos)
+        let syncing = Instant::now();
+        self.sync_log(&file, || format!("segment {}", pos.segment))?;
+        Ok((pos, syncing.elapsed()))
     }
 
     /// fdatasyncs a file of the log; a failure poisons the log for the process (the kernel
