@@ -103,9 +103,9 @@ impl Committer {
         state.queue = state.queue.after_restart();
     }
 
-    /// A writer was replaced after losing its mailbox: as [`Committer::restart`], and every
-    /// ledger stays fenced until its topic reloads, since the lost mailbox may have held
-    /// appends.
+    /// A writer was replaced (it failed past restarting in place): as [`Committer::restart`],
+    /// and every ledger stays fenced until its topic reloads, since the root cannot tell which
+    /// writes the failed writer left unsettled.
     pub fn replace(&self) {
         let mut state = self.shared.lock();
         state.queue = state.queue.after_restart().fencing_all();

@@ -2,10 +2,11 @@
 //!
 //! The storage writer and the topic registry restart in place under their own budget
 //! ([`RestartBudget::default`]). Past it, or when their mailbox is dropped, they escalate here:
-//! the root starts a fresh instance and swaps the address in the [`BrokerContext`], which every
-//! actor reads at each use. A replacement writer fences every ledger until its topic reloads
-//! (the lost mailbox may have held appends); a replacement registry inherits the shared table of
-//! loaded topics. The root itself allows [`ROOT_REPLACEMENTS`] replacements per
+//! the root starts a fresh instance. A replacement writer takes over the commit queue every
+//! actor reaches through the [`BrokerContext`] and fences every ledger until its topic reloads
+//! (the root cannot tell which writes the failed writer left unsettled); a replacement registry's
+//! address is swapped into the context, which every actor reads at each use, and it inherits
+//! the shared table of loaded topics. The root itself allows [`ROOT_REPLACEMENTS`] replacements per
 //! [`ROOT_WINDOW`] per singleton; past that the broker cannot heal itself and stops with exit
 //! code 1, so an operator (or systemd) restarts the process from storage.
 
