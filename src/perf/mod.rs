@@ -7,6 +7,7 @@ mod args;
 mod consume;
 mod payload;
 mod produce;
+pub(crate) mod runtime;
 mod stats;
 pub mod suite;
 
@@ -165,11 +166,12 @@ pub fn run(args: PerfArgs) -> Result<(), PerfError> {
         // The suite drives its own runtime between blocking steps (disk, child processes).
         return suite::run(suite_args);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(PerfError::Runtime)?;
-    runtime.block_on(async move {
+    let io_threads = match &args.command {
+        PerfCommand::Produce(args) => args.num_io_threads,
+        PerfCommand::Consume(args) => args.num_io_threads,
+        PerfCommand::Suite(_) => 1,
+    };
+    runtime::client_runtime(usize::from(io_threads))?.block_on(async move {
         let (stop_tx, stop) = watch::channel(false);
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {

@@ -10,8 +10,8 @@ use super::disk::{self, DiskReport};
 use super::table::{ms, ratio, Row};
 use super::{scale, Recorder, Sizes, SuiteError};
 use crate::perf::{
-    consume, print_line, produce, ConsumeOptions, ProduceOptions, Report, SubscriptionPosition,
-    SubscriptionType,
+    consume, print_line, produce, runtime::on_own_thread, ConsumeOptions, ProduceOptions, Report,
+    SubscriptionPosition, SubscriptionType,
 };
 
 /// Targets of the issue, in MiB/s and milliseconds.
@@ -240,12 +240,42 @@ pub(super) async fn end_to_end(
         duration: Some(consume_deadline(expected)),
         ..ConsumeOptions::new(service_url, "")
     };
-    let consumer = tokio::spawn(async move { consume(&consume_options).await });
-    let produced = produce(&produce_options).await;
-    let consumed = consumer.await.map_err(|e| SuiteError::Task {
-        reason: e.to_string(),
-    })?;
+    let consumer = consume_apart(consume_options);
+    let producer = produce_apart(produce_options);
+    let (consumed, produced) = tokio::join!(consumer, producer);
     Ok((produced?, consumed?))
+}
+
+/// Publishes per `options` on a client thread of its own, like a `pulsar-perf produce`
+/// process beside the consumer's (see [`on_own_thread`]).
+pub(super) async fn produce_apart(options: ProduceOptions) -> Result<Report, SuiteError> {
+    apart(
+        "suite-producer",
+        move || async move { produce(&options).await },
+    )
+    .await
+}
+
+/// Consumes per `options` on a client thread of its own.
+pub(super) async fn consume_apart(options: ConsumeOptions) -> Result<Report, SuiteError> {
+    apart(
+        "suite-consumer",
+        move || async move { consume(&options).await },
+    )
+    .await
+}
+
+async fn apart<F, Fut>(name: &'static str, work: F) -> Result<Report, SuiteError>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Report, crate::perf::PerfError>>,
+{
+    match on_own_thread(name, work).await {
+        Some(result) => Ok(result?),
+        None => Err(SuiteError::Task {
+            reason: format!("the {name} thread panicked"),
+        }),
+    }
 }
 
 /// 1 KiB batched messages published to one topic as fast as acks come back.
@@ -255,7 +285,7 @@ async fn publish(
     disk: &DiskReport,
     out: &mut Recorder,
 ) -> Result<(), SuiteError> {
-    let report = produce(&throughput_options(broker, sizes, "publish")).await?;
+    let report = produce_apart(throughput_options(broker, sizes, "publish")).await?;
     out.push(Row::checked(
         "publish throughput, 1 KiB batched, 1 topic",
         ">= 300 MB/s",
