@@ -169,9 +169,9 @@ pub fn run(args: PerfArgs) -> Result<(), PerfError> {
     let io_threads = match &args.command {
         PerfCommand::Produce(args) => args.num_io_threads,
         PerfCommand::Consume(args) => args.num_io_threads,
-        PerfCommand::Suite(_) => 1,
+        PerfCommand::Suite(_) => None,
     };
-    runtime::client_runtime(usize::from(io_threads))?.block_on(async move {
+    runtime::client_runtime(io_threads.map(usize::from))?.block_on(async move {
         let (stop_tx, stop) = watch::channel(false);
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {

@@ -6,22 +6,26 @@ use tokio::runtime::{Builder, Runtime};
 
 use super::PerfError;
 
-/// A runtime for a load generator's clients with `io_threads` threads, as `pulsar-perf`'s
-/// `--num-io-threads` (default 1). One runs everything on the calling thread: on 2 cores shared
-/// with the broker, a work-stealing pool woke its other worker for nearly every receipt, and
-/// those wake-ups (and the broker's threads waiting for a CPU behind them) set the latency tail
-/// (10k msg/s unbatched, 40 s runs, three pairs: publish p99 3.5-4.3 ms with the pool, 2.1-2.9 ms
-/// with one thread; batched throughput the same).
+/// A runtime for a load generator's clients with `io_threads` threads (`pulsar-perf`'s
+/// `--num-io-threads`), one per core when `None`. One runs everything on the calling thread:
+/// on 2 cores shared with the broker, a pool's threads woke each other for nearly every
+/// receipt, and those wake-ups (and the broker's threads waiting for a CPU behind them) set
+/// the latency tail (10k msg/s unbatched on one topic, 40 s runs, three pairs: publish p99
+/// 3.5-4.3 ms with the pool, 2.1-2.9 ms with one thread; batched throughput on one topic the
+/// same). Hundreds of topics need the pool: publishing to 1,000 topics for 20 s ran at 26k
+/// msg/s on one thread and 97k on two.
 ///
 /// # Errors
 /// [`PerfError::Runtime`] when the runtime cannot be built.
-pub(crate) fn client_runtime(io_threads: usize) -> Result<Runtime, PerfError> {
-    let mut builder = if io_threads <= 1 {
-        Builder::new_current_thread()
-    } else {
-        let mut builder = Builder::new_multi_thread();
-        builder.worker_threads(io_threads);
-        builder
+pub(crate) fn client_runtime(io_threads: Option<usize>) -> Result<Runtime, PerfError> {
+    let mut builder = match io_threads {
+        Some(0 | 1) => Builder::new_current_thread(),
+        Some(threads) => {
+            let mut builder = Builder::new_multi_thread();
+            builder.worker_threads(threads);
+            builder
+        }
+        None => Builder::new_multi_thread(),
     };
     builder.enable_all().build().map_err(PerfError::Runtime)
 }
@@ -40,7 +44,7 @@ where
     let spawned = std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
-            let result = client_runtime(1).and_then(|runtime| runtime.block_on(work()));
+            let result = client_runtime(Some(1)).and_then(|runtime| runtime.block_on(work()));
             let _ = tx.send(result);
         });
     match spawned {

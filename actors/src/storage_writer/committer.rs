@@ -8,7 +8,10 @@
 //! 0.3-4 ms for a CPU while every newer request queued behind it.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{atomic::Ordering, Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc, Condvar, Mutex, MutexGuard, PoisonError,
+};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -41,6 +44,9 @@ pub struct Committer {
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
+    /// The commit thread runs: checked by every request, so the thread-handle mutex is only
+    /// taken to start it.
+    running: AtomicBool,
 }
 
 struct State {
@@ -65,6 +71,7 @@ impl Committer {
                     idle: false,
                 }),
                 wake: Condvar::new(),
+                running: AtomicBool::new(false),
             }),
             storage,
             stats,
@@ -114,19 +121,49 @@ impl Committer {
     /// Starts the thread if it is not running (first use, or it ended, which only a bug
     /// outside a group's commit could cause).
     fn ensure_thread(&self) -> std::io::Result<()> {
-        let mut thread = self.thread.lock().unwrap_or_else(PoisonError::into_inner);
-        if thread.as_ref().is_some_and(|t| !t.is_finished()) {
+        if self.shared.running.load(Ordering::Acquire) {
             return Ok(());
+        }
+        let mut thread = self.thread.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.shared.running.load(Ordering::Acquire) {
+            // Another request started it meanwhile.
+            return Ok(());
+        }
+        if let Some(ended) = thread.take() {
+            // The flag is cleared as the thread's last act: it is gone or about to be.
+            let _ = ended.join();
         }
         let shared = self.shared.clone();
         let storage = self.storage.clone();
         let stats = self.stats.clone();
-        *thread = Some(
-            std::thread::Builder::new()
-                .name("geminga-commit".into())
-                .spawn(move || run(&shared, &storage, &stats))?,
-        );
-        Ok(())
+        self.shared.running.store(true, Ordering::Release);
+        let spawned = std::thread::Builder::new()
+            .name("geminga-commit".into())
+            .spawn(move || {
+                // Cleared however the thread ends (an unwinding panic included), so the next
+                // request starts a new one.
+                let _running = Running(&shared.running);
+                run(&shared, &storage, &stats);
+            });
+        match spawned {
+            Ok(handle) => {
+                *thread = Some(handle);
+                Ok(())
+            }
+            Err(e) => {
+                self.shared.running.store(false, Ordering::Release);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Clears the running flag when the commit thread ends.
+struct Running<'a>(&'a AtomicBool);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 

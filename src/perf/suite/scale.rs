@@ -7,12 +7,14 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use tokio::runtime::Runtime;
 
 use super::broker_proc::BrokerProcess;
-use super::scenarios::{consume_apart, consume_deadline, end_to_end, topic};
+use super::scenarios::{consume_deadline, end_to_end, topic};
 use super::table::{mib, ratio, Row};
 use super::{Recorder, Sizes, SuiteError};
 use crate::cli::admin_http::AdminClient;
 use crate::client::{Client, ConnectOptions, ProducerOptions, SubscribeOptions};
-use crate::perf::{ConsumeOptions, ProduceOptions, SubscriptionPosition, SubscriptionType};
+use crate::perf::{
+    consume, ConsumeOptions, ProduceOptions, SubscriptionPosition, SubscriptionType,
+};
 
 /// Creations in flight at once (topics over the binary protocol, subscriptions over REST).
 const CONCURRENCY: usize = 32;
@@ -172,7 +174,7 @@ pub(super) async fn backlog(
             produced.msg_per_sec, tail.msg_per_sec, tail.messages
         ),
     ));
-    let catch_up = consume_apart(ConsumeOptions {
+    let catch_up = consume(&ConsumeOptions {
         topics,
         subscription: CATCH_UP.to_owned(),
         subscription_position: SubscriptionPosition::Earliest,

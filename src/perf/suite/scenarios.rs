@@ -222,7 +222,9 @@ pub(super) fn consume_deadline(messages: u64) -> Duration {
     Duration::from_secs(120 + messages / 5000)
 }
 
-/// Publishes `messages` to `topic` while `consumers` consumers of `sub_type` read them.
+/// Publishes `messages` to `topic` while `consumers` consumers of `sub_type` read them, all
+/// on the suite's runtime (a pool of one thread per core: the throughput runs of 1,000 topics
+/// need both cores on the client side).
 pub(super) async fn end_to_end(
     service_url: &str,
     topics: Vec<String>,
@@ -230,8 +232,46 @@ pub(super) async fn end_to_end(
     sub_type: SubscriptionType,
     produce_options: ProduceOptions,
 ) -> Result<(Report, Report), SuiteError> {
-    let expected = produce_options.num_messages;
-    let consume_options = ConsumeOptions {
+    let consume_options = reading_along(service_url, topics, consumers, sub_type, &produce_options);
+    let consumer = tokio::spawn(async move { consume(&consume_options).await });
+    let produced = produce(&produce_options).await;
+    let consumed = consumer.await.map_err(|e| SuiteError::Task {
+        reason: e.to_string(),
+    })?;
+    Ok((produced?, consumed?))
+}
+
+/// [`end_to_end`] with one exclusive consumer, the producer and the consumer each on a
+/// thread of its own, as two `pulsar-perf` processes at their default of one I/O thread would
+/// be: at a steady 10k msg/s the pool's threads woke each other for nearly every receipt,
+/// and those wake-ups set the latency tail (see [`on_own_thread`]).
+async fn end_to_end_apart(
+    service_url: &str,
+    topic: String,
+    produce_options: ProduceOptions,
+) -> Result<(Report, Report), SuiteError> {
+    let exclusive = SubscriptionType::Exclusive;
+    let consume_options = reading_along(service_url, vec![topic], 1, exclusive, &produce_options);
+    let consumer = apart("suite-consumer", move || async move {
+        consume(&consume_options).await
+    });
+    let producer = apart("suite-producer", move || async move {
+        produce(&produce_options).await
+    });
+    let (consumed, produced) = tokio::join!(consumer, producer);
+    Ok((produced?, consumed?))
+}
+
+/// Consumers from the earliest position that stop once they have what `produce` publishes.
+fn reading_along(
+    service_url: &str,
+    topics: Vec<String>,
+    consumers: usize,
+    sub_type: SubscriptionType,
+    produce: &ProduceOptions,
+) -> ConsumeOptions {
+    let expected = produce.num_messages;
+    ConsumeOptions {
         topics,
         subscription_type: sub_type,
         subscription_position: SubscriptionPosition::Earliest,
@@ -239,32 +279,10 @@ pub(super) async fn end_to_end(
         num_messages: expected,
         duration: Some(consume_deadline(expected)),
         ..ConsumeOptions::new(service_url, "")
-    };
-    let consumer = consume_apart(consume_options);
-    let producer = produce_apart(produce_options);
-    let (consumed, produced) = tokio::join!(consumer, producer);
-    Ok((produced?, consumed?))
+    }
 }
 
-/// Publishes per `options` on a client thread of its own, like a `pulsar-perf produce`
-/// process beside the consumer's (see [`on_own_thread`]).
-pub(super) async fn produce_apart(options: ProduceOptions) -> Result<Report, SuiteError> {
-    apart(
-        "suite-producer",
-        move || async move { produce(&options).await },
-    )
-    .await
-}
-
-/// Consumes per `options` on a client thread of its own.
-pub(super) async fn consume_apart(options: ConsumeOptions) -> Result<Report, SuiteError> {
-    apart(
-        "suite-consumer",
-        move || async move { consume(&options).await },
-    )
-    .await
-}
-
+/// Runs one load client on a thread of its own ([`on_own_thread`]).
 async fn apart<F, Fut>(name: &'static str, work: F) -> Result<Report, SuiteError>
 where
     F: FnOnce() -> Fut + Send + 'static,
@@ -285,7 +303,7 @@ async fn publish(
     disk: &DiskReport,
     out: &mut Recorder,
 ) -> Result<(), SuiteError> {
-    let report = produce_apart(throughput_options(broker, sizes, "publish")).await?;
+    let report = produce(&throughput_options(broker, sizes, "publish")).await?;
     out.push(Row::checked(
         "publish throughput, 1 KiB batched, 1 topic",
         ">= 300 MB/s",
@@ -375,8 +393,7 @@ async fn latency(
         ..ProduceOptions::new(broker.service_url.as_str(), topic(name))
     };
     let url = &broker.service_url;
-    let exclusive = SubscriptionType::Exclusive;
-    let (produced, consumed) = end_to_end(url, vec![topic(name)], 1, exclusive, options).await?;
+    let (produced, consumed) = end_to_end_apart(url, topic(name), options).await?;
     let percentiles = |r: &Report| {
         let l = &r.latency;
         format!(
