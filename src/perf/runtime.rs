@@ -32,8 +32,8 @@ pub(crate) fn client_runtime(io_threads: Option<usize>) -> Result<Runtime, PerfE
 
 /// Runs `work` on a thread of its own with a one-thread runtime, as a separate `pulsar-perf`
 /// process at its default would, so the producer and the consumer of one run neither share
-/// nor steal each other's thread. Answers `None` when the thread could not be started or
-/// died before answering (a panic).
+/// nor steal each other's thread. Answers `None` when the thread died before answering (a
+/// panic); a thread that cannot be started is a [`PerfError::Runtime`].
 pub(crate) async fn on_own_thread<F, Fut, T>(name: &str, work: F) -> Option<Result<T, PerfError>>
 where
     F: FnOnce() -> Fut + Send + 'static,
