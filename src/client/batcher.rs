@@ -84,6 +84,11 @@ impl Batcher {
             .is_some_and(|started| now.saturating_duration_since(started) >= max_delay)
     }
 
+    /// When the open batch is due (its first message plus `max_delay`); `None` when empty.
+    pub(crate) fn due_at(&self, max_delay: Duration) -> Option<Instant> {
+        self.started.map(|started| started + max_delay)
+    }
+
     /// Adds a message; `now_ms` is the wall clock, used if this message opens the batch.
     pub(crate) fn push(
         &mut self,

@@ -181,6 +181,37 @@ async fn batched_messages_share_entries() {
     .await;
 }
 
+/// Goal: the flush timer sends a partial batch after an idle spell too (it sleeps while no
+/// batch is open and is woken when one opens). Method: a lone batched message and its
+/// receipt, 200 ms of nothing, another lone message: its receipt arrives (the test's time
+/// bound fails it otherwise) and it is a batch of its own.
+#[tokio::test]
+async fn a_lone_batched_message_is_sent_after_an_idle_spell() {
+    let broker = TestBroker::start();
+    within(async {
+        let client = Client::connect(&broker.url(), ConnectOptions::default())
+            .await
+            .unwrap();
+        let topic = unique_topic("idle-batch");
+        let batching = BatchingOptions {
+            max_messages: 100,
+            max_bytes: 1 << 20,
+            max_delay: Duration::from_millis(5),
+        };
+        let options = ProducerOptions {
+            batching: Some(batching),
+            ..ProducerOptions::default()
+        };
+        let producer = client.create_producer(&topic, options).await.unwrap();
+        let first = producer.send("one").await.unwrap().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let second = producer.send("two").await.unwrap().await.unwrap();
+        assert_ne!(first.message_id.entry_id, second.message_id.entry_id);
+        assert_eq!(second.message_id.batch_index, 0);
+    })
+    .await;
+}
+
 /// Goal: acks (individual and cumulative) are kept by the subscription. Method: with exactly
 /// three permits, receive and ack 3 of 5 messages (two individually, then cumulatively), close,
 /// resubscribe, expect messages 3 and 4 only.

@@ -12,7 +12,7 @@ use geminga_protocol::message_id::MessageId;
 use geminga_protocol::proto::{
     CommandCloseProducer, CommandProducer, CommandSend, KeyValue, MessageMetadata,
 };
-use tokio::sync::{oneshot, Mutex};
+use tokio::sync::{oneshot, Mutex, Notify};
 
 use super::batcher::{Batcher, BatchingOptions, ClosedBatch};
 use super::connection::{type_name, Connection};
@@ -120,6 +120,15 @@ struct Shared {
     batching: Option<BatchingOptions>,
     /// Held while a SEND is queued so SENDs leave in sequence-id order.
     state: Mutex<State>,
+    /// Wakes the flush timer when a batch opens (and when the producer is gone).
+    batch_opened: Arc<Notify>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The flush timer waiting for a batch ends when it finds the producer gone.
+        self.batch_opened.notify_one();
+    }
 }
 
 #[derive(Debug, Default)]
@@ -176,6 +185,7 @@ impl Producer {
             max_bytes: batching.max_bytes.min(max_batch_bytes),
             ..batching
         });
+        let batch_opened = Arc::new(Notify::new());
         let shared = Arc::new(Shared {
             conn,
             producer_id,
@@ -187,9 +197,11 @@ impl Producer {
                 next_sequence_id,
                 ..Default::default()
             }),
+            batch_opened: batch_opened.clone(),
         });
         if let Some(batching) = batching {
-            tokio::spawn(flush_on_timer(Arc::downgrade(&shared), batching.max_delay));
+            let timer = flush_on_timer(Arc::downgrade(&shared), batching.max_delay, batch_opened);
+            tokio::spawn(timer);
         }
         Ok(Producer { shared })
     }
@@ -253,6 +265,9 @@ impl Producer {
                     self.shared.flush(&mut state).await?;
                 }
                 state.batch.push(sequence_id, message, tx, now_ms());
+                if state.batch.len() == 1 {
+                    self.shared.batch_opened.notify_one();
+                }
                 if state.batch.is_full(batching) {
                     self.shared.flush(&mut state).await?;
                 }
@@ -393,22 +408,37 @@ impl Shared {
     }
 }
 
-/// Sends a batch once its first message has waited `max_delay`; ends at the first tick after
-/// the producer is dropped.
-async fn flush_on_timer(producer: Weak<Shared>, max_delay: Duration) {
-    // Waking more often than every 100 µs costs more than it saves.
-    let period = max_delay.max(Duration::from_micros(100));
-    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// Sends a batch once its first message has waited `max_delay`; ends once the producer is
+/// dropped. It sleeps until the open batch is due, or until a batch opens: a timer ticking
+/// every `max_delay` woke each idle producer 1,000 times a second (1M wake-ups a second for
+/// `perf produce` on 1,000 topics).
+async fn flush_on_timer(producer: Weak<Shared>, max_delay: Duration, opened: Arc<Notify>) {
+    // Waking sooner than 100 us after a batch opens costs more than it saves.
+    let max_delay = max_delay.max(Duration::from_micros(100));
     loop {
-        interval.tick().await;
-        let Some(shared) = producer.upgrade() else {
-            return;
+        let due = {
+            let Some(shared) = producer.upgrade() else {
+                return;
+            };
+            let state = shared.state.lock().await;
+            state.batch.due_at(max_delay)
         };
-        let mut state = shared.state.lock().await;
-        if state.batch.is_due(Instant::now(), max_delay) {
-            // A failure is reported to the batch's send futures; nothing else to do here.
-            let _ = shared.flush(&mut state).await;
+        match due {
+            // A batch opened since the lock was released left a permit: no wake-up is lost.
+            None => opened.notified().await,
+            Some(at) if at > Instant::now() => {
+                tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+            }
+            Some(_) => {
+                let Some(shared) = producer.upgrade() else {
+                    return;
+                };
+                let mut state = shared.state.lock().await;
+                if state.batch.is_due(Instant::now(), max_delay) {
+                    // A failure is reported to the batch's send futures; nothing else to do.
+                    let _ = shared.flush(&mut state).await;
+                }
+            }
         }
     }
 }
