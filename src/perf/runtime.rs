@@ -12,8 +12,8 @@ use super::PerfError;
 /// receipt, and those wake-ups (and the broker's threads waiting for a CPU behind them) set
 /// the latency tail (10k msg/s unbatched on one topic, 40 s runs, three pairs: publish p99
 /// 3.5-4.3 ms with the pool, 2.1-2.9 ms with one thread; batched throughput on one topic the
-/// same). Hundreds of topics need the pool: publishing to 1,000 topics for 20 s ran at 26k
-/// msg/s on one thread and 97k on two.
+/// same). Hundreds of topics need the pool: publishing to 1,000 topics for 20 s ran at 37k
+/// msg/s on one thread and 94k on two.
 ///
 /// # Errors
 /// [`PerfError::Runtime`] when the runtime cannot be built.
