@@ -420,25 +420,18 @@ async fn flush_on_timer(producer: Weak<Shared>, max_delay: Duration, opened: Arc
             let Some(shared) = producer.upgrade() else {
                 return;
             };
-            let state = shared.state.lock().await;
+            let mut state = shared.state.lock().await;
+            if state.batch.is_due(Instant::now(), max_delay) {
+                // A failure is reported to the batch's send futures; nothing else to do.
+                let _ = shared.flush(&mut state).await;
+                continue;
+            }
             state.batch.due_at(max_delay)
         };
         match due {
             // A batch opened since the lock was released left a permit: no wake-up is lost.
             None => opened.notified().await,
-            Some(at) if at > Instant::now() => {
-                tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
-            }
-            Some(_) => {
-                let Some(shared) = producer.upgrade() else {
-                    return;
-                };
-                let mut state = shared.state.lock().await;
-                if state.batch.is_due(Instant::now(), max_delay) {
-                    // A failure is reported to the batch's send futures; nothing else to do.
-                    let _ = shared.flush(&mut state).await;
-                }
-            }
+            Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
         }
     }
 }
