@@ -49,6 +49,10 @@ pub struct ProduceArgs {
     /// (compresses to almost nothing, so it overstates what the disk can take).
     #[arg(long)]
     pub compressible_payload: bool,
+    /// Stamp each message with its send time in microseconds (a property), so `perf consume`
+    /// measures end-to-end latency in microseconds instead of whole milliseconds.
+    #[arg(long)]
+    pub stamp_send_time: bool,
     /// Producers per topic.
     #[arg(short = 'n', long, default_value_t = 1)]
     pub num_producers: usize,
@@ -202,6 +206,7 @@ impl ProduceArgs {
             rate: self.rate,
             message_size: self.size,
             compressible_payload: self.compressible_payload,
+            stamp_send_time: self.stamp_send_time,
             producers_per_topic: self.num_producers,
             num_messages: self.num_messages,
             duration: secs(self.test_duration),

@@ -7,8 +7,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::stats::{Report, Stats};
+use geminga_protocol::proto::KeyValue;
+
 use super::{
-    print_progress, stop_after, ConsumeOptions, PerfError, SubscriptionPosition, SubscriptionType,
+    print_progress, sent_time, stop_after, ConsumeOptions, PerfError, SubscriptionPosition,
+    SubscriptionType,
 };
 use crate::client::{
     Client, ClientError, ConnectOptions, Consumer, InitialPosition, Message, MessageId, SubType,
@@ -162,16 +165,39 @@ async fn consume_loop(
     consumer.close().await
 }
 
+/// The latency from a `perf produce --stamp-send-time` stamp among `properties` to now.
+fn stamped_latency(properties: &[KeyValue]) -> Option<Duration> {
+    if properties.is_empty() {
+        return None;
+    }
+    let pairs = properties
+        .iter()
+        .map(|p| (p.key.as_str(), p.value.as_str()));
+    sent_time::latency(pairs, sent_time::epoch_micros())
+}
+
 /// Records one entry; returns the number of messages in it.
 fn record(stats: &Stats, message: &Message) -> u64 {
     let count = u64::try_from(message.num_messages()).unwrap_or(u64::MAX);
     // A batch body also holds per-message headers; count payload bytes only, like pulsar-perf.
-    let bytes = match message.batch() {
-        Ok(messages) => messages.iter().map(|m| m.payload.len()).sum::<usize>(),
-        Err(_) => message.payload.len(),
+    let (bytes, stamped) = match message.batch() {
+        Ok(messages) if message.is_batch() => {
+            let bytes = messages.iter().map(|m| m.payload.len()).sum::<usize>();
+            // A batch is measured by its first message, the one that waited longest.
+            let first = messages
+                .first()
+                .map(|m| stamped_latency(&m.metadata.properties));
+            (bytes, first.flatten())
+        }
+        _ => (
+            message.payload.len(),
+            stamped_latency(&message.metadata.properties),
+        ),
     };
-    let now = crate::client::epoch_millis();
-    let latency = Duration::from_millis(now.saturating_sub(message.metadata.publish_time));
+    let latency = stamped.unwrap_or_else(|| {
+        let now = crate::client::epoch_millis();
+        Duration::from_millis(now.saturating_sub(message.metadata.publish_time))
+    });
     stats.record(count, u64::try_from(bytes).unwrap_or(u64::MAX), latency);
     count
 }

@@ -8,6 +8,7 @@ mod consume;
 mod payload;
 mod produce;
 pub(crate) mod runtime;
+mod sent_time;
 mod stats;
 pub mod suite;
 
@@ -22,6 +23,7 @@ pub use args::{
     ConsumeArgs, PerfArgs, PerfCommand, ProduceArgs, SubscriptionPosition, SubscriptionType,
     DEFAULT_SERVICE_URL,
 };
+pub use sent_time::SENT_MICROS_PROPERTY;
 pub use stats::{Latency, Report};
 
 /// What `produce` does.
@@ -37,6 +39,10 @@ pub struct ProduceOptions {
     pub message_size: usize,
     /// The same compressible payload every time instead of distinct random letters.
     pub compressible_payload: bool,
+    /// Stamp each message with its send time in microseconds (property
+    /// [`SENT_MICROS_PROPERTY`]), so `perf consume` measures end-to-end latency at that
+    /// resolution instead of `publish_time`'s milliseconds.
+    pub stamp_send_time: bool,
     /// Producers per topic (per partition for partitioned topics).
     pub producers_per_topic: usize,
     /// Messages to publish in total; 0 means no limit.
@@ -61,6 +67,7 @@ impl ProduceOptions {
             rate: 0,
             message_size: 1024,
             compressible_payload: false,
+            stamp_send_time: false,
             producers_per_topic: 1,
             num_messages: 0,
             duration: None,

@@ -10,8 +10,10 @@ use tokio::time::Instant;
 
 use super::payload::Payloads;
 use super::stats::{Report, Stats};
-use super::{print_progress, stop_after, PerfError, ProduceOptions};
-use crate::client::{Client, ClientError, ConnectOptions, Producer, ProducerOptions};
+use super::{print_progress, sent_time, stop_after, PerfError, ProduceOptions};
+use crate::client::{
+    Client, ClientError, ConnectOptions, OutgoingMessage, Producer, ProducerOptions,
+};
 
 /// How long a stopping producer waits for its outstanding receipts.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -92,7 +94,8 @@ pub(super) async fn run(
                 0x5eed_0000 + i as u64,
             );
             let (stats, stop) = (stats.clone(), stop.clone());
-            tokio::spawn(produce_loop(producer, plan, payloads, stats, stop))
+            let stamp = options.stamp_send_time;
+            tokio::spawn(produce_loop(producer, plan, payloads, stamp, stats, stop))
         })
         .collect();
     let mut first_error = None;
@@ -121,6 +124,7 @@ async fn produce_loop(
     producer: Producer,
     plan: Plan,
     mut payloads: Payloads,
+    stamp_send_time: bool,
     stats: Arc<Stats>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ClientError> {
@@ -147,10 +151,17 @@ async fn produce_loop(
             }
         }
         let payload = payloads.next_payload();
+        let bytes = payload.len() as u64;
+        let mut message = OutgoingMessage::from(payload);
+        if stamp_send_time {
+            message
+                .properties
+                .push(sent_time::stamp(sent_time::epoch_micros()));
+        }
         let started = std::time::Instant::now();
-        let receipt = producer.send(payload.clone()).await?;
+        let receipt = producer.send(message).await?;
         sent += 1;
-        let (stats, bytes) = (stats.clone(), payload.len() as u64);
+        let stats = stats.clone();
         inflight.push(Box::pin(async move {
             match receipt.await {
                 Ok(_) => stats.record(1, bytes, started.elapsed()),

@@ -99,6 +99,46 @@ async fn rate_limit_paces_unbatched_sends() {
     .await;
 }
 
+/// Goal: a message's send-time stamp, not its millisecond `publish_time`, sets the measured
+/// end-to-end latency. Method: publish messages whose stamp says they were sent a second
+/// before their `publish_time`, then consume them: the latency read is that second, not the
+/// few milliseconds since the publish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consume_measures_from_the_send_time_stamp() {
+    use crate::client::{Client, ConnectOptions, OutgoingMessage, ProducerOptions};
+
+    let broker = TestBroker::start();
+    let topic = unique_topic("stamped");
+    within(async {
+        let client = Client::connect(&broker.url(), ConnectOptions::default())
+            .await
+            .unwrap();
+        let unbatched = ProducerOptions {
+            name: None,
+            batching: None,
+        };
+        let producer = client.create_producer(&topic, unbatched).await.unwrap();
+        for _ in 0..20 {
+            let earlier = sent_time::epoch_micros() - 1_000_000;
+            let message = OutgoingMessage {
+                payload: bytes::Bytes::from_static(b"stamped"),
+                properties: vec![sent_time::stamp(earlier)],
+                ..Default::default()
+            };
+            producer.send(message).await.unwrap().await.unwrap();
+        }
+        let options = ConsumeOptions {
+            num_messages: 20,
+            ..ConsumeOptions::new(broker.url(), topic.clone())
+        };
+        let consumed = consume(&options).await.unwrap();
+        assert_eq!(consumed.messages, 20);
+        let p50 = consumed.latency.p50_ms;
+        assert!((1000.0..1500.0).contains(&p50), "p50 {p50} ms");
+    })
+    .await;
+}
+
 /// Goal: a duration ends a run that has no message limit. Method: consume an empty topic for
 /// one second.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
