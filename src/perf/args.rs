@@ -30,12 +30,31 @@ pub enum PerfCommand {
     Suite(super::suite::SuiteArgs),
 }
 
-/// `geminga perf produce`.
+/// Flags both perf commands take.
 #[derive(Clone, Debug, Args)]
-pub struct ProduceArgs {
+pub struct ClientArgs {
     /// Pulsar service URL.
     #[arg(short = 'u', long, default_value = DEFAULT_SERVICE_URL)]
     pub service_url: String,
+    /// Test duration in seconds; 0 means until interrupted or `-m` is reached.
+    #[arg(short = 't', long, default_value_t = 0)]
+    pub test_duration: u64,
+    /// Seconds between progress lines; 0 disables them.
+    #[arg(short = 'i', long, default_value_t = 5)]
+    pub stats_interval: u64,
+    /// Threads the client runs on (`pulsar-perf`'s `--num-io-threads`); default one per
+    /// core. 1 runs everything on one thread: fewer wake-ups, so a shorter latency tail at a
+    /// steady rate on one topic, but too few for hundreds of topics.
+    #[arg(long, alias = "ioThreads", value_parser = clap::value_parser!(u16).range(1..))]
+    pub num_io_threads: Option<u16>,
+}
+
+/// `geminga perf produce`.
+#[derive(Clone, Debug, Args)]
+pub struct ProduceArgs {
+    /// Service URL, duration, progress and client threads.
+    #[command(flatten)]
+    pub client: ClientArgs,
     /// Topics to publish to (a partitioned topic gets a producer per partition).
     #[arg(required = true, value_name = "TOPIC")]
     pub topics: Vec<String>,
@@ -59,9 +78,6 @@ pub struct ProduceArgs {
     /// Messages to publish in total; 0 means no limit.
     #[arg(short = 'm', long, default_value_t = 0)]
     pub num_messages: u64,
-    /// Test duration in seconds; 0 means until interrupted or `-m` is reached.
-    #[arg(short = 't', long, default_value_t = 0)]
-    pub test_duration: u64,
     /// Send one message per SEND instead of batching.
     #[arg(long)]
     pub disable_batching: bool,
@@ -77,22 +93,14 @@ pub struct ProduceArgs {
     /// Most messages awaiting a receipt, per producer.
     #[arg(short = 'o', long, default_value_t = 1000)]
     pub max_outstanding: usize,
-    /// Seconds between progress lines; 0 disables them.
-    #[arg(short = 'i', long, default_value_t = 5)]
-    pub stats_interval: u64,
-    /// Threads the client runs on (`pulsar-perf`'s `--num-io-threads`); default one per
-    /// core. 1 runs everything on one thread: fewer wake-ups, so a shorter latency tail at a
-    /// steady rate on one topic, but too few for hundreds of topics.
-    #[arg(long, alias = "ioThreads", value_parser = clap::value_parser!(u16).range(1..))]
-    pub num_io_threads: Option<u16>,
 }
 
 /// `geminga perf consume`.
 #[derive(Clone, Debug, Args)]
 pub struct ConsumeArgs {
-    /// Pulsar service URL.
-    #[arg(short = 'u', long, default_value = DEFAULT_SERVICE_URL)]
-    pub service_url: String,
+    /// Service URL, duration, progress and client threads.
+    #[command(flatten)]
+    pub client: ClientArgs,
     /// Topics to consume from (a partitioned topic gets consumers per partition).
     #[arg(required = true, value_name = "TOPIC")]
     pub topics: Vec<String>,
@@ -114,17 +122,6 @@ pub struct ConsumeArgs {
     /// Messages to consume in total before stopping; 0 means no limit.
     #[arg(short = 'm', long, default_value_t = 0)]
     pub num_messages: u64,
-    /// Test duration in seconds; 0 means until interrupted or `-m` is reached.
-    #[arg(short = 't', long, default_value_t = 0)]
-    pub test_duration: u64,
-    /// Seconds between progress lines; 0 disables them.
-    #[arg(short = 'i', long, default_value_t = 5)]
-    pub stats_interval: u64,
-    /// Threads the client runs on (`pulsar-perf`'s `--num-io-threads`); default one per
-    /// core. 1 runs everything on one thread: fewer wake-ups, so a shorter latency tail at a
-    /// steady rate on one topic, but too few for hundreds of topics.
-    #[arg(long, alias = "ioThreads", value_parser = clap::value_parser!(u16).range(1..))]
-    pub num_io_threads: Option<u16>,
 }
 
 /// Pulsar subscription types, spelled as `pulsar-perf` spells them.
@@ -201,7 +198,7 @@ impl ProduceArgs {
             })
         };
         Ok(ProduceOptions {
-            service_url: self.service_url.clone(),
+            service_url: self.client.service_url.clone(),
             topics: self.topics.clone(),
             rate: self.rate,
             message_size: self.size,
@@ -209,10 +206,10 @@ impl ProduceArgs {
             stamp_send_time: self.stamp_send_time,
             producers_per_topic: self.num_producers,
             num_messages: self.num_messages,
-            duration: secs(self.test_duration),
+            duration: secs(self.client.test_duration),
             batching,
             max_outstanding: self.max_outstanding,
-            stats_interval: secs(self.stats_interval),
+            stats_interval: secs(self.client.stats_interval),
         })
     }
 }
@@ -236,7 +233,7 @@ impl ConsumeArgs {
             });
         }
         Ok(ConsumeOptions {
-            service_url: self.service_url.clone(),
+            service_url: self.client.service_url.clone(),
             topics: self.topics.clone(),
             subscription: self.subscriptions.clone(),
             subscription_type: self.subscription_type,
@@ -244,8 +241,8 @@ impl ConsumeArgs {
             consumers_per_topic: self.num_consumers,
             receiver_queue_size: self.receiver_queue_size,
             num_messages: self.num_messages,
-            duration: secs(self.test_duration),
-            stats_interval: secs(self.stats_interval),
+            duration: secs(self.client.test_duration),
+            stats_interval: secs(self.client.stats_interval),
         })
     }
 }
@@ -402,15 +399,17 @@ mod tests {
 
     #[test]
     fn io_threads_are_one_per_core_unless_asked() {
-        assert_eq!(produce(&["produce", "t"]).num_io_threads, None);
+        assert_eq!(produce(&["produce", "t"]).client.num_io_threads, None);
         assert_eq!(
-            produce(&["produce", "--num-io-threads", "1", "t"]).num_io_threads,
+            produce(&["produce", "--num-io-threads", "1", "t"])
+                .client
+                .num_io_threads,
             Some(1)
         );
         let PerfCommand::Consume(args) = perf(&["consume", "--ioThreads", "3", "t"]) else {
             panic!("expected consume");
         };
-        assert_eq!(args.num_io_threads, Some(3));
+        assert_eq!(args.client.num_io_threads, Some(3));
         for command in ["produce", "consume"] {
             let zero = ["geminga", "perf", command, "--num-io-threads", "0", "t"];
             assert!(try_parse_from(zero).is_err(), "{command} took 0 threads");

@@ -20,8 +20,8 @@ use tokio::sync::watch;
 use crate::client::{BatchingOptions, ClientError};
 
 pub use args::{
-    ConsumeArgs, PerfArgs, PerfCommand, ProduceArgs, SubscriptionPosition, SubscriptionType,
-    DEFAULT_SERVICE_URL,
+    ClientArgs, ConsumeArgs, PerfArgs, PerfCommand, ProduceArgs, SubscriptionPosition,
+    SubscriptionType, DEFAULT_SERVICE_URL,
 };
 pub use sent_time::SENT_MICROS_PROPERTY;
 pub use stats::{Latency, Report};
@@ -174,8 +174,8 @@ pub fn run(args: PerfArgs) -> Result<(), PerfError> {
         return suite::run(suite_args);
     }
     let io_threads = match &args.command {
-        PerfCommand::Produce(args) => args.num_io_threads,
-        PerfCommand::Consume(args) => args.num_io_threads,
+        PerfCommand::Produce(args) => args.client.num_io_threads,
+        PerfCommand::Consume(args) => args.client.num_io_threads,
         PerfCommand::Suite(_) => None,
     };
     runtime::client_runtime(io_threads.map(usize::from))?.block_on(async move {
