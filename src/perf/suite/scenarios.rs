@@ -251,17 +251,26 @@ pub(super) async fn end_to_end(
     Ok((produced?, consumed?))
 }
 
-/// [`end_to_end`] with one exclusive consumer, the producer and the consumer each on a
-/// thread of its own, as two `pulsar-perf` processes at their default of one I/O thread would
-/// be: at a steady 10k msg/s the pool's threads woke each other for nearly every receipt,
-/// and those wake-ups set the latency tail (see [`on_own_thread`]).
+/// [`end_to_end`] with the producer and the consumers each on a thread of their own, as two
+/// `pulsar-perf` processes at their default of one I/O thread would be. On these 2 cores a
+/// pool's threads woke each other for nearly every receipt: at a steady 10k msg/s those
+/// wake-ups set the latency tail, and batched to one topic (5M messages, separate processes,
+/// 2026-12-07) one thread each carried 257-270 MB/s end to end against 226 MB/s with pools
+/// (see [`on_own_thread`]). Many topics still want the pool ([`end_to_end`]).
 async fn end_to_end_apart(
     service_url: &str,
     topic: String,
+    consumers: usize,
+    sub_type: SubscriptionType,
     produce_options: ProduceOptions,
 ) -> Result<(Report, Report), SuiteError> {
-    let exclusive = SubscriptionType::Exclusive;
-    let consume_options = reading_along(service_url, vec![topic], 1, exclusive, &produce_options);
+    let consume_options = reading_along(
+        service_url,
+        vec![topic],
+        consumers,
+        sub_type,
+        &produce_options,
+    );
     let consumer = apart("suite-consumer", move || async move {
         consume(&consume_options).await
     });
@@ -306,14 +315,20 @@ where
     }
 }
 
-/// 1 KiB batched messages published to one topic as fast as acks come back.
+/// 1 KiB batched messages published to one topic as fast as acks come back, the producer on
+/// a thread of its own like the end-to-end runs' ([`end_to_end_apart`]).
 async fn publish(
     broker: &BrokerProcess,
     sizes: &Sizes,
     disk: &DiskReport,
     out: &mut Recorder,
 ) -> Result<(), SuiteError> {
-    let report = produce(&throughput_options(broker, sizes, "publish")).await?;
+    let options = throughput_options(broker, sizes, "publish");
+    let report = apart(
+        "suite-producer",
+        move || async move { produce(&options).await },
+    )
+    .await?;
     out.push(Row::checked(
         "publish throughput, 1 KiB batched, 1 topic",
         ">= 300 MB/s",
@@ -358,9 +373,8 @@ async fn end_to_end_run(
     sub_type: SubscriptionType,
 ) -> Result<Report, SuiteError> {
     let options = throughput_options(broker, sizes, name);
-    let topics = vec![topic(name)];
     let url = &broker.service_url;
-    let (_, consumed) = end_to_end(url, topics, consumers, sub_type, options).await?;
+    let (_, consumed) = end_to_end_apart(url, topic(name), consumers, sub_type, options).await?;
     Ok(consumed)
 }
 
@@ -408,7 +422,8 @@ async fn latency(
         ..ProduceOptions::new(broker.service_url.as_str(), topic(name))
     };
     let url = &broker.service_url;
-    let (produced, consumed) = end_to_end_apart(url, topic(name), options).await?;
+    let exclusive = SubscriptionType::Exclusive;
+    let (produced, consumed) = end_to_end_apart(url, topic(name), 1, exclusive, options).await?;
     let percentiles = |r: &Report| {
         let l = &r.latency;
         format!(
