@@ -4,11 +4,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use geminga_protocol::proto::KeyValue;
 use tokio::sync::watch;
 
 use super::stats::{Report, Stats};
-use geminga_protocol::proto::KeyValue;
-
 use super::{
     print_progress, sent_time, stop_after, ConsumeOptions, PerfError, SubscriptionPosition,
     SubscriptionType,
