@@ -40,6 +40,13 @@ impl TestBroker {
     pub(crate) fn url(&self) -> String {
         self.handle.as_ref().unwrap().service_url.clone()
     }
+
+    /// A client connected to this broker with default options.
+    pub(crate) async fn client(&self) -> Client {
+        Client::connect(&self.url(), ConnectOptions::default())
+            .await
+            .unwrap()
+    }
 }
 
 impl Drop for TestBroker {
@@ -79,9 +86,7 @@ fn earliest(subscription: &str) -> SubscribeOptions {
 async fn unbatched_messages_round_trip_in_order() {
     let broker = TestBroker::start();
     within(async {
-        let client = Client::connect(&broker.url(), ConnectOptions::default())
-            .await
-            .unwrap();
+        let client = broker.client().await;
         assert!(client.service_connection().protocol_version() >= 12);
         let topic = unique_topic("plain");
         assert_eq!(client.partitions(&topic).await.unwrap(), 0);
@@ -134,9 +139,7 @@ async fn unbatched_messages_round_trip_in_order() {
 async fn batched_messages_share_entries() {
     let broker = TestBroker::start();
     within(async {
-        let client = Client::connect(&broker.url(), ConnectOptions::default())
-            .await
-            .unwrap();
+        let client = broker.client().await;
         let topic = unique_topic("batched");
         let batching = BatchingOptions {
             max_messages: 10,
@@ -189,9 +192,7 @@ async fn batched_messages_share_entries() {
 async fn a_lone_batched_message_is_sent_after_an_idle_spell() {
     let broker = TestBroker::start();
     within(async {
-        let client = Client::connect(&broker.url(), ConnectOptions::default())
-            .await
-            .unwrap();
+        let client = broker.client().await;
         let topic = unique_topic("idle-batch");
         let batching = BatchingOptions {
             max_messages: 100,
@@ -219,9 +220,7 @@ async fn a_lone_batched_message_is_sent_after_an_idle_spell() {
 async fn acked_messages_stay_acked_across_consumers() {
     let broker = TestBroker::start();
     within(async {
-        let client = Client::connect(&broker.url(), ConnectOptions::default())
-            .await
-            .unwrap();
+        let client = broker.client().await;
         let topic = unique_topic("acks");
         let producer = client
             .create_producer(&topic, ProducerOptions::default())
@@ -261,9 +260,7 @@ async fn acked_messages_stay_acked_across_consumers() {
 async fn closed_consumers_unacked_messages_are_redelivered() {
     let broker = TestBroker::start();
     within(async {
-        let client = Client::connect(&broker.url(), ConnectOptions::default())
-            .await
-            .unwrap();
+        let client = broker.client().await;
         let topic = unique_topic("redeliver");
         let producer = client
             .create_producer(&topic, ProducerOptions::default())
@@ -283,9 +280,7 @@ async fn closed_consumers_unacked_messages_are_redelivered() {
             consumer.ack(&message.id).await.unwrap();
         }
         consumer.close().await.unwrap();
-        let other = Client::connect(&broker.url(), ConnectOptions::default())
-            .await
-            .unwrap();
+        let other = broker.client().await;
         let mut again = other.subscribe(&topic, earliest("s")).await.unwrap();
         let next = again.receive().await.unwrap();
         assert_eq!(next.payload.as_ref(), b"3");
@@ -300,9 +295,7 @@ async fn closed_consumers_unacked_messages_are_redelivered() {
 async fn delivery_waits_for_permits() {
     let broker = TestBroker::start();
     within(async {
-        let client = Client::connect(&broker.url(), ConnectOptions::default())
-            .await
-            .unwrap();
+        let client = broker.client().await;
         let topic = unique_topic("flow");
         let producer = client
             .create_producer(&topic, ProducerOptions::default())
@@ -344,9 +337,7 @@ async fn delivery_waits_for_permits() {
 async fn second_exclusive_consumer_is_refused() {
     let broker = TestBroker::start();
     within(async {
-        let client = Client::connect(&broker.url(), ConnectOptions::default())
-            .await
-            .unwrap();
+        let client = broker.client().await;
         let topic = unique_topic("busy");
         let _first = client
             .subscribe(&topic, SubscribeOptions::new("x"))
@@ -373,9 +364,7 @@ async fn second_exclusive_consumer_is_refused() {
 async fn shared_consumers_split_the_messages() {
     let broker = TestBroker::start();
     within(async {
-        let client = Client::connect(&broker.url(), ConnectOptions::default())
-            .await
-            .unwrap();
+        let client = broker.client().await;
         let topic = unique_topic("shared");
         let shared = SubscribeOptions {
             sub_type: SubType::Shared,
@@ -416,9 +405,7 @@ async fn shared_consumers_split_the_messages() {
 async fn broker_shutdown_fails_pending_operations() {
     let mut broker = TestBroker::start();
     within(async {
-        let client = Client::connect(&broker.url(), ConnectOptions::default())
-            .await
-            .unwrap();
+        let client = broker.client().await;
         let topic = unique_topic("down");
         let mut consumer = client
             .subscribe(&topic, SubscribeOptions::new("s"))

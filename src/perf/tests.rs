@@ -105,14 +105,12 @@ async fn rate_limit_paces_unbatched_sends() {
 /// few milliseconds since the publish.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consume_measures_from_the_send_time_stamp() {
-    use crate::client::{Client, ConnectOptions, OutgoingMessage, ProducerOptions};
+    use crate::client::{OutgoingMessage, ProducerOptions};
 
     let broker = TestBroker::start();
     let topic = unique_topic("stamped");
     within(async {
-        let client = Client::connect(&broker.url(), ConnectOptions::default())
-            .await
-            .unwrap();
+        let client = broker.client().await;
         let unbatched = ProducerOptions {
             name: None,
             batching: None,
