@@ -179,8 +179,8 @@ fn stamped_latency(properties: &[KeyValue]) -> Option<Duration> {
 fn record(stats: &Stats, message: &Message) -> u64 {
     let count = u64::try_from(message.num_messages()).unwrap_or(u64::MAX);
     // A batch body also holds per-message headers; count payload bytes only, like pulsar-perf.
-    let (bytes, stamped) = match message.batch() {
-        Ok(messages) if message.is_batch() => {
+    let (bytes, stamped) = match message.is_batch().then(|| message.batch()) {
+        Some(Ok(messages)) => {
             let bytes = messages.iter().map(|m| m.payload.len()).sum::<usize>();
             // A batch is measured by its first message, the one that waited longest.
             let first = messages
