@@ -43,8 +43,7 @@ pub struct BrokerConfig {
     pub max_message_size: usize,
     /// Whether appends are fsynced before the SEND_RECEIPT (`journalSyncData`).
     pub fsync: bool,
-    /// Worker arbiters for connections, topics and subscriptions (`numIOThreads`); default is
-    /// one fewer than the available cores, at least one (see [`default_worker_threads`]).
+    /// Runtime worker threads (`numIOThreads`); default is the number of available cores.
     pub worker_threads: usize,
     /// Seconds between broker PINGs to idle clients (`keepAliveIntervalSeconds`); 0 disables.
     pub keep_alive_interval_secs: u64,
@@ -153,17 +152,9 @@ impl Default for BrokerConfig {
     }
 }
 
-/// One fewer worker arbiter than the cores the process may use, at least one: the commit
-/// thread and the system arbiter (storage writer, registry, admin) keep a core busy under
-/// load, and a message that crosses between two busy arbiters waits for a CPU at every hop.
-/// On 2 cores, batched 1 KiB end to end (one topic, separate processes, 5M messages, four
-/// pairs) carried 233-278 MB/s with one arbiter against 202-229 MB/s with two; Shared x4 and
-/// publish alone moved within noise.
+/// The number of cores the process may use, at least 1.
 fn default_worker_threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .saturating_sub(1)
-        .max(1)
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 impl BrokerConfig {
