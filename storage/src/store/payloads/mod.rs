@@ -19,6 +19,7 @@
 //! [`Payloads::delete`]). A fresh segment gets the same from the [`runway`]: zeros
 //! written ahead of the writer.
 
+mod gather;
 mod liveness;
 pub(super) mod runway;
 
@@ -103,6 +104,9 @@ struct OpenGroup {
     header_at: u64,
     /// CRC-32C of its payloads so far.
     crc: u32,
+    /// Its payloads, in order, written together with the header and record when the group
+    /// ends (one `pwritev` instead of a `pwrite` per payload).
+    payloads: Vec<Bytes>,
 }
 
 /// Read handles, opened on first use, and the segments retired since open: a handle taken
@@ -201,13 +205,15 @@ impl Payloads {
         *group = Some(OpenGroup {
             header_at: active.len,
             crc: 0,
+            payloads: Vec::new(),
         });
         active.len += HEADER_LEN;
         Ok(())
     }
 
-    /// Appends `data` to the open group and answers where it lies.
-    pub(super) fn append(&self, data: &[u8]) -> Result<PayloadRef, StorageError> {
+    /// Adds `data` to the open group and answers where it will lie; it is written when the
+    /// group ends.
+    pub(super) fn append(&self, data: &Bytes) -> Result<PayloadRef, StorageError> {
         let len = u32::try_from(data.len())
             .map_err(|_| StorageError::Io(std::io::Error::other("payload larger than 4 GiB")))?;
         let mut state = self.lock();
@@ -215,8 +221,8 @@ impl Payloads {
         let (Some(active), Some(group)) = (active.as_mut(), group.as_mut()) else {
             return Err(StorageError::Io(std::io::Error::other("no open group")));
         };
-        active.file.write_all_at(data, active.len)?;
         group.crc = crc32c::crc32c_append(group.crc, data);
+        group.payloads.push(data.clone());
         let payload = PayloadRef {
             segment: active.id,
             offset: active.len,
@@ -242,12 +248,13 @@ impl Payloads {
             return Err(StorageError::Io(std::io::Error::other("no open group")));
         };
         let payload_len = active.len - open.header_at - HEADER_LEN;
-        let header = Header::new(*seq + 1, payload_len, open.crc, record);
-        let written = active
-            .file
-            .write_all_at(record, active.len)
-            .and_then(|()| active.file.write_all_at(&header.encode(), open.header_at));
-        if let Err(e) = written {
+        let header = Header::new(*seq + 1, payload_len, open.crc, record).encode();
+        // Header, payloads and record lie back to back from `header_at`.
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(open.payloads.len() + 2);
+        parts.push(&header);
+        parts.extend(open.payloads.iter().map(|p| &p[..]));
+        parts.push(record);
+        if let Err(e) = gather::write_all_at(&active.file, &parts, open.header_at) {
             active.len = open.header_at;
             return Err(e.into());
         }

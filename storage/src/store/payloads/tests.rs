@@ -76,7 +76,7 @@ fn wait_for_files(dir: &Path, want: usize) {
 /// A group of one 1000-byte payload, read back once (which caches the read handle).
 fn one_payload_read_back(payloads: &super::Payloads) -> crate::entry::PayloadRef {
     payloads.begin_group().unwrap();
-    let at = payloads.append(&[7; 1000]).unwrap();
+    let at = payloads.append(&Bytes::from(vec![7; 1000])).unwrap();
     payloads.finish_group(b"").unwrap();
     assert_eq!(payloads.read(at).unwrap().unwrap().len(), 1000);
     at
