@@ -8,26 +8,17 @@ use std::io::{self, IoSlice};
 /// Slices per call: Linux refuses more than `IOV_MAX` (1024).
 const MAX_SLICES: usize = 1024;
 
-/// Writes `parts` back to back from `offset`, retrying short writes and interrupted calls.
-pub(super) fn write_all_at(file: &File, parts: &[&[u8]], mut offset: u64) -> io::Result<()> {
-    // The first part not yet fully written, and how much of it was.
-    let (mut next, mut skip) = (0, 0);
-    while next < parts.len() {
-        let slices: Vec<IoSlice<'_>> = parts
-            .iter()
-            .skip(next)
-            .enumerate()
-            .map(|(i, part)| {
-                IoSlice::new(if i == 0 {
-                    part.get(skip..).unwrap_or_default()
-                } else {
-                    part
-                })
-            })
-            .take(MAX_SLICES)
-            .collect();
-        let mut written = match rustix::io::pwritev(file, &slices, offset) {
-            Ok(0) if slices.iter().any(|s| !s.is_empty()) => {
+/// Writes `slices` back to back from `offset`, retrying short writes and interrupted calls;
+/// `slices` is consumed as it is written.
+pub(super) fn write_all_at(
+    file: &File,
+    mut slices: &mut [IoSlice<'_>],
+    mut offset: u64,
+) -> io::Result<()> {
+    while !slices.is_empty() {
+        let batch = slices.get(..MAX_SLICES).unwrap_or(slices);
+        let written = match rustix::io::pwritev(file, batch, offset) {
+            Ok(0) if batch.iter().any(|s| !s.is_empty()) => {
                 return Err(io::Error::from(io::ErrorKind::WriteZero));
             }
             Ok(n) => n,
@@ -35,17 +26,8 @@ pub(super) fn write_all_at(file: &File, parts: &[&[u8]], mut offset: u64) -> io:
             Err(e) => return Err(e.into()),
         };
         offset += written as u64;
-        // Step over what was written: whole parts, then into the part it stopped in.
-        for slice in &slices {
-            if written >= slice.len() {
-                written -= slice.len();
-                next += 1;
-                skip = 0;
-            } else {
-                skip += written;
-                break;
-            }
-        }
+        // Drops the slices written whole (and empty ones) and trims the one it stopped in.
+        IoSlice::advance_slices(&mut slices, written);
     }
     Ok(())
 }
@@ -55,6 +37,10 @@ mod tests {
     use std::os::unix::fs::FileExt;
 
     use super::*;
+
+    fn slices<'a>(parts: &[&'a [u8]]) -> Vec<IoSlice<'a>> {
+        parts.iter().map(|p| IoSlice::new(p)).collect()
+    }
 
     fn read_back(file: &File, at: u64, len: usize) -> Vec<u8> {
         let mut buf = vec![0; len];
@@ -66,7 +52,7 @@ mod tests {
     fn parts_land_back_to_back_at_the_offset() {
         let file = tempfile::tempfile().unwrap();
         let parts: [&[u8]; 4] = [b"head", b"", b"payload", b"record"];
-        write_all_at(&file, &parts, 100).unwrap();
+        write_all_at(&file, &mut slices(&parts), 100).unwrap();
         assert_eq!(read_back(&file, 100, 17), b"headpayloadrecord");
         assert_eq!(file.metadata().unwrap().len(), 117);
     }
@@ -76,7 +62,7 @@ mod tests {
         let file = tempfile::tempfile().unwrap();
         let owned: Vec<Vec<u8>> = (0..2500u32).map(|i| i.to_be_bytes().to_vec()).collect();
         let parts: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
-        write_all_at(&file, &parts, 0).unwrap();
+        write_all_at(&file, &mut slices(&parts), 0).unwrap();
         let back = read_back(&file, 0, 2500 * 4);
         let expected: Vec<u8> = owned.concat();
         assert_eq!(back, expected);
@@ -85,8 +71,8 @@ mod tests {
     #[test]
     fn nothing_to_write_is_fine() {
         let file = tempfile::tempfile().unwrap();
-        write_all_at(&file, &[], 0).unwrap();
-        write_all_at(&file, &[b""], 0).unwrap();
+        write_all_at(&file, &mut [], 0).unwrap();
+        write_all_at(&file, &mut slices(&[b""]), 0).unwrap();
         assert_eq!(file.metadata().unwrap().len(), 0);
     }
 }

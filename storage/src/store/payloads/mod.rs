@@ -25,6 +25,7 @@ pub(super) mod runway;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
+use std::io::IoSlice;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -250,11 +251,11 @@ impl Payloads {
         let payload_len = active.len - open.header_at - HEADER_LEN;
         let header = Header::new(*seq + 1, payload_len, open.crc, record).encode();
         // Header, payloads and record lie back to back from `header_at`.
-        let mut parts: Vec<&[u8]> = Vec::with_capacity(open.payloads.len() + 2);
-        parts.push(&header);
-        parts.extend(open.payloads.iter().map(|p| &p[..]));
-        parts.push(record);
-        if let Err(e) = gather::write_all_at(&active.file, &parts, open.header_at) {
+        let mut slices = Vec::with_capacity(open.payloads.len() + 2);
+        slices.push(IoSlice::new(&header));
+        slices.extend(open.payloads.iter().map(|p| IoSlice::new(p)));
+        slices.push(IoSlice::new(record));
+        if let Err(e) = gather::write_all_at(&active.file, &mut slices, open.header_at) {
             active.len = open.header_at;
             return Err(e.into());
         }
