@@ -36,16 +36,10 @@ pub struct DiskReport {
 /// [`SuiteError::Io`] when the files cannot be written.
 pub fn measure(dir: &Path, bytes: u64, fsyncs: usize) -> Result<DiskReport, SuiteError> {
     let seq = dir.join("disk-sequential.bin");
-    let result = sequential(&seq, bytes, false);
-    let _ = std::fs::remove_file(&seq);
-    let write_mib_per_sec = result?;
-    let result = sequential(&seq, bytes, true);
-    let _ = std::fs::remove_file(&seq);
-    let durable_mib_per_sec = result?;
+    let write_mib_per_sec = removing(&seq, |path| sequential(path, bytes, false))?;
+    let durable_mib_per_sec = removing(&seq, |path| sequential(path, bytes, true))?;
     let probe = dir.join("disk-fsync.bin");
-    let result = fsync_latencies(&probe, fsyncs);
-    let _ = std::fs::remove_file(&probe);
-    let mut samples = result?;
+    let mut samples = removing(&probe, |path| fsync_latencies(path, fsyncs))?;
     samples.sort_unstable();
     Ok(DiskReport {
         write_mib_per_sec,
@@ -53,6 +47,16 @@ pub fn measure(dir: &Path, bytes: u64, fsyncs: usize) -> Result<DiskReport, Suit
         fsync_p50: percentile(&samples, 0.5),
         fsync_p99: percentile(&samples, 0.99),
     })
+}
+
+/// Runs `measure` on the file at `path` and removes the file, whether it succeeded or not.
+fn removing<T>(
+    path: &Path,
+    measure: impl FnOnce(&Path) -> Result<T, SuiteError>,
+) -> Result<T, SuiteError> {
+    let result = measure(path);
+    let _ = std::fs::remove_file(path);
+    result
 }
 
 fn io(context: &str, path: &Path) -> impl Fn(std::io::Error) -> SuiteError {
